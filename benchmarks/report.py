@@ -1,0 +1,253 @@
+"""Turn job results into the comparison table (markdown) and the JSON results file."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from plan import Job
+from runner import JobResult
+
+SEARCH_TARGETS_MS = {10_000: 10.0, 100_000: 50.0}
+DATAFRAME_TARGETS_MS = {10_000: 200.0}
+
+
+@dataclass(frozen=True)
+class Row:
+    """One table line: which measurement of each tool it compares, and Cairn's target."""
+
+    label: str
+    cairn: str | None  # measurement key "<job key>/<metric>", None when the tool has no such row
+    mlflow: str | None
+    unit: str
+    higher_is_better: bool = False
+    target: float | None = None
+
+
+def _n(jobs: list[Job], tool: str, key: str) -> str:
+    """The size `tool` ran job `key` at, for the row label."""
+    return next((f"{j.n:,}" for j in jobs if j.tool == tool and j.key == key), "not run")
+
+
+def _sizes(jobs: list[Job], key: str) -> str:
+    return f"Cairn {_n(jobs, 'cairn', key)}, MLflow {_n(jobs, 'mlflow', key)}"
+
+
+def build_rows(jobs: list[Job]) -> list[Row]:
+    """Rows for the workloads that were planned, labelled with each tool's sample size."""
+    keys = {j.key for j in jobs}
+    rows: list[Row] = []
+    if keys & {"log_metric", "log_metric_async"}:
+        point, per_s = "log_metric/us_per_point", "log_metric/points_per_s"
+        async_n = _n(jobs, "mlflow", "log_metric_async")
+        rows += [
+            Row(
+                f"fluent log_metric until stored, per point ({_sizes(jobs, 'log_metric')} "
+                "points; MLflow synchronous)",
+                point,
+                point,
+                "µs",
+                target=2.0,
+            ),
+            Row(
+                f"fluent log_metric end to end ({_n(jobs, 'cairn', 'log_metric')} points; "
+                f"MLflow synchronous=False + flush_async_logging, {async_n} points)",
+                per_s,
+                "log_metric_async/points_per_s",
+                "points/s",
+                higher_is_better=True,
+            ),
+        ]
+    if "log_batch" in keys:
+        key = "log_batch/ms_per_call"
+        rows.append(
+            Row(
+                f"Client.log_batch(1000 metrics), median per call "
+                f"({_sizes(jobs, 'log_batch')} calls)",
+                key,
+                key,
+                "ms",
+                target=1.0,
+            )
+        )
+    if "runs" in keys:
+        key = "runs/runs_per_s"
+        rows.append(
+            Row(
+                f"fluent runs: start + 5 params + 5 metrics + 3 tags + end "
+                f"({_sizes(jobs, 'runs')} runs)",
+                key,
+                key,
+                "runs/s",
+                higher_is_better=True,
+                target=2000.0,
+            )
+        )
+    for n in sorted({j.n for j in jobs if j.workload == "search"}):
+        rows += _search_rows(n)
+    if "import" in keys:
+        rows += [
+            Row(
+                "import time, median of fresh processes",
+                "import/time_ms",
+                "import/time_ms",
+                "ms",
+                target=100.0,
+            ),
+            Row("import peak RSS", "import/peak_rss_mb", "import/peak_rss_mb", "MB", target=40.0),
+        ]
+    return rows
+
+
+def _search_rows(n: int) -> list[Row]:
+    key = f"search@{n}"
+    rows = [
+        Row(
+            f"search_runs filter + order_by, 100 of {n:,} runs (DataFrame)",
+            f"{key}/filtered_pandas_ms",
+            f"{key}/filtered_pandas_ms",
+            "ms",
+            target=SEARCH_TARGETS_MS.get(n),
+        ),
+        Row(
+            f"search_runs filter + order_by, 100 of {n:,} runs (list)",
+            f"{key}/filtered_list_ms",
+            f"{key}/filtered_list_ms",
+            "ms",
+        ),
+    ]
+    if n <= 10_000:
+        rows.append(
+            Row(
+                f"search_runs all {n:,} runs as DataFrame",
+                f"{key}/all_dataframe_ms",
+                f"{key}/all_dataframe_ms",
+                "ms",
+                target=DATAFRAME_TARGETS_MS.get(n),
+            )
+        )
+    return rows
+
+
+def fmt(value: float) -> str:
+    """Three significant figures or so, with thousands separators for big numbers."""
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    return f"{value:.1f}" if abs(value) >= 10 else f"{value:.2f}"
+
+
+class Table:
+    """Looks measurements up by (tool, key) and renders cells, ratios and target checks."""
+
+    def __init__(self, results: list[JobResult]) -> None:
+        self.values = {
+            (r.job.tool, f"{r.job.key}/{m['metric']}"): m for r in results for m in r.measurements
+        }
+        self.errors = {(r.job.tool, r.job.key) for r in results if r.error}
+
+    def value(self, tool: str, key: str | None) -> float | None:
+        found = self.values.get((tool, key)) if key else None
+        return float(found["value"]) if found else None
+
+    def cell(self, tool: str, key: str | None, unit: str) -> str:
+        if key and (tool, key) in self.values:
+            found = self.values[(tool, key)]
+            return f"{fmt(found['value'])} {unit}" + (" ⚠" if "warning" in found else "")
+        if key and (tool, key.split("/")[0]) in self.errors:
+            return "error"
+        return "—"
+
+    def ratio(self, row: Row) -> str:
+        """How many times faster Cairn is (>1 means Cairn wins)."""
+        cairn, mlflow = self.value("cairn", row.cairn), self.value("mlflow", row.mlflow)
+        if not cairn or not mlflow:
+            return "—"
+        return f"{fmt(cairn / mlflow if row.higher_is_better else mlflow / cairn)}×"
+
+    def target(self, row: Row) -> str:
+        if row.target is None:
+            return ""
+        sign = "≥" if row.higher_is_better else "≤"
+        text = f"{sign} {fmt(row.target)} {row.unit}"
+        cairn = self.value("cairn", row.cairn)
+        if cairn is None:
+            return text
+        met = cairn >= row.target if row.higher_is_better else cairn <= row.target
+        return f"{text} {'✓' if met else '✗'}"
+
+    def render(self, row: Row) -> dict[str, str]:
+        return {
+            "workload": row.label,
+            "cairn": self.cell("cairn", row.cairn, row.unit),
+            "mlflow": self.cell("mlflow", row.mlflow, row.unit),
+            "ratio": self.ratio(row),
+            "target": self.target(row),
+        }
+
+
+def _version(dist: str) -> str:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def meta(backend: str, quick: bool) -> dict[str, Any]:
+    return {
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "backend": backend,
+        "quick": quick,
+        "cairn": _version("cairn"),
+        "mlflow": _version("mlflow"),
+        "python": platform.python_version(),
+        "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs",
+    }
+
+
+def markdown(info: dict[str, Any], rendered: list[dict[str, str]], results: list[JobResult]) -> str:
+    lines = [
+        f"Cairn {info['cairn']} vs MLflow {info['mlflow']} on {info['backend']} — {info['date']}, "
+        f"Python {info['python']}, {info['machine']}{' (quick sizes)' if info['quick'] else ''}",
+        "",
+        "| Workload | Cairn | MLflow | Cairn faster by | Cairn target |",
+        "|---|---:|---:|---:|---|",
+    ]
+    lines += [
+        f"| {r['workload']} | {r['cairn']} | {r['mlflow']} | {r['ratio']} | {r['target']} |"
+        for r in rendered
+    ]
+    notes = [
+        f"- {r.job.tool} {r.job.key}: error: {r.error.splitlines()[-1]}" for r in results if r.error
+    ]
+    notes += [
+        f"- {r.job.tool} {r.job.key}: ⚠ {m['warning']}"
+        for r in results
+        for m in r.measurements
+        if "warning" in m
+    ]
+    return "\n".join(lines + ([""] + notes if notes else []))
+
+
+def write_json(
+    path: Path, info: dict[str, Any], rendered: list[dict[str, str]], results: list[JobResult]
+) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    jobs = [
+        {
+            **asdict(r.job),
+            "key": r.job.key,
+            "seconds": r.seconds,
+            "error": r.error,
+            "measurements": r.measurements,
+        }
+        for r in results
+    ]
+    payload = {"meta": info, "table": rendered, "jobs": jobs, "argv": sys.argv[1:]}
+    path.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")

@@ -1,0 +1,66 @@
+"""Cairn: experiment tracking and a model registry, with MLflow's names.
+
+    import cairn
+    cairn.set_experiment("churn")
+    with cairn.start_run(run_name="baseline"):
+        cairn.log_param("max_depth", 5)
+        cairn.log_metric("loss", 0.3, step=1)
+
+Importing cairn is cheap: the database layer and pandas load on first use.
+"""
+
+from __future__ import annotations
+
+from cairn.entities import ViewType
+from cairn.tracking.client import Client
+from cairn.tracking.fluent import (
+    ActiveRun,
+    active_run,
+    create_experiment,
+    delete_tag,
+    end_run,
+    flush,
+    get_experiment,
+    get_experiment_by_name,
+    get_run,
+    get_tracking_uri,
+    last_active_run,
+    log_metric,
+    log_metrics,
+    log_param,
+    log_params,
+    search_runs,
+    set_experiment,
+    set_tag,
+    set_tags,
+    set_tracking_uri,
+    start_run,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ActiveRun",
+    "Client",
+    "ViewType",
+    "active_run",
+    "create_experiment",
+    "delete_tag",
+    "end_run",
+    "flush",
+    "get_experiment",
+    "get_experiment_by_name",
+    "get_run",
+    "get_tracking_uri",
+    "last_active_run",
+    "log_metric",
+    "log_metrics",
+    "log_param",
+    "log_params",
+    "search_runs",
+    "set_experiment",
+    "set_tag",
+    "set_tags",
+    "set_tracking_uri",
+    "start_run",
+]

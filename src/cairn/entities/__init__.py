@@ -1,0 +1,27 @@
+"""Plain values: no I/O, no database, no network."""
+
+from cairn.entities.dataset import Dataset, DatasetInput, InputTag, RunInputs
+from cairn.entities.experiment import Experiment
+from cairn.entities.lifecycle import LifecycleStage, RunStatus, ViewType
+from cairn.entities.metric import ExperimentTag, Metric, Param, RunTag
+from cairn.entities.paged_list import PagedList
+from cairn.entities.run import Run, RunData, RunInfo
+
+__all__ = [
+    "Dataset",
+    "DatasetInput",
+    "Experiment",
+    "ExperimentTag",
+    "InputTag",
+    "LifecycleStage",
+    "Metric",
+    "PagedList",
+    "Param",
+    "Run",
+    "RunData",
+    "RunInfo",
+    "RunInputs",
+    "RunStatus",
+    "RunTag",
+    "ViewType",
+]

@@ -1,0 +1,50 @@
+"""Every CAIRN_* environment variable, typed and read at call time (never cached at import)."""
+
+from __future__ import annotations
+
+import os
+
+DEFAULT_DATA_DIR = "cairn-data"
+
+
+def tracking_uri() -> str | None:
+    """`CAIRN_TRACKING_URI`: where runs are stored; unset means ./cairn-data/."""
+    return os.environ.get("CAIRN_TRACKING_URI") or None
+
+
+def _flag(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    return raw.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _positive_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        return default
+    return value if value > 0 else default
+
+
+def async_metric_flush_seconds() -> float:
+    """`CAIRN_METRIC_FLUSH_SECONDS`: the longest a buffered metric waits before it is written."""
+    return _positive_float("CAIRN_METRIC_FLUSH_SECONDS", 1.0)
+
+
+def async_logging_enabled() -> bool:
+    """`CAIRN_ASYNC_LOGGING`: buffer fluent log_metric calls (default on)."""
+    return _flag("CAIRN_ASYNC_LOGGING", True)
+
+
+def sqlite_busy_timeout_seconds() -> float:
+    """`CAIRN_SQLITE_BUSY_TIMEOUT`: how long a writer waits for another process's lock."""
+    return _positive_float("CAIRN_SQLITE_BUSY_TIMEOUT", 60.0)
+
+
+def artifact_root() -> str | None:
+    """`CAIRN_ARTIFACT_ROOT`: where new experiments keep artifacts (default: beside the data)."""
+    return os.environ.get("CAIRN_ARTIFACT_ROOT") or None

@@ -1,0 +1,185 @@
+"""The storage interface every backend implements (SQL here; REST with the server).
+
+One contract suite in tests/store/ runs against each implementation, so semantics live
+in one place: the store validates its input and raises `CairnError` subclasses.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+
+from cairn.entities import (
+    DatasetInput,
+    Experiment,
+    ExperimentTag,
+    Metric,
+    PagedList,
+    Param,
+    Run,
+    RunInfo,
+    RunStatus,
+    RunTag,
+    ViewType,
+)
+
+#: One buffered metric point: (run_id, key, value, timestamp_ms, step). Plain tuples keep the
+#: fluent hot path free of object construction.
+MetricPoint = tuple[str, str, float, int, int]
+
+SEARCH_MAX_RESULTS_DEFAULT = 1000
+SEARCH_MAX_RESULTS_LIMIT = 50_000
+
+
+class TrackingStore(abc.ABC):
+    """Experiments, runs and everything logged to them."""
+
+    # -- experiments ---------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def create_experiment(
+        self,
+        name: str,
+        artifact_location: str | None = None,
+        tags: Sequence[ExperimentTag] = (),
+    ) -> str:
+        """Create an experiment and return its id. A taken name (even a deleted
+        experiment's) raises ResourceAlreadyExistsError."""
+
+    @abc.abstractmethod
+    def get_experiment(self, experiment_id: str) -> Experiment:
+        """Return the experiment, deleted or not; unknown ids raise ResourceDoesNotExistError."""
+
+    @abc.abstractmethod
+    def get_experiment_by_name(self, name: str) -> Experiment | None:
+        """Return the experiment with this name, or None."""
+
+    @abc.abstractmethod
+    def search_experiments(
+        self,
+        view_type: ViewType = ViewType.ACTIVE_ONLY,
+        max_results: int = SEARCH_MAX_RESULTS_DEFAULT,
+        filter_string: str | None = None,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[Experiment]:
+        """Experiments matching the filter (attributes `name`, `experiment_id`,
+        `creation_time`, `last_update_time`; `tags.<key>`), newest first by default."""
+
+    @abc.abstractmethod
+    def rename_experiment(self, experiment_id: str, new_name: str) -> None:
+        """Rename an active experiment (a deleted one raises InvalidStateError)."""
+
+    @abc.abstractmethod
+    def delete_experiment(self, experiment_id: str) -> None:
+        """Soft-delete the experiment and its runs."""
+
+    @abc.abstractmethod
+    def restore_experiment(self, experiment_id: str) -> None:
+        """Undo delete_experiment, runs included."""
+
+    @abc.abstractmethod
+    def set_experiment_tag(self, experiment_id: str, tag: ExperimentTag) -> None:
+        """Insert or overwrite one experiment tag."""
+
+    @abc.abstractmethod
+    def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
+        """Remove a tag; a missing tag raises ResourceDoesNotExistError."""
+
+    # -- runs ----------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def create_run(
+        self,
+        experiment_id: str,
+        user_id: str,
+        start_time: int,
+        tags: Sequence[RunTag],
+        run_name: str | None,
+    ) -> Run:
+        """Create a RUNNING run. A missing name is generated and stored as `mlflow.runName`."""
+
+    @abc.abstractmethod
+    def get_run(self, run_id: str) -> Run:
+        """Return the run with its latest metrics, params, tags and inputs."""
+
+    @abc.abstractmethod
+    def update_run_info(
+        self,
+        run_id: str,
+        run_status: RunStatus | None = None,
+        end_time: int | None = None,
+        run_name: str | None = None,
+    ) -> RunInfo:
+        """Change status, end time or name (renaming also updates `mlflow.runName`)."""
+
+    @abc.abstractmethod
+    def delete_run(self, run_id: str) -> None:
+        """Soft-delete a run."""
+
+    @abc.abstractmethod
+    def restore_run(self, run_id: str) -> None:
+        """Undo delete_run."""
+
+    @abc.abstractmethod
+    def log_batch(
+        self,
+        run_id: str,
+        metrics: Sequence[Metric] = (),
+        params: Sequence[Param] = (),
+        tags: Sequence[RunTag] = (),
+    ) -> None:
+        """Log params, metrics and tags in one transaction: all of it or none of it.
+
+        Exact repeats of a metric point are stored once; a param logged again with a
+        different value raises InvalidParameterValueError and nothing is written."""
+
+    @abc.abstractmethod
+    def log_metric_points(self, points: Sequence[MetricPoint]) -> None:
+        """Store already-validated points of any number of runs in one transaction.
+
+        This is the fluent API's hot path: no per-point objects, one bulk insert."""
+
+    @abc.abstractmethod
+    def delete_tag(self, run_id: str, key: str) -> None:
+        """Remove a run tag; a missing tag raises ResourceDoesNotExistError."""
+
+    @abc.abstractmethod
+    def get_metric_history(
+        self,
+        run_id: str,
+        key: str,
+        max_results: int | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[Metric]:
+        """Every point of one metric, ordered by step then timestamp."""
+
+    @abc.abstractmethod
+    def search_runs(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str | None = None,
+        run_view_type: ViewType = ViewType.ACTIVE_ONLY,
+        max_results: int = SEARCH_MAX_RESULTS_DEFAULT,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[Run]:
+        """Runs matching MLflow's filter grammar, ordered, one page at a time."""
+
+    @abc.abstractmethod
+    def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput]) -> None:
+        """Record datasets a run used; a dataset is stored once per experiment (name, digest)."""
+
+    # -- convenience built on the abstract methods ----------------------------------------
+
+    def log_metric(self, run_id: str, metric: Metric) -> None:
+        self.log_batch(run_id, metrics=[metric])
+
+    def log_param(self, run_id: str, param: Param) -> None:
+        self.log_batch(run_id, params=[param])
+
+    def set_tag(self, run_id: str, tag: RunTag) -> None:
+        self.log_batch(run_id, tags=[tag])
+
+    def close(self) -> None:  # noqa: B027 - optional hook, most stores hold nothing to close
+        """Release connections; the store must not be used afterwards."""

@@ -1,0 +1,168 @@
+"""The statements whose best form differs per database: bulk metric inserts and upserts.
+
+Metric points arrive as (run_id, key, value, timestamp_ms, step) tuples and are stored with
+MLflow's semantics: NaN as 0 with `is_nan`, ±inf clamped to ±FLOAT_MAX, exact repeats once.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Table, select, tuple_
+from sqlalchemy.dialects import mysql, postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from cairn.store.base import MetricPoint
+from cairn.store.sql.schema import latest_metrics, metrics
+from cairn.validation import FLOAT_MAX
+
+_SQLITE_ROWS_PER_STATEMENT = 100
+
+
+def insert_metric_points(conn: Connection, points: Sequence[MetricPoint]) -> None:
+    """Insert points, ignoring exact repeats, with as few round trips as the driver allows."""
+    name = conn.dialect.name
+    if name == "sqlite":
+        _sqlite_insert_points(conn, points)
+    elif name == "postgresql":
+        _postgresql_insert_points(conn, points)
+    else:
+        rows = [_stored_row(p) for p in points]
+        conn.exec_driver_sql(
+            "INSERT IGNORE INTO metrics (run_uuid, `key`, step, `timestamp`, value, is_nan) "
+            "VALUES (%s, %s, %s, %s, %s, %s)",
+            rows,
+        )
+
+
+def _stored_row(point: MetricPoint) -> tuple[str, str, int, int, float, bool]:
+    run_id, key, value, timestamp, step = point
+    if math.isnan(value):
+        return run_id, key, step, timestamp, 0.0, True
+    return run_id, key, step, timestamp, min(max(value, -FLOAT_MAX), FLOAT_MAX), False
+
+
+def _sqlite_values(rows: int) -> str:
+    # SQLite binds NaN as NULL, so one numbered parameter yields both value and is_nan and
+    # the points go in as they are: no per-point work in Python.
+    clamp = f"coalesce(min(max(?{{v}}, {-FLOAT_MAX!r}), {FLOAT_MAX!r}), 0.0)"
+    groups = []
+    for i in range(rows):
+        b = 5 * i
+        value = clamp.format(v=b + 3)
+        groups.append(f"(?{b + 1}, ?{b + 2}, ?{b + 5}, ?{b + 4}, {value}, ?{b + 3} IS NULL)")
+    return (
+        'INSERT OR IGNORE INTO metrics (run_uuid, "key", step, "timestamp", value, is_nan) '
+        "VALUES " + ", ".join(groups)
+    )
+
+
+_SQLITE_FULL = _sqlite_values(_SQLITE_ROWS_PER_STATEMENT)
+
+
+def _sqlite_insert_points(conn: Connection, points: Sequence[MetricPoint]) -> None:
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    step = _SQLITE_ROWS_PER_STATEMENT
+    full = len(points) - len(points) % step
+    width = 5 * step
+    if full:
+        flat = list(itertools.chain.from_iterable(points[:full]))
+        cursor.executemany(_SQLITE_FULL, [flat[i : i + width] for i in range(0, len(flat), width)])
+    if full < len(points):
+        rest = points[full:]
+        cursor.execute(_sqlite_values(len(rest)), list(itertools.chain.from_iterable(rest)))
+    cursor.close()
+
+
+_PG_INSERT = (
+    'INSERT INTO metrics (run_uuid, "key", step, "timestamp", value, is_nan) '
+    "SELECT r, k, s, t, CASE WHEN v = 'NaN' THEN 0 ELSE least(greatest(v, %(lo)s), %(hi)s) END, "
+    "v = 'NaN' FROM unnest(%(r)s::text[], %(k)s::text[], %(v)s::float8[], %(t)s::bigint[], "
+    "%(s)s::bigint[]) AS p(r, k, v, t, s) ON CONFLICT DO NOTHING"
+)
+
+
+def _postgresql_insert_points(conn: Connection, points: Sequence[MetricPoint]) -> None:
+    # One statement whatever the batch size: the columns travel as five arrays.
+    columns: list[Any] = [list(c) for c in zip(*points, strict=True)]
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    cursor.execute(
+        _PG_INSERT,
+        {"r": columns[0], "k": columns[1], "v": columns[2], "t": columns[3], "s": columns[4],
+         "lo": -FLOAT_MAX, "hi": FLOAT_MAX},
+    )
+    cursor.close()
+
+
+def refresh_latest_metrics(conn: Connection, pairs: Iterable[tuple[str, str]]) -> None:
+    """Make latest_metrics hold the newest point (by step, timestamp, value) of each pair.
+
+    The candidate is read from the history, and the update only ever moves forward, so
+    concurrent writers to one metric cannot leave an older value behind."""
+    insert = _insert_for(conn)
+    cols = ["run_uuid", "key", "value", "timestamp", "step", "is_nan"]
+    for run_id, key in pairs:
+        newest = (
+            select(*(metrics.c[c] for c in cols))
+            .where(metrics.c.run_uuid == run_id, metrics.c.key == key)
+            .order_by(metrics.c.step.desc(), metrics.c.timestamp.desc(), metrics.c.value.desc())
+            .limit(1)
+        )
+        stmt = insert(latest_metrics).from_select(cols, newest)
+        conn.execute(_newer_wins(conn, stmt))
+
+
+def _newer_wins(conn: Connection, stmt: Any) -> Any:
+    lm = latest_metrics.c
+    if conn.dialect.name == "mysql":
+        new = stmt.inserted
+        newer = tuple_(new.step, new.timestamp, new.value) > tuple_(lm.step, lm.timestamp, lm.value)
+        from sqlalchemy import func
+
+        # MySQL applies assignments left to right, each seeing the ones before it. With
+        # this order the comparison still answers as it did on the old row.
+        return stmt.on_duplicate_key_update(
+            [(c, func.if_(newer, new[c], lm[c])) for c in ("is_nan", "value", "timestamp", "step")]
+        )
+    new = stmt.excluded
+    return stmt.on_conflict_do_update(
+        index_elements=["run_uuid", "key"],
+        set_={c: new[c] for c in ("value", "timestamp", "step", "is_nan")},
+        where=tuple_(new.step, new.timestamp, new.value) > tuple_(lm.step, lm.timestamp, lm.value),
+    )
+
+
+def _insert_for(conn: Connection) -> Any:
+    return {"sqlite": sqlite.insert, "postgresql": postgresql.insert, "mysql": mysql.insert}[
+        conn.dialect.name
+    ]
+
+
+def upsert(conn: Connection, table: Table, rows: list[dict[str, Any]], keys: Sequence[str]) -> None:
+    """Insert rows, overwriting the non-key columns of rows that already exist."""
+    if not rows:
+        return
+    stmt = _insert_for(conn)(table)
+    others = [c.name for c in table.columns if c.name not in keys]
+    if conn.dialect.name == "mysql":
+        stmt = stmt.on_duplicate_key_update({c: stmt.inserted[c] for c in others})
+    else:
+        stmt = stmt.on_conflict_do_update(
+            index_elements=list(keys), set_={c: stmt.excluded[c] for c in others}
+        )
+    conn.execute(stmt, rows)
+
+
+def insert_ignore(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert rows, skipping any whose key already exists."""
+    if not rows:
+        return
+    stmt = _insert_for(conn)(table)
+    if conn.dialect.name == "mysql":
+        stmt = stmt.prefix_with("IGNORE")
+    else:
+        stmt = stmt.on_conflict_do_nothing()
+    conn.execute(stmt, rows)

@@ -1,0 +1,85 @@
+"""SQLAlchemy engines set up per dialect.
+
+SQLite: WAL (readers never block the writer), a long busy timeout, and every write
+transaction opened with BEGIN IMMEDIATE. A deferred transaction that later writes can
+fail at once with "database is locked" whatever the timeout; taking the write lock up
+front makes concurrent writers queue instead.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.pool import NullPool
+
+from cairn import env
+from cairn.exceptions import InvalidParameterValueError
+
+WRITE = {"cairn_write": True}
+
+_DRIVERS = {
+    "postgresql": "postgresql+psycopg",
+    "postgres": "postgresql+psycopg",
+    "mysql": "mysql+pymysql",
+    "mariadb": "mysql+pymysql",
+}
+
+
+def normalize_uri(uri: str) -> str:
+    """Pick the driver Cairn ships with when the URI names only the database."""
+    scheme, sep, rest = uri.partition("://")
+    if not sep:
+        raise InvalidParameterValueError(f"Invalid database URI {uri!r}.")
+    return f"{_DRIVERS.get(scheme, scheme)}://{rest}"
+
+
+def create(uri: str) -> Engine:
+    """An engine for `uri` (sqlite, postgresql or mysql) with Cairn's session settings."""
+    url = make_url(normalize_uri(uri))
+    if url.get_backend_name() == "sqlite":
+        return _sqlite_engine(url.database)
+    options: dict[str, Any] = {"pool_pre_ping": True, "pool_size": 4, "max_overflow": 8}
+    if url.get_backend_name() == "mysql":
+        url = url.update_query_dict({"charset": "utf8mb4"})
+        options["isolation_level"] = "READ COMMITTED"
+    return create_engine(url, **options)
+
+
+def _sqlite_engine(path: str | None) -> Engine:
+    memory = not path or path == ":memory:"
+    if not memory:
+        assert path is not None
+        os.makedirs(os.path.dirname(os.path.abspath(path)) or ".", exist_ok=True)
+    engine = create_engine(
+        f"sqlite:///{path or ':memory:'}",
+        # One connection per thread; NullPool for :memory: would lose the database.
+        poolclass=None if memory else NullPool if os.environ.get("CAIRN_SQLITE_NULLPOOL") else None,
+        connect_args={"check_same_thread": False, "timeout": env.sqlite_busy_timeout_seconds()},
+    )
+    timeout_ms = int(env.sqlite_busy_timeout_seconds() * 1000)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: object) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        if not memory:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        for pragma in (
+            "synchronous=NORMAL",
+            "foreign_keys=ON",
+            f"busy_timeout={timeout_ms}",
+            "case_sensitive_like=ON",
+            "cache_size=-32768",
+        ):
+            cursor.execute(f"PRAGMA {pragma}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        write = connection.get_execution_options().get("cairn_write", False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    return engine

@@ -1,0 +1,195 @@
+"""Search ASTs (cairn.store.search) compiled into one SQL query each.
+
+Every comparison becomes a join or an EXISTS over an indexed table: metrics read
+`latest_metrics`, never the history. Values are bound parameters, never spliced text, so a
+filter cannot change the database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Select, String, and_, case, cast, exists, not_, select
+from sqlalchemy.sql.elements import ColumnElement
+
+from cairn.store.search import Comparison, OrderBy
+from cairn.store.sql.schema import (
+    datasets,
+    experiment_tags,
+    experiments,
+    input_tags,
+    inputs,
+    latest_metrics,
+    params,
+    runs,
+    tags,
+)
+
+RUN_ATTRIBUTES = {
+    "run_id": runs.c.run_uuid,
+    "run_name": runs.c.name,
+    "status": runs.c.status,
+    "user_id": runs.c.user_id,
+    "artifact_uri": runs.c.artifact_uri,
+    "lifecycle_stage": runs.c.lifecycle_stage,
+    "start_time": runs.c.start_time,
+    "end_time": runs.c.end_time,
+}
+EXPERIMENT_ATTRIBUTES = {
+    "name": experiments.c.name,
+    "experiment_id": experiments.c.experiment_id,
+    "creation_time": experiments.c.creation_time,
+    "last_update_time": experiments.c.last_update_time,
+}
+DATASET_CONTEXT_TAG = "mlflow.data.context"
+
+
+def compare(column: Any, op: str, value: Any) -> ColumnElement[bool]:
+    """`column <op> value` for one parsed comparator."""
+    if op == "=":
+        return column == value  # type: ignore[no-any-return]
+    if op == "!=":
+        return column != value  # type: ignore[no-any-return]
+    if op == "<":
+        return column < value  # type: ignore[no-any-return]
+    if op == "<=":
+        return column <= value  # type: ignore[no-any-return]
+    if op == ">":
+        return column > value  # type: ignore[no-any-return]
+    if op == ">=":
+        return column >= value  # type: ignore[no-any-return]
+    if op == "LIKE":
+        return column.like(value)  # type: ignore[no-any-return]
+    if op == "ILIKE":
+        return column.ilike(value)  # type: ignore[no-any-return]
+    if op == "IN":
+        return column.in_(list(value))  # type: ignore[no-any-return]
+    if op == "NOT IN":
+        return column.not_in(list(value))  # type: ignore[no-any-return]
+    raise ValueError(f"unsupported comparator {op}")
+
+
+def run_search(
+    experiment_ids: Sequence[int],
+    stages: Sequence[str],
+    filters: Sequence[Comparison],
+    order: Sequence[OrderBy],
+) -> Select[Any]:
+    """SELECT run_uuid of matching runs in the requested order (no limit yet)."""
+    query = select(runs.c.run_uuid).where(
+        runs.c.experiment_id.in_(list(experiment_ids)), runs.c.lifecycle_stage.in_(list(stages))
+    )
+    for i, clause in enumerate(filters):
+        query = _apply_run_filter(query, i, clause)
+    ordering: list[Any] = []
+    for i, spec in enumerate(order):
+        query, keys = _apply_run_order(query, i, spec)
+        ordering.extend(keys)
+    named = {(o.kind, o.key) for o in order}
+    if ("attribute", "start_time") not in named:
+        ordering.append(runs.c.start_time.desc())
+    if ("attribute", "run_id") not in named:
+        ordering.append(runs.c.run_uuid)
+    return query.order_by(*ordering)
+
+
+def _apply_run_filter(query: Select[Any], i: int, clause: Comparison) -> Select[Any]:
+    if clause.kind == "attribute":
+        return query.where(compare(RUN_ATTRIBUTES[clause.key], clause.op, clause.value))
+    if clause.kind == "metric":
+        lm = latest_metrics.alias(f"f{i}")
+        return query.join(lm, and_(lm.c.run_uuid == runs.c.run_uuid, lm.c.key == clause.key)).where(
+            compare(lm.c.value, clause.op, clause.value), lm.c.is_nan.is_(False)
+        )
+    if clause.kind in ("param", "tag"):
+        table = (params if clause.kind == "param" else tags).alias(f"f{i}")
+        on = and_(table.c.run_uuid == runs.c.run_uuid, table.c.key == clause.key)
+        if clause.op == "IS NULL":
+            return query.where(not_(exists().where(on)))
+        if clause.op == "IS NOT NULL":
+            return query.where(exists().where(on))
+        return query.join(table, on).where(compare(table.c.value, clause.op, clause.value))
+    if clause.kind == "dataset":
+        return query.where(_dataset_exists(i, clause))
+    raise ValueError(f"unsupported filter kind {clause.kind}")
+
+
+def _dataset_exists(i: int, clause: Comparison) -> ColumnElement[bool]:
+    inp, ds = inputs.alias(f"i{i}"), datasets.alias(f"d{i}")
+    linked = and_(
+        inp.c.destination_type == "RUN",
+        inp.c.destination_id == runs.c.run_uuid,
+        inp.c.source_type == "DATASET",
+        inp.c.source_id == ds.c.dataset_uuid,
+    )
+    if clause.key == "context":
+        tag = input_tags.alias(f"t{i}")
+        return exists().where(
+            linked,
+            tag.c.input_uuid == inp.c.input_uuid,
+            tag.c.name == DATASET_CONTEXT_TAG,
+            compare(tag.c.value, clause.op, clause.value),
+        )
+    return exists().where(linked, compare(ds.c[clause.key], clause.op, clause.value))
+
+
+def _apply_run_order(query: Select[Any], i: int, spec: OrderBy) -> tuple[Select[Any], list[Any]]:
+    if spec.kind == "attribute":
+        column = RUN_ATTRIBUTES[spec.key]
+        return query, [_nulls_last(column, column.is_(None)), _direction(column, spec)]
+    table = {"metric": latest_metrics, "param": params, "tag": tags}[spec.kind].alias(f"o{i}")
+    on = and_(table.c.run_uuid == runs.c.run_uuid, table.c.key == spec.key)
+    missing = table.c.value.is_(None)
+    if spec.kind == "metric":
+        missing = missing | table.c.is_nan.is_(True)
+    query = query.outerjoin(table, on)
+    return query, [_nulls_last(table.c.value, missing), _direction(table.c.value, spec)]
+
+
+def _nulls_last(column: Any, missing: ColumnElement[bool]) -> Any:
+    # Runs without the key (and NaN metrics) sort after all others, in both directions.
+    return case((missing, 1), else_=0)
+
+
+def _direction(column: Any, spec: OrderBy) -> Any:
+    return column.asc() if spec.ascending else column.desc()
+
+
+def experiment_search(
+    stages: Sequence[str], filters: Sequence[Comparison], order: Sequence[OrderBy]
+) -> Select[Any]:
+    """SELECT experiment_id of matching experiments in the requested order."""
+    query = select(experiments.c.experiment_id).where(
+        experiments.c.lifecycle_stage.in_(list(stages))
+    )
+    for i, clause in enumerate(filters):
+        if clause.kind == "attribute":
+            column: Any = EXPERIMENT_ATTRIBUTES[clause.key]
+            value = clause.value
+            if clause.key == "experiment_id" and clause.op in ("LIKE", "ILIKE"):
+                column = cast(column, String)
+            elif clause.key == "experiment_id":
+                value = _experiment_id_value(clause.value)
+            query = query.where(compare(column, clause.op, value))
+            continue
+        tag = experiment_tags.alias(f"f{i}")
+        on = and_(tag.c.experiment_id == experiments.c.experiment_id, tag.c.key == clause.key)
+        if clause.op == "IS NULL":
+            query = query.where(not_(exists().where(on)))
+        elif clause.op == "IS NOT NULL":
+            query = query.where(exists().where(on))
+        else:
+            query = query.where(exists().where(on, compare(tag.c.value, clause.op, clause.value)))
+    ordering = [_direction(EXPERIMENT_ATTRIBUTES[o.key], o) for o in order]
+    if not order:
+        ordering.append(experiments.c.creation_time.desc())
+    ordering.append(experiments.c.experiment_id)
+    return query.order_by(*ordering)
+
+
+def _experiment_id_value(value: Any) -> Any:
+    """Experiment ids are strings in the API and integers in the table; -1 matches none."""
+    if isinstance(value, tuple):
+        return tuple(int(v) if v.isdigit() else -1 for v in value)
+    return int(value) if isinstance(value, str) and value.isdigit() else -1

@@ -1,0 +1,127 @@
+"""The tables, as queries see them. Migrations (migrations/versions) create them.
+
+Metric points live in `metrics`, keyed by (run, key, step, timestamp, value, is_nan) so an
+exact repeat is stored once and a history reads one index range. `latest_metrics` holds
+one row per (run, key): search and ordering read it, never the history.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+Double = Float(precision=53)
+
+experiments = Table(
+    "experiments",
+    metadata,
+    Column("experiment_id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(500), nullable=False, unique=True),
+    Column("artifact_location", String(2048)),
+    Column("lifecycle_stage", String(32), nullable=False),
+    Column("creation_time", BigInteger),
+    Column("last_update_time", BigInteger),
+)
+
+experiment_tags = Table(
+    "experiment_tags",
+    metadata,
+    Column("experiment_id", Integer, primary_key=True),
+    Column("key", String(250), primary_key=True),
+    Column("value", Text),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("run_uuid", String(32), primary_key=True),
+    Column("name", String(250)),
+    Column("experiment_id", Integer, nullable=False),
+    Column("user_id", String(256)),
+    Column("status", String(20), nullable=False),
+    Column("start_time", BigInteger, nullable=False),
+    Column("end_time", BigInteger),
+    Column("deleted_time", BigInteger),
+    Column("lifecycle_stage", String(20), nullable=False),
+    Column("artifact_uri", String(2048)),
+)
+
+metrics = Table(
+    "metrics",
+    metadata,
+    Column("run_uuid", String(32), primary_key=True),
+    Column("key", String(250), primary_key=True),
+    Column("step", BigInteger, primary_key=True),
+    Column("timestamp", BigInteger, primary_key=True),
+    Column("value", Double, primary_key=True),
+    Column("is_nan", Boolean, primary_key=True),
+)
+
+latest_metrics = Table(
+    "latest_metrics",
+    metadata,
+    Column("run_uuid", String(32), primary_key=True),
+    Column("key", String(250), primary_key=True),
+    Column("value", Double, nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+    Column("step", BigInteger, nullable=False),
+    Column("is_nan", Boolean, nullable=False),
+)
+
+params = Table(
+    "params",
+    metadata,
+    Column("run_uuid", String(32), primary_key=True),
+    Column("key", String(250), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+tags = Table(
+    "tags",
+    metadata,
+    Column("run_uuid", String(32), primary_key=True),
+    Column("key", String(250), primary_key=True),
+    Column("value", Text),
+)
+
+datasets = Table(
+    "datasets",
+    metadata,
+    Column("dataset_uuid", String(36), primary_key=True),
+    Column("experiment_id", Integer, nullable=False),
+    Column("name", String(500), nullable=False),
+    Column("digest", String(36), nullable=False),
+    Column("dataset_source_type", String(36), nullable=False),
+    Column("dataset_source", Text, nullable=False),
+    Column("dataset_schema", Text),
+    Column("dataset_profile", Text),
+)
+
+inputs = Table(
+    "inputs",
+    metadata,
+    Column("input_uuid", String(36), primary_key=True),
+    Column("source_type", String(36), nullable=False),
+    Column("source_id", String(36), nullable=False),
+    Column("destination_type", String(36), nullable=False),
+    Column("destination_id", String(36), nullable=False),
+)
+
+input_tags = Table(
+    "input_tags",
+    metadata,
+    Column("input_uuid", String(36), primary_key=True),
+    Column("name", String(255), primary_key=True),
+    Column("value", String(500), nullable=False),
+)

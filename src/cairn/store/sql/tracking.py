@@ -1,0 +1,610 @@
+"""SqlTrackingStore: the TrackingStore on SQLite, PostgreSQL or MySQL/MariaDB."""
+
+from __future__ import annotations
+
+import contextlib
+import operator
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from cairn import validation as check
+from cairn.entities import (
+    DatasetInput,
+    Experiment,
+    ExperimentTag,
+    LifecycleStage,
+    Metric,
+    PagedList,
+    Param,
+    Run,
+    RunInfo,
+    RunStatus,
+    RunTag,
+    ViewType,
+)
+from cairn.exceptions import (
+    InvalidParameterValueError,
+    InvalidStateError,
+    ResourceAlreadyExistsError,
+    ResourceDoesNotExistError,
+)
+from cairn.store import page_token, run_names, search
+from cairn.store.base import SEARCH_MAX_RESULTS_DEFAULT, MetricPoint, TrackingStore
+from cairn.store.sql import dialects, engine, loading, migrate, query
+from cairn.store.sql.schema import experiment_tags, experiments, runs
+from cairn.store.sql.schema import metrics as metrics_table
+from cairn.store.sql.schema import params as params_table
+from cairn.store.sql.schema import tags as tags_table
+
+DEFAULT_EXPERIMENT_ID = "0"
+DEFAULT_EXPERIMENT_NAME = "Default"
+RUN_NAME_TAG = "mlflow.runName"
+_RETRIES = 5
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class SqlTrackingStore(TrackingStore):
+    """Tracking data in one SQL database; artifact locations derive from `artifact_root`."""
+
+    def __init__(self, db_uri: str, artifact_root: str) -> None:
+        self.db_uri = db_uri
+        self.engine: Engine = engine.create(db_uri)
+        migrate.ensure_schema(self.engine)
+        self.artifact_root = artifact_root.rstrip("/")
+        self._ensure_default_experiment()
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- transactions -----------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with self.engine.connect().execution_options(cairn_write=True) as conn, conn.begin():
+            yield conn
+
+    def _retrying(self, work: Any) -> Any:
+        """Run `work(conn)` in a write transaction, again if the database reports a deadlock."""
+        for attempt in range(_RETRIES):
+            try:
+                with self._write() as conn:
+                    return work(conn)
+            except OperationalError as error:
+                if attempt == _RETRIES - 1 or not _is_transient(error):
+                    raise
+                time.sleep(0.01 * 2**attempt)  # back off before retrying a deadlocked write
+        raise AssertionError("unreachable")
+
+    # -- experiments ------------------------------------------------------------------------
+
+    def _ensure_default_experiment(self) -> None:
+        with self._read() as conn:
+            if conn.execute(select(experiments.c.experiment_id).where(
+                experiments.c.experiment_id == 0
+            )).first():
+                return
+        try:
+            with self._write() as conn:
+                if self.engine.dialect.name == "mysql":
+                    # MySQL turns an explicit 0 into the next auto-increment value unless told.
+                    conn.exec_driver_sql(
+                        "SET SESSION sql_mode = CONCAT(@@sql_mode, ',NO_AUTO_VALUE_ON_ZERO')"
+                    )
+                now = _now_ms()
+                conn.execute(insert(experiments).values(
+                    experiment_id=0,
+                    name=DEFAULT_EXPERIMENT_NAME,
+                    artifact_location=f"{self.artifact_root}/{DEFAULT_EXPERIMENT_ID}",
+                    lifecycle_stage=LifecycleStage.ACTIVE,
+                    creation_time=now,
+                    last_update_time=now,
+                ))
+        except IntegrityError:
+            pass  # another process created it first
+
+    def create_experiment(
+        self,
+        name: str,
+        artifact_location: str | None = None,
+        tags: Sequence[ExperimentTag] = (),
+    ) -> str:
+        check.experiment_name(name)
+        tag_rows = [_experiment_tag_row(0, t) for t in tags]
+
+        def work(conn: Connection) -> int:
+            if conn.execute(
+                select(experiments.c.experiment_id).where(experiments.c.name == name)
+            ).first():
+                raise ResourceAlreadyExistsError(f"Experiment '{name}' already exists.")
+            now = _now_ms()
+            new_id = conn.execute(insert(experiments).values(
+                name=name,
+                artifact_location=artifact_location,
+                lifecycle_stage=LifecycleStage.ACTIVE,
+                creation_time=now,
+                last_update_time=now,
+            )).inserted_primary_key[0]
+            if not artifact_location:
+                conn.execute(update(experiments).where(experiments.c.experiment_id == new_id)
+                             .values(artifact_location=f"{self.artifact_root}/{new_id}"))
+            for row in tag_rows:
+                row["experiment_id"] = new_id
+            dialects.upsert(conn, experiment_tags, tag_rows, ("experiment_id", "key"))
+            return int(new_id)
+
+        try:
+            return str(self._retrying(work))
+        except IntegrityError:
+            raise ResourceAlreadyExistsError(f"Experiment '{name}' already exists.") from None
+
+    def get_experiment(self, experiment_id: str) -> Experiment:
+        number = int(check.experiment_id(experiment_id))
+        with self._read() as conn:
+            found = loading.load_experiments(conn, [number])
+        if not found:
+            raise ResourceDoesNotExistError(f"No experiment with id={experiment_id}.")
+        return found[0]
+
+    def get_experiment_by_name(self, name: str) -> Experiment | None:
+        check.experiment_name(name)
+        with self._read() as conn:
+            number = conn.execute(
+                select(experiments.c.experiment_id).where(experiments.c.name == name)
+            ).scalar()
+            if number is None:
+                return None
+            return loading.load_experiments(conn, [number])[0]
+
+    def search_experiments(
+        self,
+        view_type: ViewType = ViewType.ACTIVE_ONLY,
+        max_results: int = SEARCH_MAX_RESULTS_DEFAULT,
+        filter_string: str | None = None,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[Experiment]:
+        limit = _page_size(max_results)
+        offset = _offset(page_token)
+        stmt = query.experiment_search(
+            ViewType(view_type).stages,
+            search.parse_experiment_filter(filter_string),
+            search.parse_experiment_order_by(order_by),
+        )
+        with self._read() as conn:
+            ids = list(conn.execute(stmt.limit(limit + 1).offset(offset)).scalars())
+            found = loading.load_experiments(conn, ids[:limit])
+        return PagedList(found, _next_token(offset, limit, len(ids)))
+
+    def rename_experiment(self, experiment_id: str, new_name: str) -> None:
+        check.experiment_name(new_name)
+
+        def work(conn: Connection) -> None:
+            stage = self._experiment_stage(conn, experiment_id)
+            if stage != LifecycleStage.ACTIVE:
+                raise InvalidStateError(
+                    f"Cannot rename experiment {experiment_id}: it is not active."
+                )
+            taken = conn.execute(select(experiments.c.experiment_id).where(
+                experiments.c.name == new_name,
+                experiments.c.experiment_id != int(experiment_id),
+            )).first()
+            if taken:
+                raise ResourceAlreadyExistsError(f"Experiment '{new_name}' already exists.")
+            conn.execute(update(experiments).where(
+                experiments.c.experiment_id == int(experiment_id)
+            ).values(name=new_name, last_update_time=_now_ms()))
+
+        self._retrying(work)
+
+    def delete_experiment(self, experiment_id: str) -> None:
+        if check.experiment_id(experiment_id) == DEFAULT_EXPERIMENT_ID:
+            raise InvalidParameterValueError("The default experiment (id 0) cannot be deleted.")
+        self._set_experiment_stage(experiment_id, LifecycleStage.DELETED)
+
+    def restore_experiment(self, experiment_id: str) -> None:
+        self._set_experiment_stage(experiment_id, LifecycleStage.ACTIVE)
+
+    def _set_experiment_stage(self, experiment_id: str, stage: str) -> None:
+        def work(conn: Connection) -> None:
+            current = self._experiment_stage(conn, experiment_id)
+            if current == stage:
+                verb = "delete" if stage == LifecycleStage.DELETED else "restore"
+                raise InvalidParameterValueError(
+                    f"Cannot {verb} experiment {experiment_id}: it is already {stage}."
+                )
+            now = _now_ms()
+            number = int(experiment_id)
+            conn.execute(update(experiments).where(experiments.c.experiment_id == number)
+                         .values(lifecycle_stage=stage, last_update_time=now))
+            conn.execute(update(runs).where(runs.c.experiment_id == number, runs.c.lifecycle_stage
+                                            == current).values(
+                lifecycle_stage=stage,
+                deleted_time=now if stage == LifecycleStage.DELETED else None,
+            ))
+
+        self._retrying(work)
+
+    def _experiment_stage(self, conn: Connection, experiment_id: str) -> str:
+        number = int(check.experiment_id(experiment_id))
+        stage = conn.execute(select(experiments.c.lifecycle_stage).where(
+            experiments.c.experiment_id == number
+        )).scalar()
+        if stage is None:
+            raise ResourceDoesNotExistError(f"No experiment with id={experiment_id}.")
+        return str(stage)
+
+    def set_experiment_tag(self, experiment_id: str, tag: ExperimentTag) -> None:
+        row = _experiment_tag_row(int(check.experiment_id(experiment_id)), tag)
+
+        def work(conn: Connection) -> None:
+            if self._experiment_stage(conn, experiment_id) != LifecycleStage.ACTIVE:
+                raise InvalidParameterValueError(
+                    f"Experiment {experiment_id} must be in the 'active' state to set tags."
+                )
+            dialects.upsert(conn, experiment_tags, [row], ("experiment_id", "key"))
+
+        self._retrying(work)
+
+    def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
+        def work(conn: Connection) -> None:
+            self._experiment_stage(conn, experiment_id)
+            deleted = conn.execute(delete(experiment_tags).where(
+                experiment_tags.c.experiment_id == int(experiment_id),
+                experiment_tags.c.key == key,
+            )).rowcount
+            if not deleted:
+                raise ResourceDoesNotExistError(
+                    f"No tag {key!r} on experiment {experiment_id}."
+                )
+
+        self._retrying(work)
+
+    # -- runs -------------------------------------------------------------------------------
+
+    def create_run(
+        self,
+        experiment_id: str,
+        user_id: str,
+        start_time: int,
+        tags: Sequence[RunTag],
+        run_name: str | None,
+    ) -> Run:
+        tag_rows = {t.key: _tag_value(t) for t in tags}
+        named = tag_rows.get(RUN_NAME_TAG)
+        if run_name and named is not None and named != run_name:
+            raise InvalidParameterValueError(
+                f"Both run_name ({run_name!r}) and the {RUN_NAME_TAG} tag ({named!r}) were "
+                "given, with different values."
+            )
+        name = check.run_name(run_name or named or run_names.generate())
+        tag_rows[RUN_NAME_TAG] = name
+        start = check.integer("start_time", start_time, minimum=0)
+        run_id = uuid.uuid4().hex
+
+        def work(conn: Connection) -> None:
+            location = conn.execute(select(
+                experiments.c.artifact_location, experiments.c.lifecycle_stage
+            ).where(experiments.c.experiment_id == int(check.experiment_id(experiment_id)))).first()
+            if location is None:
+                raise ResourceDoesNotExistError(f"No experiment with id={experiment_id}.")
+            if location[1] != LifecycleStage.ACTIVE:
+                raise InvalidParameterValueError(
+                    f"Experiment {experiment_id} must be in the 'active' state to create runs."
+                )
+            conn.execute(insert(runs).values(
+                run_uuid=run_id,
+                name=name,
+                experiment_id=int(experiment_id),
+                user_id=user_id or "",
+                status=RunStatus.RUNNING.value,
+                start_time=start,
+                end_time=None,
+                lifecycle_stage=LifecycleStage.ACTIVE,
+                artifact_uri=f"{location[0]}/{run_id}/artifacts",
+            ))
+            conn.execute(insert(tags_table), [
+                {"run_uuid": run_id, "key": k, "value": v} for k, v in tag_rows.items()
+            ])
+
+        self._retrying(work)
+        return self.get_run(run_id)
+
+    def get_run(self, run_id: str) -> Run:
+        check.run_id(run_id)
+        with self._read() as conn:
+            found = loading.load_runs(conn, [run_id])
+        if not found:
+            raise ResourceDoesNotExistError(f"Run '{run_id}' not found.")
+        return found[0]
+
+    def update_run_info(
+        self,
+        run_id: str,
+        run_status: RunStatus | None = None,
+        end_time: int | None = None,
+        run_name: str | None = None,
+    ) -> RunInfo:
+        values: dict[str, Any] = {}
+        if run_status is not None:
+            values["status"] = RunStatus.parse(run_status).value
+        if end_time is not None:
+            values["end_time"] = check.integer("end_time", end_time, minimum=0)
+        if run_name:
+            values["name"] = check.run_name(run_name)
+
+        def work(conn: Connection) -> None:
+            self._check_active_run(conn, run_id)
+            if values:
+                conn.execute(update(runs).where(runs.c.run_uuid == run_id).values(**values))
+            if run_name:
+                dialects.upsert(conn, tags_table, [{"run_uuid": run_id, "key": RUN_NAME_TAG,
+                                              "value": values["name"]}], ("run_uuid", "key"))
+
+        self._retrying(work)
+        return self.get_run(run_id).info
+
+    def delete_run(self, run_id: str) -> None:
+        self._set_run_stage(run_id, LifecycleStage.DELETED)
+
+    def restore_run(self, run_id: str) -> None:
+        self._set_run_stage(run_id, LifecycleStage.ACTIVE)
+
+    def _set_run_stage(self, run_id: str, stage: str) -> None:
+        check.run_id(run_id)
+
+        def work(conn: Connection) -> None:
+            if self._run_stage(conn, run_id) is None:
+                raise ResourceDoesNotExistError(f"Run '{run_id}' not found.")
+            conn.execute(update(runs).where(runs.c.run_uuid == run_id).values(
+                lifecycle_stage=stage,
+                deleted_time=_now_ms() if stage == LifecycleStage.DELETED else None,
+            ))
+
+        self._retrying(work)
+
+    @staticmethod
+    def _run_stage(conn: Connection, run_id: str) -> str | None:
+        stage = conn.execute(
+            select(runs.c.lifecycle_stage).where(runs.c.run_uuid == run_id)
+        ).scalar()
+        return None if stage is None else str(stage)
+
+    def _check_active_run(self, conn: Connection, run_id: str) -> None:
+        check.run_id(run_id)
+        stage = self._run_stage(conn, run_id)
+        if stage is None:
+            raise ResourceDoesNotExistError(f"Run '{run_id}' not found.")
+        if stage != LifecycleStage.ACTIVE:
+            raise InvalidParameterValueError(
+                f"The run {run_id} must be in the 'active' state. Current state is {stage}."
+            )
+
+    # -- logging ----------------------------------------------------------------------------
+
+    def log_batch(
+        self,
+        run_id: str,
+        metrics: Sequence[Metric] = (),
+        params: Sequence[Param] = (),
+        tags: Sequence[RunTag] = (),
+    ) -> None:
+        check.run_id(run_id)
+        check.batch(metrics, params, tags)
+        points = [_metric_point(run_id, m) for m in metrics]
+        param_rows = {_param_key(p): _param_value(p) for p in params}
+        tag_rows = [{"run_uuid": run_id, "key": check.validate_key("Tag", t.key),
+                     "value": _tag_value(t)} for t in tags]
+
+        def work(conn: Connection) -> None:
+            self._check_active_run(conn, run_id)
+            if param_rows:
+                self._insert_params(conn, run_id, param_rows)
+            if points:
+                dialects.insert_metric_points(conn, points)
+                dialects.refresh_latest_metrics(conn, {(run_id, p[1]) for p in points})
+            if tag_rows:
+                dialects.upsert(conn, tags_table, tag_rows, ("run_uuid", "key"))
+                for row in tag_rows:
+                    if row["key"] == RUN_NAME_TAG:
+                        conn.execute(update(runs).where(runs.c.run_uuid == run_id)
+                                     .values(name=row["value"]))
+
+        self._retrying(work)
+
+    @staticmethod
+    def _insert_params(conn: Connection, run_id: str, new: dict[str, str]) -> None:
+        p = params_table.c
+        existing = dict(conn.execute(
+            select(p.key, p.value).where(p.run_uuid == run_id, p.key.in_(list(new)))
+        ).all())
+        changed = {k: (existing[k], v) for k, v in new.items() if k in existing and existing[k] != v}
+        if changed:
+            detail = "; ".join(
+                f"key={k!r}: logged value={old!r}, new value={v!r}" for k, (old, v) in changed.items()
+            )
+            raise InvalidParameterValueError(
+                f"Changing param values is not allowed. Params already logged to run "
+                f"'{run_id}' with other values: {detail}."
+            )
+        rows = [{"run_uuid": run_id, "key": k, "value": v} for k, v in new.items()
+                if k not in existing]
+        if rows:
+            conn.execute(insert(params_table), rows)
+
+    def log_metric_points(self, points: Sequence[MetricPoint]) -> None:
+        if not points:
+            return
+        run_ids = set(map(operator.itemgetter(0), points))
+        bad: dict[str, str] = {}
+
+        def work(conn: Connection) -> None:
+            bad.clear()
+            stages = dict(conn.execute(select(runs.c.run_uuid, runs.c.lifecycle_stage).where(
+                runs.c.run_uuid.in_(list(run_ids))
+            )).all())
+            for run_id in run_ids:
+                stage = stages.get(run_id)
+                if stage != LifecycleStage.ACTIVE:
+                    bad[run_id] = "not found" if stage is None else f"in state '{stage}'"
+            good = [p for p in points if p[0] not in bad] if bad else points
+            if good:
+                dialects.insert_metric_points(conn, good)
+                dialects.refresh_latest_metrics(conn, set(map(operator.itemgetter(0, 1), good)))
+
+        self._retrying(work)
+        if bad:
+            detail = ", ".join(f"{run_id} ({why})" for run_id, why in sorted(bad.items()))
+            raise InvalidParameterValueError(
+                f"Metrics for runs that are not active were not stored: {detail}."
+            )
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        def work(conn: Connection) -> None:
+            self._check_active_run(conn, run_id)
+            deleted = conn.execute(delete(tags_table).where(
+                tags_table.c.run_uuid == run_id, tags_table.c.key == key
+            )).rowcount
+            if not deleted:
+                raise ResourceDoesNotExistError(f"No tag with key {key!r} in run '{run_id}'.")
+
+        self._retrying(work)
+
+    def get_metric_history(
+        self,
+        run_id: str,
+        key: str,
+        max_results: int | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[Metric]:
+        check.run_id(run_id)
+        offset = _offset(page_token)
+        m = metrics_table.c
+        stmt = (
+            select(m.key, m.value, m.timestamp, m.step, m.is_nan)
+            .where(m.run_uuid == run_id, m.key == key)
+            .order_by(m.step, m.timestamp, m.value)
+        )
+        limit = None
+        if max_results is not None:
+            limit = _page_size(max_results, limit=2**31)
+            stmt = stmt.limit(limit + 1).offset(offset)
+        elif offset:
+            stmt = stmt.offset(offset)
+        with self._read() as conn:
+            if self._run_stage(conn, run_id) is None:
+                raise ResourceDoesNotExistError(f"Run '{run_id}' not found.")
+            rows = conn.execute(stmt).all()
+        nan = float("nan")
+        history = [Metric(k, nan if is_nan else v, t, s) for k, v, t, s, is_nan in rows]
+        if limit is None:
+            return PagedList(history, None)
+        return PagedList(history[:limit], _next_token(offset, limit, len(history)))
+
+    def search_runs(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str | None = None,
+        run_view_type: ViewType = ViewType.ACTIVE_ONLY,
+        max_results: int = SEARCH_MAX_RESULTS_DEFAULT,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[Run]:
+        ids = self.search_run_ids(
+            experiment_ids, filter_string, run_view_type, max_results, order_by, page_token
+        )
+        with self._read() as conn:
+            found = loading.load_runs(conn, ids)
+        return PagedList(found, ids.token)
+
+    def search_run_ids(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str | None = None,
+        run_view_type: ViewType = ViewType.ACTIVE_ONLY,
+        max_results: int = SEARCH_MAX_RESULTS_DEFAULT,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[str]:
+        """The ids of one page of search_runs, without loading the runs."""
+        limit = _page_size(max_results)
+        offset = _offset(page_token)
+        if isinstance(experiment_ids, str):
+            experiment_ids = [experiment_ids]
+        numbers = [int(check.experiment_id(e)) for e in experiment_ids]
+        stmt = query.run_search(
+            numbers,
+            ViewType(run_view_type).stages,
+            search.parse_run_filter(filter_string),
+            search.parse_run_order_by(order_by),
+        )
+        if not numbers:
+            return PagedList([], None)
+        with self._read() as conn:
+            ids = list(conn.execute(stmt.limit(limit + 1).offset(offset)).scalars())
+        return PagedList(ids[:limit], _next_token(offset, limit, len(ids)))
+
+    def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput]) -> None:
+        from cairn.store.sql import inputs as dataset_inputs
+
+        self._retrying(lambda conn: dataset_inputs.log(conn, self, run_id, datasets))
+
+
+def _is_transient(error: OperationalError) -> bool:
+    text = str(error.orig).lower()
+    return "deadlock" in text or "locked" in text or "serializ" in text or "lock wait" in text
+
+
+def _page_size(max_results: object, limit: int = page_token.SEARCH_MAX_RESULTS_LIMIT) -> int:
+    return page_token.max_results(max_results, limit)
+
+
+def _offset(token: str | None) -> int:
+    return page_token.decode(token)
+
+
+def _next_token(offset: int, limit: int, fetched: int) -> str | None:
+    return page_token.encode(offset + limit) if fetched > limit else None
+
+
+def _metric_point(run_id: str, metric: Metric) -> MetricPoint:
+    key = check.validate_key("Metric", metric.key)
+    value = check.metric_value(key, metric.value)
+    timestamp = check.integer("Metric timestamp", metric.timestamp, minimum=0)
+    step = check.integer("Metric step", metric.step)
+    return (run_id, key, value, timestamp, step)
+
+
+def _param_key(param: Param) -> str:
+    return check.validate_key("Param", param.key)
+
+
+def _param_value(param: Param) -> str:
+    return check.text_value("Param", param.key, param.value, check.MAX_PARAM_VALUE_LENGTH, True)
+
+
+def _tag_value(tag: RunTag) -> str:
+    check.validate_key("Tag", tag.key)
+    return check.text_value("Tag", tag.key, tag.value, check.MAX_TAG_VALUE_LENGTH, True)
+
+
+def _experiment_tag_row(experiment_id: int, tag: ExperimentTag) -> dict[str, Any]:
+    key = check.validate_key("Experiment tag", tag.key)
+    value = check.text_value(
+        "Experiment tag", key, tag.value, check.MAX_EXPERIMENT_TAG_VALUE_LENGTH, False
+    )
+    return {"experiment_id": experiment_id, "key": key, "value": value}
+

@@ -1,0 +1,79 @@
+"""Tracking URIs to stores: a scheme registry fed by the `cairn.tracking_store` entry points.
+
+Cairn's own backends register there exactly as a third-party one would.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from importlib import metadata
+from typing import Protocol
+
+from cairn import env
+from cairn.exceptions import InvalidParameterValueError
+from cairn.store.base import TrackingStore
+
+DEFAULT_DB_NAME = "cairn.db"
+
+
+class StoreBuilder(Protocol):
+    def __call__(self, uri: str, artifact_root: str) -> TrackingStore: ...
+
+
+_stores: dict[str, TrackingStore] = {}
+_lock = threading.Lock()
+
+
+def default_tracking_uri() -> str:
+    """`CAIRN_TRACKING_URI`, else SQLite in ./cairn-data/ of the working directory."""
+    configured = env.tracking_uri()
+    if configured:
+        return configured
+    return f"sqlite:///{os.path.abspath(os.path.join(env.DEFAULT_DATA_DIR, DEFAULT_DB_NAME))}"
+
+
+def scheme_of(uri: str) -> str:
+    scheme, sep, _ = uri.partition(":")
+    if not sep or not scheme:
+        raise InvalidParameterValueError(
+            f"Invalid tracking URI {uri!r}: expected sqlite:///…, postgresql://…, "
+            "mysql+pymysql://… or http(s)://…"
+        )
+    return scheme.split("+", 1)[0].lower()
+
+
+def default_artifact_root(uri: str) -> str:
+    """`CAIRN_ARTIFACT_ROOT`, else `artifacts/` beside a SQLite file, else ./cairn-data/artifacts."""
+    configured = env.artifact_root()
+    if configured:
+        return configured
+    if scheme_of(uri) == "sqlite":
+        path = uri.partition(":///")[2]
+        if path and path != ":memory:":
+            return os.path.join(os.path.dirname(os.path.abspath(path)), "artifacts")
+    return os.path.abspath(os.path.join(env.DEFAULT_DATA_DIR, "artifacts"))
+
+
+def _builder(scheme: str) -> StoreBuilder:
+    for entry in metadata.entry_points(group="cairn.tracking_store"):
+        if entry.name == scheme:
+            builder: StoreBuilder = entry.load()
+            return builder
+    raise InvalidParameterValueError(
+        f"No tracking store for URI scheme {scheme!r}. Known: sqlite, postgresql, mysql."
+    )
+
+
+def tracking_store(uri: str | None = None) -> TrackingStore:
+    """The process's store for `uri` (default: default_tracking_uri()), built once."""
+    uri = uri or default_tracking_uri()
+    store = _stores.get(uri)
+    if store is not None:
+        return store
+    with _lock:
+        store = _stores.get(uri)
+        if store is None:
+            store = _builder(scheme_of(uri))(uri, default_artifact_root(uri))
+            _stores[uri] = store
+    return store

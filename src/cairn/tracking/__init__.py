@@ -1,0 +1,1 @@
+"""Client, fluent API and the hot-path batcher."""

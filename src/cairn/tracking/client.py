@@ -1,0 +1,215 @@
+"""`cairn.Client`: explicit and stateless; ids in, entities out (MLflow's MlflowClient)."""
+
+from __future__ import annotations
+
+import getpass
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from cairn import validation as check
+from cairn.entities import (
+    DatasetInput,
+    Experiment,
+    ExperimentTag,
+    Metric,
+    PagedList,
+    Param,
+    Run,
+    RunStatus,
+    RunTag,
+    ViewType,
+)
+from cairn.store.base import SEARCH_MAX_RESULTS_DEFAULT, TrackingStore
+
+USER_TAG = "mlflow.user"
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def current_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry, e.g. in some containers
+        return "unknown"
+
+
+class Client:
+    """Talks to one tracking store.
+
+    Example:
+        >>> client = cairn.Client()
+        >>> exp_id = client.create_experiment("churn")
+        >>> run = client.create_run(exp_id)
+        >>> client.log_metric(run.info.run_id, "auc", 0.91)
+        >>> client.set_terminated(run.info.run_id)
+    """
+
+    def __init__(self, tracking_uri: str | None = None) -> None:
+        from cairn.store import uri
+
+        self.tracking_uri = tracking_uri or uri.default_tracking_uri()
+        self.store: TrackingStore = uri.tracking_store(self.tracking_uri)
+
+    # -- experiments -----------------------------------------------------------------------
+
+    def create_experiment(
+        self,
+        name: str,
+        artifact_location: str | None = None,
+        tags: Mapping[str, Any] | None = None,
+    ) -> str:
+        """Create an experiment; returns its id."""
+        experiment_tags = [ExperimentTag(k, str(v)) for k, v in (tags or {}).items()]
+        return self.store.create_experiment(name, artifact_location, experiment_tags)
+
+    def get_experiment(self, experiment_id: str) -> Experiment:
+        return self.store.get_experiment(experiment_id)
+
+    def get_experiment_by_name(self, name: str) -> Experiment | None:
+        return self.store.get_experiment_by_name(name)
+
+    def search_experiments(
+        self,
+        view_type: ViewType = ViewType.ACTIVE_ONLY,
+        max_results: int = SEARCH_MAX_RESULTS_DEFAULT,
+        filter_string: str | None = None,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[Experiment]:
+        return self.store.search_experiments(
+            view_type, max_results, filter_string, order_by, page_token
+        )
+
+    def rename_experiment(self, experiment_id: str, new_name: str) -> None:
+        self.store.rename_experiment(experiment_id, new_name)
+
+    def delete_experiment(self, experiment_id: str) -> None:
+        self.store.delete_experiment(experiment_id)
+
+    def restore_experiment(self, experiment_id: str) -> None:
+        self.store.restore_experiment(experiment_id)
+
+    def set_experiment_tag(self, experiment_id: str, key: str, value: Any) -> None:
+        self.store.set_experiment_tag(experiment_id, ExperimentTag(key, str(value)))
+
+    def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
+        self.store.delete_experiment_tag(experiment_id, key)
+
+    # -- runs ------------------------------------------------------------------------------
+
+    def create_run(
+        self,
+        experiment_id: str,
+        start_time: int | None = None,
+        tags: Mapping[str, Any] | None = None,
+        run_name: str | None = None,
+    ) -> Run:
+        """Create a RUNNING run in the experiment; `mlflow.user` names who started it."""
+        run_tags = {k: str(v) for k, v in (tags or {}).items()}
+        user = run_tags.setdefault(USER_TAG, current_user())
+        return self.store.create_run(
+            experiment_id=str(experiment_id),
+            user_id=user,
+            start_time=now_ms() if start_time is None else start_time,
+            tags=[RunTag(k, v) for k, v in run_tags.items()],
+            run_name=run_name,
+        )
+
+    def get_run(self, run_id: str) -> Run:
+        return self.store.get_run(run_id)
+
+    def update_run(self, run_id: str, status: str | None = None, name: str | None = None) -> None:
+        self.store.update_run_info(
+            run_id, RunStatus.parse(status) if status else None, None, name
+        )
+
+    def set_terminated(
+        self, run_id: str, status: str | None = None, end_time: int | None = None
+    ) -> None:
+        """End a run: FINISHED unless another terminal status is given."""
+        self.store.update_run_info(
+            run_id,
+            RunStatus.parse(status or RunStatus.FINISHED),
+            now_ms() if end_time is None else end_time,
+        )
+
+    def delete_run(self, run_id: str) -> None:
+        self.store.delete_run(run_id)
+
+    def restore_run(self, run_id: str) -> None:
+        self.store.restore_run(run_id)
+
+    # -- logging ---------------------------------------------------------------------------
+
+    def log_metric(
+        self,
+        run_id: str,
+        key: str,
+        value: float,
+        timestamp: int | None = None,
+        step: int | None = None,
+    ) -> None:
+        """Store one metric point now (the fluent API buffers; the Client writes through)."""
+        metric = Metric(key, value, now_ms() if timestamp is None else timestamp, step or 0)
+        self.store.log_metric(run_id, metric)
+
+    def log_param(self, run_id: str, key: str, value: Any) -> Any:
+        """Log a param; logging it again with another value raises INVALID_PARAMETER_VALUE."""
+        self.store.log_param(run_id, Param(key, str(value)))
+        return value
+
+    def set_tag(self, run_id: str, key: str, value: Any) -> None:
+        self.store.set_tag(run_id, RunTag(key, str(value)))
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        self.store.delete_tag(run_id, key)
+
+    def log_batch(
+        self,
+        run_id: str,
+        metrics: Sequence[Metric] = (),
+        params: Sequence[Param] = (),
+        tags: Sequence[RunTag] = (),
+    ) -> None:
+        """Log many values; batches over MLflow's limits are split, as MLflow's client does."""
+        params = [p if isinstance(p.value, str) else Param(p.key, str(p.value)) for p in params]
+        tags = [t if isinstance(t.value, str) else RunTag(t.key, str(t.value)) for t in tags]
+        if (
+            len(metrics) <= check.MAX_BATCH_METRICS
+            and len(params) <= check.MAX_BATCH_PARAMS
+            and len(tags) <= check.MAX_BATCH_TAGS
+            and len(metrics) + len(params) + len(tags) <= check.MAX_BATCH_ENTITIES
+        ):
+            self.store.log_batch(run_id, metrics, params, tags)
+            return
+        for start in range(0, len(params), check.MAX_BATCH_PARAMS):
+            self.store.log_batch(run_id, params=params[start : start + check.MAX_BATCH_PARAMS])
+        for start in range(0, len(tags), check.MAX_BATCH_TAGS):
+            self.store.log_batch(run_id, tags=tags[start : start + check.MAX_BATCH_TAGS])
+        for start in range(0, len(metrics), check.MAX_BATCH_METRICS):
+            self.store.log_batch(run_id, metrics=metrics[start : start + check.MAX_BATCH_METRICS])
+
+    def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput] = ()) -> None:
+        self.store.log_inputs(run_id, datasets)
+
+    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
+        """Every point of a metric, ordered by step then timestamp."""
+        return list(self.store.get_metric_history(run_id, key))
+
+    def search_runs(
+        self,
+        experiment_ids: str | Sequence[str],
+        filter_string: str = "",
+        run_view_type: ViewType = ViewType.ACTIVE_ONLY,
+        max_results: int = SEARCH_MAX_RESULTS_DEFAULT,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[Run]:
+        """One page of runs matching MLflow's filter grammar; pass `.token` for the next."""
+        ids = [experiment_ids] if isinstance(experiment_ids, str) else list(experiment_ids)
+        return self.store.search_runs(
+            ids, filter_string, run_view_type, max_results, order_by, page_token
+        )

@@ -1,0 +1,480 @@
+"""The fluent API: an active run per thread, and `log_*` helpers that find it.
+
+`log_metric` is the hot path (millions of calls in a training loop): it validates a key
+once per process, then appends a tuple to the batcher's buffer. Everything else is a
+direct call through `Client` to the store.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from types import FrameType, TracebackType
+from typing import TYPE_CHECKING, Any, Literal
+
+from cairn import env
+from cairn import validation as check
+from cairn.entities import Experiment, Metric, Param, Run, RunStatus, RunTag, ViewType
+from cairn.exceptions import InvalidParameterValueError, InvalidStateError
+
+if TYPE_CHECKING:
+    import pandas
+
+    from cairn.tracking.batcher import MetricBatcher
+    from cairn.tracking.client import Client
+
+PARENT_RUN_TAG = "mlflow.parentRunId"
+NOTE_TAG = "mlflow.note.content"
+SOURCE_NAME_TAG = "mlflow.source.name"
+SOURCE_TYPE_TAG = "mlflow.source.type"
+DEFAULT_EXPERIMENT_ID = "0"
+SEARCH_MAX_RESULTS_PANDAS = 100_000
+
+
+class ActiveRun:
+    """The run `start_run` returned; as a context manager it ends the run on exit
+    (FINISHED, or FAILED when the block raised)."""
+
+    __slots__ = ("info", "data", "inputs")
+
+    def __init__(self, run: Run) -> None:
+        self.info = run.info
+        self.data = run.data
+        self.inputs = run.inputs
+
+    def __enter__(self) -> ActiveRun:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        failed = exc_type is not None and not issubclass(exc_type, (SystemExit, GeneratorExit))
+        end_run(RunStatus.FAILED.value if failed else RunStatus.FINISHED.value)
+
+
+class _RunStack(threading.local):
+    def __init__(self) -> None:
+        self.runs: list[ActiveRun] = []
+        self.run_id: str | None = None  # top of `runs`, kept for the hot path
+
+
+_local = _RunStack()
+_lock = threading.RLock()
+_tracking_uri: str | None = None
+_experiment_id: str | None = None
+_last_run_id: str | None = None
+_client: Client | None = None
+_batcher: MetricBatcher | None = None
+_add: Any = None  # the batcher's bound buffer.append
+_buffer: list[Any] = []
+_checked_keys: set[str] = set()
+_hooks_installed = False
+_time = time.time
+
+
+# -- configuration -----------------------------------------------------------------------------
+
+
+def set_tracking_uri(uri: str | os.PathLike[str]) -> None:
+    """Send everything after this call to `uri` (sqlite:///…, postgresql://…, mysql+pymysql://…)."""
+    global _tracking_uri, _client
+    text = os.fspath(uri)
+    if "://" not in text:  # a plain folder, as MLflow accepts: SQLite inside it
+        text = f"sqlite:///{os.path.abspath(os.path.join(text, 'cairn.db'))}"
+    flush()
+    with _lock:
+        _tracking_uri = text
+        _client = None
+        _reset_batcher()
+
+
+def get_tracking_uri() -> str:
+    from cairn.store.uri import default_tracking_uri
+
+    return _tracking_uri or default_tracking_uri()
+
+
+def _get_client() -> Client:
+    global _client
+    client = _client
+    if client is None:
+        with _lock:
+            if _client is None:
+                from cairn.tracking.client import Client
+
+                _client = Client(get_tracking_uri())
+            client = _client
+    return client
+
+
+def _get_batcher() -> MetricBatcher:
+    global _batcher, _add, _buffer
+    with _lock:
+        if _batcher is None:
+            from cairn.tracking.batcher import MetricBatcher
+
+            _batcher = MetricBatcher(_get_client().store, env.async_metric_flush_seconds())
+            _buffer = _batcher.buffer
+            _add = _batcher.add
+        return _batcher
+
+
+def _reset_batcher() -> None:
+    global _batcher, _add, _buffer
+    if _batcher is not None:
+        _batcher.close()
+    _batcher, _add, _buffer = None, None, []
+
+
+def set_experiment(
+    experiment_name: str | None = None, experiment_id: str | None = None
+) -> Experiment:
+    """Make an experiment the default for new runs, creating it (by name) if needed."""
+    global _experiment_id
+    client = _get_client()
+    if experiment_id is not None:
+        experiment = client.get_experiment(str(experiment_id))
+    elif experiment_name is not None:
+        found = client.get_experiment_by_name(experiment_name)
+        if found is None:
+            from cairn.exceptions import ResourceAlreadyExistsError
+
+            try:
+                client.create_experiment(experiment_name)
+            except ResourceAlreadyExistsError:
+                pass  # another process created it meanwhile
+            found = client.get_experiment_by_name(experiment_name)
+            assert found is not None
+        experiment = found
+    else:
+        raise InvalidParameterValueError("set_experiment needs experiment_name or experiment_id.")
+    if experiment.lifecycle_stage != "active":
+        raise InvalidParameterValueError(
+            f"Cannot set the deleted experiment '{experiment.name}' as the active experiment. "
+            "Restore it or choose another."
+        )
+    _experiment_id = experiment.experiment_id
+    return experiment
+
+
+def _current_experiment_id() -> str:
+    if _experiment_id is not None:
+        return _experiment_id
+    name = os.environ.get("CAIRN_EXPERIMENT_NAME")
+    if name:
+        return set_experiment(name).experiment_id
+    return os.environ.get("CAIRN_EXPERIMENT_ID") or DEFAULT_EXPERIMENT_ID
+
+
+# -- runs --------------------------------------------------------------------------------------
+
+
+def start_run(
+    run_id: str | None = None,
+    experiment_id: str | None = None,
+    run_name: str | None = None,
+    nested: bool = False,
+    tags: Mapping[str, Any] | None = None,
+    description: str | None = None,
+) -> ActiveRun:
+    """Start a run (or resume `run_id`) and make it the active run of this thread.
+
+    Example:
+        >>> with cairn.start_run(run_name="baseline") as run:
+        ...     cairn.log_metric("loss", 0.3, step=1)
+    """
+    global _last_run_id
+    stack = _local.runs
+    if stack and not nested:
+        raise InvalidStateError(
+            f"Run {stack[-1].info.run_id} is already active. End it with cairn.end_run(), "
+            "or start a nested run with start_run(nested=True)."
+        )
+    client = _get_client()
+    if run_id is not None:
+        run = _resume(client, run_id)
+    else:
+        run_tags = _start_tags(tags, description, stack[-1].info.run_id if stack else None)
+        experiment = str(experiment_id) if experiment_id is not None else _current_experiment_id()
+        run = client.create_run(experiment, tags=run_tags, run_name=run_name)
+    active = ActiveRun(run)
+    stack.append(active)
+    _local.run_id = active.info.run_id
+    _last_run_id = active.info.run_id
+    _install_exit_hooks()
+    return active
+
+
+def _resume(client: Client, run_id: str) -> Run:
+    run = client.get_run(run_id)
+    if run.info.lifecycle_stage != "active":
+        raise InvalidParameterValueError(f"Cannot resume run {run_id}: it is deleted.")
+    client.update_run(run_id, status=RunStatus.RUNNING.value)
+    return client.get_run(run_id)
+
+
+def _start_tags(
+    tags: Mapping[str, Any] | None, description: str | None, parent_id: str | None
+) -> dict[str, str]:
+    run_tags = {
+        SOURCE_NAME_TAG: os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "<console>",
+        SOURCE_TYPE_TAG: "LOCAL",
+    }
+    run_tags.update({k: str(v) for k, v in (tags or {}).items()})
+    if parent_id is not None:
+        run_tags[PARENT_RUN_TAG] = parent_id
+    if description is not None:
+        run_tags[NOTE_TAG] = description
+    return run_tags
+
+
+def active_run() -> ActiveRun | None:
+    """The innermost run this thread started and has not ended, or None."""
+    stack = _local.runs
+    return stack[-1] if stack else None
+
+
+def last_active_run() -> Run | None:
+    """The run most recently started in this process (active or ended), fresh from the store."""
+    run_id = _local.run_id or _last_run_id
+    return None if run_id is None else _get_client().get_run(run_id)
+
+
+def end_run(status: str = RunStatus.FINISHED.value) -> None:
+    """Store buffered metrics, then mark the active run ended with `status`."""
+    stack = _local.runs
+    if not stack:
+        return
+    run_id = stack[-1].info.run_id
+    try:
+        flush()
+    finally:
+        stack.pop()
+        _local.run_id = stack[-1].info.run_id if stack else None
+        _get_client().set_terminated(run_id, status)
+
+
+def get_run(run_id: str) -> Run:
+    return _get_client().get_run(run_id)
+
+
+def get_experiment(experiment_id: str) -> Experiment:
+    return _get_client().get_experiment(experiment_id)
+
+
+def get_experiment_by_name(name: str) -> Experiment | None:
+    return _get_client().get_experiment_by_name(name)
+
+
+def create_experiment(
+    name: str, artifact_location: str | None = None, tags: Mapping[str, Any] | None = None
+) -> str:
+    return _get_client().create_experiment(name, artifact_location, tags)
+
+
+def _run_id_for_logging() -> str:
+    """The active run, starting one as MLflow does when code logs with none active."""
+    run_id = _local.run_id
+    if run_id is None:
+        run_id = start_run().info.run_id
+    return run_id
+
+
+# -- logging -----------------------------------------------------------------------------------
+
+
+def log_metric(
+    key: str,
+    value: float,
+    step: int | None = None,
+    synchronous: bool | None = None,
+    timestamp: int | None = None,
+    run_id: str | None = None,
+) -> None:
+    """Log one metric point. Buffered: stored in the background within a second, or at
+    `flush()` / `end_run()` / exit; `synchronous=True` stores it before returning."""
+    if run_id is None:
+        run_id = _local.run_id or _run_id_for_logging()
+    if key not in _checked_keys:
+        _checked_keys.add(check.validate_key("Metric", key))
+    if type(value) is not float:
+        value = check.metric_value(key, value)
+    if timestamp is None:
+        timestamp = int(_time() * 1000)
+    elif type(timestamp) is not int:
+        timestamp = check.integer("timestamp", timestamp, minimum=0)
+    if step is None:
+        step = 0
+    elif type(step) is not int:
+        step = check.integer("step", step)
+    if synchronous or _add is None:
+        if synchronous or not env.async_logging_enabled():
+            _get_client().store.log_metric_points([(run_id, key, value, timestamp, step)])
+            return
+        _get_batcher()
+    _add((run_id, key, value, timestamp, step))
+    if len(_buffer) > 1_000_000 or _batcher.error is not None:  # type: ignore[union-attr]
+        _batcher.backpressure()  # type: ignore[union-attr]
+
+
+def log_metrics(
+    metrics: Mapping[str, float],
+    step: int | None = None,
+    synchronous: bool | None = None,
+    run_id: str | None = None,
+    timestamp: int | None = None,
+) -> None:
+    """Log several metrics at one step (same timestamp)."""
+    if timestamp is None:
+        timestamp = int(_time() * 1000)
+    for key, value in metrics.items():
+        log_metric(key, value, step, synchronous, timestamp, run_id)
+
+
+def log_param(key: str, value: Any, synchronous: bool | None = None) -> Any:
+    """Log a param (stored now). Logging it again with another value raises
+    INVALID_PARAMETER_VALUE and keeps the first value."""
+    _get_client().log_param(_run_id_for_logging(), key, value)
+    return value
+
+
+def log_params(params: Mapping[str, Any], synchronous: bool | None = None) -> None:
+    _get_client().log_batch(
+        _run_id_for_logging(), params=[Param(k, str(v)) for k, v in params.items()]
+    )
+
+
+def set_tag(key: str, value: Any, synchronous: bool | None = None) -> None:
+    _get_client().set_tag(_run_id_for_logging(), key, value)
+
+
+def set_tags(tags: Mapping[str, Any], synchronous: bool | None = None) -> None:
+    _get_client().log_batch(
+        _run_id_for_logging(), tags=[RunTag(k, str(v)) for k, v in tags.items()]
+    )
+
+
+def delete_tag(key: str) -> None:
+    _get_client().delete_tag(_run_id_for_logging(), key)
+
+
+
+def flush() -> None:
+    """Block until every buffered metric is stored; raise if a background write failed."""
+    batcher = _batcher
+    if batcher is not None:
+        batcher.flush()
+
+
+# -- search ------------------------------------------------------------------------------------
+
+
+def search_runs(
+    experiment_ids: Sequence[str] | None = None,
+    filter_string: str = "",
+    run_view_type: ViewType = ViewType.ACTIVE_ONLY,
+    max_results: int = SEARCH_MAX_RESULTS_PANDAS,
+    order_by: Sequence[str] | None = None,
+    output_format: Literal["pandas", "list"] = "pandas",
+    search_all_experiments: bool = False,
+    experiment_names: Sequence[str] | None = None,
+) -> pandas.DataFrame | list[Run]:
+    """Runs matching MLflow's filter grammar, as a DataFrame (default) or a list of Runs.
+
+    Example:
+        >>> cairn.search_runs(experiment_names=["churn"],
+        ...                   filter_string="metrics.accuracy > 0.9", order_by=["metrics.f1 DESC"])
+    """
+    if output_format not in ("pandas", "list"):
+        raise InvalidParameterValueError(
+            f"Unsupported output_format {output_format!r}: use 'pandas' or 'list'."
+        )
+    flush()
+    client = _get_client()
+    ids = _search_experiment_ids(client, experiment_ids, experiment_names, search_all_experiments)
+    runs: list[Run] = []
+    token: str | None = None
+    while len(runs) < max_results and ids:
+        page = client.search_runs(
+            ids, filter_string, run_view_type, min(max_results - len(runs), 50_000), order_by,
+            token,
+        )
+        runs.extend(page)
+        token = page.token
+        if not token:
+            break
+    if output_format == "list":
+        return runs
+    from cairn.tracking.frames import runs_to_frame
+
+    return runs_to_frame(runs)
+
+
+def _search_experiment_ids(
+    client: Client,
+    experiment_ids: Sequence[str] | None,
+    experiment_names: Sequence[str] | None,
+    search_all: bool,
+) -> list[str]:
+    if experiment_ids:
+        return [experiment_ids] if isinstance(experiment_ids, str) else [str(e) for e in
+                                                                          experiment_ids]
+    if experiment_names:
+        found = (client.get_experiment_by_name(n) for n in experiment_names)
+        return [e.experiment_id for e in found if e is not None]
+    if search_all:
+        return [e.experiment_id for e in client.search_experiments(view_type=ViewType.ALL,
+                                                                    max_results=50_000)]
+    return [_current_experiment_id()]
+
+
+# -- process exit --------------------------------------------------------------------------------
+
+
+def _install_exit_hooks() -> None:
+    """Drain the buffer and end open runs when the interpreter exits or gets SIGTERM."""
+    global _hooks_installed
+    if _hooks_installed:
+        return
+    _hooks_installed = True
+    atexit.register(_end_all_runs, RunStatus.FINISHED.value)
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.getsignal(signal.SIGTERM)
+
+        def on_sigterm(signum: int, frame: FrameType | None) -> None:
+            _end_all_runs(RunStatus.KILLED.value)
+            if callable(previous):
+                previous(signum, frame)
+            else:
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                os.kill(os.getpid(), signal.SIGTERM)
+
+        signal.signal(signal.SIGTERM, on_sigterm)
+
+
+def _end_all_runs(status: str) -> None:
+    try:
+        while _local.runs:
+            end_run(status)
+    finally:
+        if _batcher is not None:
+            _batcher.close()
+
+
+def _after_fork_in_child() -> None:
+    """A forked child has no writer thread and must not reuse the parent's connections."""
+    global _client, _batcher, _add, _buffer, _hooks_installed
+    _client, _batcher, _add, _buffer = None, None, None, []
+    _local.runs = []
+    _local.run_id = None
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
