@@ -469,6 +469,17 @@ def _end_all_runs(status: str) -> None:
             _batcher.close()
 
 
+def _reset_state() -> None:
+    """Close the writer and forget the URI, experiment and runs (a fresh process's state)."""
+    global _tracking_uri, _experiment_id, _last_run_id, _client
+    with _lock:
+        _reset_batcher()
+        _tracking_uri = _experiment_id = _last_run_id = None
+        _client = None
+    _local.runs = []
+    _local.run_id = None
+
+
 def _after_fork_in_child() -> None:
     """A forked child has no writer thread and must not reuse the parent's connections."""
     global _client, _batcher, _add, _buffer, _hooks_installed

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterable, Sequence
+import operator
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Table, select, tuple_
+from sqlalchemy import Table, bindparam, func, select, tuple_
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import Connection
 
@@ -97,22 +98,59 @@ def _postgresql_insert_points(conn: Connection, points: Sequence[MetricPoint]) -
     cursor.close()
 
 
-def refresh_latest_metrics(conn: Connection, pairs: Iterable[tuple[str, str]]) -> None:
-    """Make latest_metrics hold the newest point (by step, timestamp, value) of each pair.
+def refresh_latest_metrics(conn: Connection, points: Sequence[MetricPoint]) -> None:
+    """Make latest_metrics hold the newest point (by step, timestamp, value) of each metric.
 
-    The candidate is read from the history, and the update only ever moves forward, so
-    concurrent writers to one metric cannot leave an older value behind."""
-    insert = _insert_for(conn)
-    cols = ["run_uuid", "key", "value", "timestamp", "step", "is_nan"]
-    for run_id, key in pairs:
-        newest = (
-            select(*(metrics.c[c] for c in cols))
-            .where(metrics.c.run_uuid == run_id, metrics.c.key == key)
-            .order_by(metrics.c.step.desc(), metrics.c.timestamp.desc(), metrics.c.value.desc())
-            .limit(1)
-        )
-        stmt = insert(latest_metrics).from_select(cols, newest)
-        conn.execute(_newer_wins(conn, stmt))
+    Small batches pick each metric's newest point in Python and upsert them in one
+    statement. Big batches of few metrics (the hot path) let the database read the newest
+    point of each off the history's index instead of comparing every point in Python.
+    Either way the update only moves forward, so concurrent writers to one metric cannot
+    leave an older value behind.
+    """
+    pairs = set(map(_RUN_AND_KEY, points))
+    if len(points) > _SQL_PICK_RATIO * len(pairs):
+        stmt = _statement(conn, "latest_from_history")
+        conn.execute(stmt, [{"run": run_id, "key": key} for run_id, key in pairs])
+        return
+    newest: dict[tuple[str, str], MetricPoint] = {}
+    for point in points:
+        pair = (point[0], point[1])
+        held = newest.get(pair)
+        if held is None or (point[4], point[3], point[2]) > (held[4], held[3], held[2]):
+            newest[pair] = point
+    rows = []
+    for point in newest.values():
+        run_id, key, step, timestamp, value, is_nan = _stored_row(point)
+        rows.append({"run_uuid": run_id, "key": key, "value": value, "timestamp": timestamp,
+                     "step": step, "is_nan": is_nan})
+    conn.execute(_statement(conn, "latest_upsert"), rows)
+
+
+_RUN_AND_KEY = operator.itemgetter(0, 1)
+_SQL_PICK_RATIO = 50
+_LATEST_COLUMNS = ["run_uuid", "key", "value", "timestamp", "step", "is_nan"]
+_statements: dict[tuple[str, str], Any] = {}
+
+
+def _statement(conn: Connection, name: str) -> Any:
+    """Statements built once per dialect: building one costs more than running it."""
+    cache_key = (conn.dialect.name, name)
+    stmt = _statements.get(cache_key)
+    if stmt is None:
+        insert = _insert_for(conn)
+        if name == "latest_upsert":
+            stmt = _newer_wins(conn, insert(latest_metrics))
+        else:
+            m = metrics.c
+            newest = (
+                select(*(m[c] for c in _LATEST_COLUMNS))
+                .where(m.run_uuid == bindparam("run"), m.key == bindparam("key"))
+                .order_by(m.step.desc(), m.timestamp.desc(), m.value.desc())
+                .limit(1)
+            )
+            stmt = _newer_wins(conn, insert(latest_metrics).from_select(_LATEST_COLUMNS, newest))
+        _statements[cache_key] = stmt
+    return stmt
 
 
 def _newer_wins(conn: Connection, stmt: Any) -> Any:
@@ -120,8 +158,6 @@ def _newer_wins(conn: Connection, stmt: Any) -> Any:
     if conn.dialect.name == "mysql":
         new = stmt.inserted
         newer = tuple_(new.step, new.timestamp, new.value) > tuple_(lm.step, lm.timestamp, lm.value)
-        from sqlalchemy import func
-
         # MySQL applies assignments left to right, each seeing the ones before it. With
         # this order the comparison still answers as it did on the old row.
         return stmt.on_duplicate_key_update(
@@ -145,14 +181,18 @@ def upsert(conn: Connection, table: Table, rows: list[dict[str, Any]], keys: Seq
     """Insert rows, overwriting the non-key columns of rows that already exist."""
     if not rows:
         return
-    stmt = _insert_for(conn)(table)
-    others = [c.name for c in table.columns if c.name not in keys]
-    if conn.dialect.name == "mysql":
-        stmt = stmt.on_duplicate_key_update({c: stmt.inserted[c] for c in others})
-    else:
-        stmt = stmt.on_conflict_do_update(
-            index_elements=list(keys), set_={c: stmt.excluded[c] for c in others}
-        )
+    cache_key = (conn.dialect.name, f"upsert:{table.name}")
+    stmt = _statements.get(cache_key)
+    if stmt is None:
+        stmt = _insert_for(conn)(table)
+        others = [c.name for c in table.columns if c.name not in keys]
+        if conn.dialect.name == "mysql":
+            stmt = stmt.on_duplicate_key_update({c: stmt.inserted[c] for c in others})
+        else:
+            stmt = stmt.on_conflict_do_update(
+                index_elements=list(keys), set_={c: stmt.excluded[c] for c in others}
+            )
+        _statements[cache_key] = stmt
     conn.execute(stmt, rows)
 
 

@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Connection
 
 from cairn.entities import (
@@ -34,7 +34,7 @@ from cairn.store.sql.schema import (
 
 _CHUNK = 2000
 _NAN = float("nan")
-_RUN_COLUMNS = (
+RUN_COLUMNS = (
     runs.c.run_uuid,
     runs.c.experiment_id,
     runs.c.name,
@@ -54,37 +54,30 @@ def load_runs(conn: Connection, run_ids: Sequence[str]) -> list[Run]:
         found.update(_load_chunk(conn, run_ids[start : start + _CHUNK]))
     return [found[r] for r in run_ids if r in found]
 
+_IDS = bindparam("ids", expanding=True)
+_RUNS = select(*RUN_COLUMNS).where(runs.c.run_uuid.in_(_IDS))
+_LATEST = select(
+    *(latest_metrics.c[c] for c in ("run_uuid", "key", "value", "timestamp", "step", "is_nan"))
+).where(latest_metrics.c.run_uuid.in_(_IDS))
+_PARAMS = select(params.c.run_uuid, params.c.key, params.c.value).where(params.c.run_uuid.in_(_IDS))
+_TAGS = select(tags.c.run_uuid, tags.c.key, tags.c.value).where(tags.c.run_uuid.in_(_IDS))
+
 
 def _load_chunk(conn: Connection, ids: Sequence[str]) -> dict[str, Run]:
     ids = list(ids)
-    infos = conn.execute(select(*_RUN_COLUMNS).where(runs.c.run_uuid.in_(ids))).all()
+    infos = conn.execute(_RUNS, {"ids": ids}).all()
     if not infos:
         return {}
     metrics_by_run: dict[str, list[Metric]] = defaultdict(list)
-    lm = latest_metrics.c
-    for run_id, key, value, timestamp, step, is_nan in conn.execute(
-        select(lm.run_uuid, lm.key, lm.value, lm.timestamp, lm.step, lm.is_nan).where(
-            lm.run_uuid.in_(ids)
-        )
-    ):
+    for run_id, key, value, timestamp, step, is_nan in conn.execute(_LATEST, {"ids": ids}):
         metrics_by_run[run_id].append(Metric(key, _NAN if is_nan else value, timestamp, step))
-    params_by_run = _key_values(conn, params.c, ids)
-    tags_by_run = _key_values(conn, tags.c, ids)
+    params_by_run = _key_values(conn, _PARAMS, ids)
+    tags_by_run = _key_values(conn, _TAGS, ids)
     inputs_by_run = _dataset_inputs(conn, ids)
     result = {}
     for row in infos:
         run_id = row[0]
-        info = RunInfo(
-            run_id=run_id,
-            experiment_id=str(row[1]),
-            run_name=row[2] or "",
-            user_id=row[3] or "",
-            status=row[4],
-            start_time=row[5],
-            end_time=row[6],
-            artifact_uri=row[7] or "",
-            lifecycle_stage=row[8],
-        )
+        info = run_info(row)
         data = RunData(
             tuple(metrics_by_run.get(run_id, ())),
             params_by_run.get(run_id) or {},
@@ -94,11 +87,24 @@ def _load_chunk(conn: Connection, ids: Sequence[str]) -> dict[str, Run]:
     return result
 
 
-def _key_values(conn: Connection, c: Any, ids: list[str]) -> dict[str, dict[str, str]]:
+def run_info(row: Any) -> RunInfo:
+    """A RunInfo from a row of RUN_COLUMNS."""
+    return RunInfo(
+        run_id=row[0],
+        experiment_id=str(row[1]),
+        run_name=row[2] or "",
+        user_id=row[3] or "",
+        status=row[4],
+        start_time=row[5],
+        end_time=row[6],
+        artifact_uri=row[7] or "",
+        lifecycle_stage=row[8],
+    )
+
+
+def _key_values(conn: Connection, stmt: Any, ids: list[str]) -> dict[str, dict[str, str]]:
     grouped: dict[str, dict[str, str]] = defaultdict(dict)
-    for run_id, key, value in conn.execute(
-        select(c.run_uuid, c.key, c.value).where(c.run_uuid.in_(ids))
-    ):
+    for run_id, key, value in conn.execute(stmt, {"ids": ids}):
         grouped[run_id][key] = value
     return grouped
 

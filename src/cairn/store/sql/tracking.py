@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import Engine, bindparam, delete, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, OperationalError
 
@@ -23,6 +23,7 @@ from cairn.entities import (
     PagedList,
     Param,
     Run,
+    RunData,
     RunInfo,
     RunStatus,
     RunTag,
@@ -41,6 +42,25 @@ from cairn.store.sql.schema import experiment_tags, experiments, runs
 from cairn.store.sql.schema import metrics as metrics_table
 from cairn.store.sql.schema import params as params_table
 from cairn.store.sql.schema import tags as tags_table
+
+# Statements built once: building one costs more than running it on SQLite.
+_EXPERIMENT_LOCATION = select(experiments.c.artifact_location, experiments.c.lifecycle_stage).where(
+    experiments.c.experiment_id == bindparam("id")
+)
+_INSERT_RUN = insert(runs)
+_INSERT_TAG = insert(tags_table)
+_INSERT_PARAM = insert(params_table)
+_RUN_STAGE = select(runs.c.lifecycle_stage).where(runs.c.run_uuid == bindparam("run"))
+_RUN_STAGES = select(runs.c.run_uuid, runs.c.lifecycle_stage).where(
+    runs.c.run_uuid.in_(bindparam("runs", expanding=True))
+)
+# No .values(): the SET clause comes from the keys of each call's parameters.
+_UPDATE_RUN = update(runs).where(runs.c.run_uuid == bindparam("run"))
+_RUN_INFO = select(*loading.RUN_COLUMNS).where(runs.c.run_uuid == bindparam("run"))
+_PARAMS_OF_RUN = select(params_table.c.key, params_table.c.value).where(
+    params_table.c.run_uuid == bindparam("run"),
+    params_table.c.key.in_(bindparam("keys", expanding=True)),
+)
 
 DEFAULT_EXPERIMENT_ID = "0"
 DEFAULT_EXPERIMENT_NAME = "Default"
@@ -295,33 +315,32 @@ class SqlTrackingStore(TrackingStore):
         start = check.integer("start_time", start_time, minimum=0)
         run_id = uuid.uuid4().hex
 
-        def work(conn: Connection) -> None:
-            location = conn.execute(select(
-                experiments.c.artifact_location, experiments.c.lifecycle_stage
-            ).where(experiments.c.experiment_id == int(check.experiment_id(experiment_id)))).first()
-            if location is None:
+        experiment_number = int(check.experiment_id(experiment_id))
+
+        def work(conn: Connection) -> str:
+            found = conn.execute(_EXPERIMENT_LOCATION, {"id": experiment_number}).first()
+            if found is None:
                 raise ResourceDoesNotExistError(f"No experiment with id={experiment_id}.")
-            if location[1] != LifecycleStage.ACTIVE:
+            if found[1] != LifecycleStage.ACTIVE:
                 raise InvalidParameterValueError(
                     f"Experiment {experiment_id} must be in the 'active' state to create runs."
                 )
-            conn.execute(insert(runs).values(
-                run_uuid=run_id,
-                name=name,
-                experiment_id=int(experiment_id),
-                user_id=user_id or "",
-                status=RunStatus.RUNNING.value,
-                start_time=start,
-                end_time=None,
-                lifecycle_stage=LifecycleStage.ACTIVE,
-                artifact_uri=f"{location[0]}/{run_id}/artifacts",
-            ))
-            conn.execute(insert(tags_table), [
+            artifact_uri = f"{found[0]}/{run_id}/artifacts"
+            conn.execute(_INSERT_RUN, {
+                "run_uuid": run_id, "name": name, "experiment_id": experiment_number,
+                "user_id": user_id or "", "status": RunStatus.RUNNING.value,
+                "start_time": start, "end_time": None,
+                "lifecycle_stage": LifecycleStage.ACTIVE, "artifact_uri": artifact_uri,
+            })
+            conn.execute(_INSERT_TAG, [
                 {"run_uuid": run_id, "key": k, "value": v} for k, v in tag_rows.items()
             ])
+            return artifact_uri
 
-        self._retrying(work)
-        return self.get_run(run_id)
+        artifact_uri = self._retrying(work)
+        info = RunInfo(run_id, str(experiment_number), name, user_id or "",
+                       RunStatus.RUNNING.value, start, None, artifact_uri, LifecycleStage.ACTIVE)
+        return Run(info, RunData(params={}, tags=tag_rows))
 
     def get_run(self, run_id: str) -> Run:
         check.run_id(run_id)
@@ -346,16 +365,17 @@ class SqlTrackingStore(TrackingStore):
         if run_name:
             values["name"] = check.run_name(run_name)
 
-        def work(conn: Connection) -> None:
+        def work(conn: Connection) -> RunInfo:
             self._check_active_run(conn, run_id)
             if values:
-                conn.execute(update(runs).where(runs.c.run_uuid == run_id).values(**values))
+                conn.execute(_UPDATE_RUN, {"run": run_id, **values})
             if run_name:
                 dialects.upsert(conn, tags_table, [{"run_uuid": run_id, "key": RUN_NAME_TAG,
-                                              "value": values["name"]}], ("run_uuid", "key"))
+                                                    "value": values["name"]}], ("run_uuid", "key"))
+            return loading.run_info(conn.execute(_RUN_INFO, {"run": run_id}).one())
 
-        self._retrying(work)
-        return self.get_run(run_id).info
+        info: RunInfo = self._retrying(work)
+        return info
 
     def delete_run(self, run_id: str) -> None:
         self._set_run_stage(run_id, LifecycleStage.DELETED)
@@ -378,9 +398,7 @@ class SqlTrackingStore(TrackingStore):
 
     @staticmethod
     def _run_stage(conn: Connection, run_id: str) -> str | None:
-        stage = conn.execute(
-            select(runs.c.lifecycle_stage).where(runs.c.run_uuid == run_id)
-        ).scalar()
+        stage = conn.execute(_RUN_STAGE, {"run": run_id}).scalar()
         return None if stage is None else str(stage)
 
     def _check_active_run(self, conn: Connection, run_id: str) -> None:
@@ -415,22 +433,18 @@ class SqlTrackingStore(TrackingStore):
                 self._insert_params(conn, run_id, param_rows)
             if points:
                 dialects.insert_metric_points(conn, points)
-                dialects.refresh_latest_metrics(conn, {(run_id, p[1]) for p in points})
+                dialects.refresh_latest_metrics(conn, points)
             if tag_rows:
                 dialects.upsert(conn, tags_table, tag_rows, ("run_uuid", "key"))
                 for row in tag_rows:
                     if row["key"] == RUN_NAME_TAG:
-                        conn.execute(update(runs).where(runs.c.run_uuid == run_id)
-                                     .values(name=row["value"]))
+                        conn.execute(_UPDATE_RUN, {"run": run_id, "name": row["value"]})
 
         self._retrying(work)
 
     @staticmethod
     def _insert_params(conn: Connection, run_id: str, new: dict[str, str]) -> None:
-        p = params_table.c
-        existing = dict(conn.execute(
-            select(p.key, p.value).where(p.run_uuid == run_id, p.key.in_(list(new)))
-        ).all())
+        existing = dict(conn.execute(_PARAMS_OF_RUN, {"run": run_id, "keys": list(new)}).all())
         changed = {k: (existing[k], v) for k, v in new.items() if k in existing and existing[k] != v}
         if changed:
             detail = "; ".join(
@@ -443,7 +457,7 @@ class SqlTrackingStore(TrackingStore):
         rows = [{"run_uuid": run_id, "key": k, "value": v} for k, v in new.items()
                 if k not in existing]
         if rows:
-            conn.execute(insert(params_table), rows)
+            conn.execute(_INSERT_PARAM, rows)
 
     def log_metric_points(self, points: Sequence[MetricPoint]) -> None:
         if not points:
@@ -453,9 +467,7 @@ class SqlTrackingStore(TrackingStore):
 
         def work(conn: Connection) -> None:
             bad.clear()
-            stages = dict(conn.execute(select(runs.c.run_uuid, runs.c.lifecycle_stage).where(
-                runs.c.run_uuid.in_(list(run_ids))
-            )).all())
+            stages = dict(conn.execute(_RUN_STAGES, {"runs": list(run_ids)}).all())
             for run_id in run_ids:
                 stage = stages.get(run_id)
                 if stage != LifecycleStage.ACTIVE:
@@ -463,7 +475,7 @@ class SqlTrackingStore(TrackingStore):
             good = [p for p in points if p[0] not in bad] if bad else points
             if good:
                 dialects.insert_metric_points(conn, good)
-                dialects.refresh_latest_metrics(conn, set(map(operator.itemgetter(0, 1), good)))
+                dialects.refresh_latest_metrics(conn, good)
 
         self._retrying(work)
         if bad:

@@ -1,0 +1,51 @@
+"""Cairn's quickstart: train a small model, track the run, then search and compare runs.
+
+Run it from any folder; with nothing configured, data goes to ./cairn-data/.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+
+import cairn
+
+
+def train(max_depth: int, learning_rate: float, epochs: int = 50) -> dict[str, float]:
+    """A stand-in for real training: a loss curve shaped by the hyperparameters."""
+    rng = random.Random(max_depth * 1000 + int(learning_rate * 1000))
+    loss = 1.0
+    for step in range(epochs):
+        loss = loss * (1 - learning_rate) + rng.uniform(0, 0.01) / max_depth
+        cairn.log_metric("loss", loss, step=step)
+    accuracy = 1 - loss / 2 - abs(max_depth - 5) / 50
+    return {"accuracy": accuracy, "f1": accuracy - 0.02, "auc": min(1.0, accuracy + 0.03)}
+
+
+def main() -> None:
+    cairn.set_experiment("churn")
+    for max_depth in (3, 5, 8):
+        for learning_rate in (0.05, 0.1):
+            with cairn.start_run(run_name=f"depth{max_depth}-lr{learning_rate}") as run:
+                cairn.log_param("max_depth", max_depth)
+                cairn.log_params({"scaler": "StandardScaler", "test_size": 0.2,
+                                  "learning_rate": learning_rate})
+                cairn.set_tag("author", "quickstart")
+                cairn.set_tags({"model": "gradient-boosting"})
+                scores = train(max_depth, learning_rate)
+                cairn.log_metrics(scores)
+                print(f"run {run.info.run_id}: accuracy={scores['accuracy']:.3f}")
+
+    best = cairn.search_runs(
+        experiment_names=["churn"],
+        filter_string="metrics.accuracy > 0.5 and params.max_depth = '5'",
+        order_by=["metrics.f1 DESC"],
+    )
+    print(best[["run_id", "params.learning_rate", "metrics.accuracy", "metrics.f1"]])
+    history = cairn.Client().get_metric_history(best["run_id"][0], "loss")
+    print(f"best run: {len(history)} loss points, final loss {history[-1].value:.4f}")
+    assert not math.isnan(history[-1].value)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,16 @@
+"""The `cairn` command: one click group, one module per command family."""
+
+from __future__ import annotations
+
+import click
+
+from cairn.cli.db import db
+
+
+@click.group()
+@click.version_option(package_name="cairn")
+def cli() -> None:
+    """Cairn: experiment tracking and model registry."""
+
+
+cli.add_command(db)
