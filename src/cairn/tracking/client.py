@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import getpass
 import time
 from collections.abc import Mapping, Sequence
@@ -29,7 +30,9 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+@functools.cache
 def current_user() -> str:
+    """The OS user, looked up once per process."""
     try:
         return getpass.getuser()
     except (KeyError, OSError):  # no passwd entry, e.g. in some containers

@@ -33,12 +33,22 @@ def runs_to_frame(runs: Sequence[Run]) -> pandas.DataFrame:
     nan = float("nan")
     for i, run in enumerate(runs):
         for metric in run.data.latest_metrics:
-            metrics.setdefault(metric.key, [nan] * n)[i] = metric.value
-        for key, value in run.data.params.items():
-            params.setdefault(key, [None] * n)[i] = value
-        for key, value in run.data.tags.items():
-            tags.setdefault(key, [None] * n)[i] = value
+            column = metrics.get(metric.key)
+            if column is None:
+                column = metrics[metric.key] = [nan] * n
+            column[i] = metric.value
+        _spread(run.data.params, params, i, n)
+        _spread(run.data.tags, tags, i, n)
     for prefix, group in (("metrics", metrics), ("params", params), ("tags", tags)):
         for key in sorted(group):
             columns[f"{prefix}.{key}"] = group[key]
     return pandas.DataFrame(columns)
+
+
+def _spread(values: dict[str, str], into: dict[str, list[str | None]], row: int, rows: int) -> None:
+    """Put one run's values into their columns, making a column the first time a key shows."""
+    for key, value in values.items():
+        column = into.get(key)
+        if column is None:
+            column = into[key] = [None] * rows
+        column[row] = value

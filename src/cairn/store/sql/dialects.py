@@ -17,6 +17,7 @@ from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from cairn.store.base import MetricPoint
+from cairn.store.sql.prepared import Prepared
 from cairn.store.sql.schema import latest_metrics, metrics
 from cairn.validation import FLOAT_MAX
 
@@ -110,7 +111,7 @@ def refresh_latest_metrics(conn: Connection, points: Sequence[MetricPoint]) -> N
     pairs = set(map(_RUN_AND_KEY, points))
     if len(points) > _SQL_PICK_RATIO * len(pairs):
         stmt = _statement(conn, "latest_from_history")
-        conn.execute(stmt, [{"run": run_id, "key": key} for run_id, key in pairs])
+        stmt.executemany(conn, [{"run": run_id, "key": key} for run_id, key in pairs])
         return
     newest: dict[tuple[str, str], MetricPoint] = {}
     for point in points:
@@ -123,23 +124,25 @@ def refresh_latest_metrics(conn: Connection, points: Sequence[MetricPoint]) -> N
         run_id, key, step, timestamp, value, is_nan = _stored_row(point)
         rows.append({"run_uuid": run_id, "key": key, "value": value, "timestamp": timestamp,
                      "step": step, "is_nan": is_nan})
-    conn.execute(_statement(conn, "latest_upsert"), rows)
+    _statement(conn, "latest_upsert").executemany(conn, rows)
 
 
 _RUN_AND_KEY = operator.itemgetter(0, 1)
 _SQL_PICK_RATIO = 50
 _LATEST_COLUMNS = ["run_uuid", "key", "value", "timestamp", "step", "is_nan"]
-_statements: dict[tuple[str, str], Any] = {}
+_statements: dict[tuple[str, str], Prepared] = {}
 
 
-def _statement(conn: Connection, name: str) -> Any:
+def _statement(conn: Connection, name: str) -> Prepared:
     """Statements built once per dialect: building one costs more than running it."""
     cache_key = (conn.dialect.name, name)
     stmt = _statements.get(cache_key)
     if stmt is None:
         insert = _insert_for(conn)
         if name == "latest_upsert":
-            stmt = _newer_wins(conn, insert(latest_metrics))
+            stmt = _newer_wins(conn, insert(latest_metrics).values(
+                {c: bindparam(c) for c in _LATEST_COLUMNS}
+            ))
         else:
             m = metrics.c
             newest = (
@@ -149,7 +152,7 @@ def _statement(conn: Connection, name: str) -> Any:
                 .limit(1)
             )
             stmt = _newer_wins(conn, insert(latest_metrics).from_select(_LATEST_COLUMNS, newest))
-        _statements[cache_key] = stmt
+        stmt = _statements[cache_key] = Prepared(stmt)
     return stmt
 
 
@@ -182,9 +185,9 @@ def upsert(conn: Connection, table: Table, rows: list[dict[str, Any]], keys: Seq
     if not rows:
         return
     cache_key = (conn.dialect.name, f"upsert:{table.name}")
-    stmt = _statements.get(cache_key)
-    if stmt is None:
-        stmt = _insert_for(conn)(table)
+    prepared = _statements.get(cache_key)
+    if prepared is None:
+        stmt = _insert_for(conn)(table).values({c.name: bindparam(c.name) for c in table.columns})
         others = [c.name for c in table.columns if c.name not in keys]
         if conn.dialect.name == "mysql":
             stmt = stmt.on_duplicate_key_update({c: stmt.inserted[c] for c in others})
@@ -192,8 +195,8 @@ def upsert(conn: Connection, table: Table, rows: list[dict[str, Any]], keys: Seq
             stmt = stmt.on_conflict_do_update(
                 index_elements=list(keys), set_={c: stmt.excluded[c] for c in others}
             )
-        _statements[cache_key] = stmt
-    conn.execute(stmt, rows)
+        prepared = _statements[cache_key] = Prepared(stmt)
+    prepared.executemany(conn, rows)
 
 
 def insert_ignore(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:

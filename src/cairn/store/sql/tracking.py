@@ -9,9 +9,9 @@ import uuid
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, delete, insert, select, update
+from sqlalchemy import BigInteger, Engine, String, bindparam, delete, func, insert, select, update
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError
 
 from cairn import validation as check
 from cairn.entities import (
@@ -30,6 +30,7 @@ from cairn.entities import (
     ViewType,
 )
 from cairn.exceptions import (
+    CairnError,
     InvalidParameterValueError,
     InvalidStateError,
     ResourceAlreadyExistsError,
@@ -38,28 +39,36 @@ from cairn.exceptions import (
 from cairn.store import page_token, run_names, search
 from cairn.store.base import SEARCH_MAX_RESULTS_DEFAULT, MetricPoint, TrackingStore
 from cairn.store.sql import dialects, engine, loading, migrate, query
+from cairn.store.sql.prepared import Prepared
 from cairn.store.sql.schema import experiment_tags, experiments, runs
 from cairn.store.sql.schema import metrics as metrics_table
 from cairn.store.sql.schema import params as params_table
 from cairn.store.sql.schema import tags as tags_table
 
-# Statements built once: building one costs more than running it on SQLite.
-_EXPERIMENT_LOCATION = select(experiments.c.artifact_location, experiments.c.lifecycle_stage).where(
-    experiments.c.experiment_id == bindparam("id")
+# The run path's statements, compiled once per dialect (see prepared.py).
+_EXPERIMENT_LOCATION = Prepared(
+    select(experiments.c.artifact_location, experiments.c.lifecycle_stage).where(
+        experiments.c.experiment_id == bindparam("id")
+    )
 )
-_INSERT_RUN = insert(runs)
-_INSERT_TAG = insert(tags_table)
-_INSERT_PARAM = insert(params_table)
-_RUN_STAGE = select(runs.c.lifecycle_stage).where(runs.c.run_uuid == bindparam("run"))
-_RUN_STAGES = select(runs.c.run_uuid, runs.c.lifecycle_stage).where(
-    runs.c.run_uuid.in_(bindparam("runs", expanding=True))
+_INSERT_RUN = Prepared(insert(runs))
+_INSERT_TAG = Prepared(insert(tags_table))
+_INSERT_PARAM = Prepared(insert(params_table))
+_RUN_STAGE = Prepared(select(runs.c.lifecycle_stage).where(runs.c.run_uuid == bindparam("run")))
+_UPDATE_RUN = Prepared(
+    update(runs)
+    .where(runs.c.run_uuid == bindparam("run"))
+    .values(
+        status=func.coalesce(bindparam("status", type_=String), runs.c.status),
+        end_time=func.coalesce(bindparam("end_time", type_=BigInteger), runs.c.end_time),
+        name=func.coalesce(bindparam("name", type_=String), runs.c.name),
+    )
 )
-# No .values(): the SET clause comes from the keys of each call's parameters.
-_UPDATE_RUN = update(runs).where(runs.c.run_uuid == bindparam("run"))
-_RUN_INFO = select(*loading.RUN_COLUMNS).where(runs.c.run_uuid == bindparam("run"))
-_PARAMS_OF_RUN = select(params_table.c.key, params_table.c.value).where(
-    params_table.c.run_uuid == bindparam("run"),
-    params_table.c.key.in_(bindparam("keys", expanding=True)),
+_RUN_INFO = Prepared(select(*loading.RUN_COLUMNS).where(runs.c.run_uuid == bindparam("run")))
+_PARAMS_OF_RUN = Prepared(
+    select(params_table.c.key, params_table.c.value).where(
+        params_table.c.run_uuid == bindparam("run")
+    )
 )
 
 DEFAULT_EXPERIMENT_ID = "0"
@@ -103,7 +112,7 @@ class SqlTrackingStore(TrackingStore):
             try:
                 with self._write() as conn:
                     return work(conn)
-            except OperationalError as error:
+            except Exception as error:  # SQLAlchemy's or, on the prepared path, the driver's
                 if attempt == _RETRIES - 1 or not _is_transient(error):
                     raise
                 time.sleep(0.01 * 2**attempt)  # back off before retrying a deadlocked write
@@ -318,7 +327,7 @@ class SqlTrackingStore(TrackingStore):
         experiment_number = int(check.experiment_id(experiment_id))
 
         def work(conn: Connection) -> str:
-            found = conn.execute(_EXPERIMENT_LOCATION, {"id": experiment_number}).first()
+            found = _EXPERIMENT_LOCATION.first(conn, {"id": experiment_number})
             if found is None:
                 raise ResourceDoesNotExistError(f"No experiment with id={experiment_id}.")
             if found[1] != LifecycleStage.ACTIVE:
@@ -326,13 +335,13 @@ class SqlTrackingStore(TrackingStore):
                     f"Experiment {experiment_id} must be in the 'active' state to create runs."
                 )
             artifact_uri = f"{found[0]}/{run_id}/artifacts"
-            conn.execute(_INSERT_RUN, {
+            _INSERT_RUN.execute(conn, {
                 "run_uuid": run_id, "name": name, "experiment_id": experiment_number,
                 "user_id": user_id or "", "status": RunStatus.RUNNING.value,
-                "start_time": start, "end_time": None,
+                "start_time": start, "end_time": None, "deleted_time": None,
                 "lifecycle_stage": LifecycleStage.ACTIVE, "artifact_uri": artifact_uri,
             })
-            conn.execute(_INSERT_TAG, [
+            _INSERT_TAG.executemany(conn, [
                 {"run_uuid": run_id, "key": k, "value": v} for k, v in tag_rows.items()
             ])
             return artifact_uri
@@ -368,11 +377,12 @@ class SqlTrackingStore(TrackingStore):
         def work(conn: Connection) -> RunInfo:
             self._check_active_run(conn, run_id)
             if values:
-                conn.execute(_UPDATE_RUN, {"run": run_id, **values})
+                _UPDATE_RUN.execute(conn, {"status": None, "end_time": None, "name": None,
+                                           **values, "run": run_id})
             if run_name:
                 dialects.upsert(conn, tags_table, [{"run_uuid": run_id, "key": RUN_NAME_TAG,
                                                     "value": values["name"]}], ("run_uuid", "key"))
-            return loading.run_info(conn.execute(_RUN_INFO, {"run": run_id}).one())
+            return loading.run_info(_RUN_INFO.first(conn, {"run": run_id}))
 
         info: RunInfo = self._retrying(work)
         return info
@@ -398,8 +408,8 @@ class SqlTrackingStore(TrackingStore):
 
     @staticmethod
     def _run_stage(conn: Connection, run_id: str) -> str | None:
-        stage = conn.execute(_RUN_STAGE, {"run": run_id}).scalar()
-        return None if stage is None else str(stage)
+        row = _RUN_STAGE.first(conn, {"run": run_id})
+        return None if row is None else str(row[0])
 
     def _check_active_run(self, conn: Connection, run_id: str) -> None:
         check.run_id(run_id)
@@ -438,13 +448,14 @@ class SqlTrackingStore(TrackingStore):
                 dialects.upsert(conn, tags_table, tag_rows, ("run_uuid", "key"))
                 for row in tag_rows:
                     if row["key"] == RUN_NAME_TAG:
-                        conn.execute(_UPDATE_RUN, {"run": run_id, "name": row["value"]})
+                        _UPDATE_RUN.execute(conn, {"status": None, "end_time": None,
+                                                   "name": row["value"], "run": run_id})
 
         self._retrying(work)
 
     @staticmethod
     def _insert_params(conn: Connection, run_id: str, new: dict[str, str]) -> None:
-        existing = dict(conn.execute(_PARAMS_OF_RUN, {"run": run_id, "keys": list(new)}).all())
+        existing = dict(_PARAMS_OF_RUN.all(conn, {"run": run_id}))
         changed = {k: (existing[k], v) for k, v in new.items() if k in existing and existing[k] != v}
         if changed:
             detail = "; ".join(
@@ -457,7 +468,7 @@ class SqlTrackingStore(TrackingStore):
         rows = [{"run_uuid": run_id, "key": k, "value": v} for k, v in new.items()
                 if k not in existing]
         if rows:
-            conn.execute(_INSERT_PARAM, rows)
+            _INSERT_PARAM.executemany(conn, rows)
 
     def log_metric_points(self, points: Sequence[MetricPoint]) -> None:
         if not points:
@@ -467,9 +478,8 @@ class SqlTrackingStore(TrackingStore):
 
         def work(conn: Connection) -> None:
             bad.clear()
-            stages = dict(conn.execute(_RUN_STAGES, {"runs": list(run_ids)}).all())
             for run_id in run_ids:
-                stage = stages.get(run_id)
+                stage = self._run_stage(conn, run_id)
                 if stage != LifecycleStage.ACTIVE:
                     bad[run_id] = "not found" if stage is None else f"in state '{stage}'"
             good = [p for p in points if p[0] not in bad] if bad else points
@@ -575,8 +585,11 @@ class SqlTrackingStore(TrackingStore):
         self._retrying(lambda conn: dataset_inputs.log(conn, self, run_id, datasets))
 
 
-def _is_transient(error: OperationalError) -> bool:
-    text = str(error.orig).lower()
+def _is_transient(error: Exception) -> bool:
+    """A deadlock or lock timeout, worth one more try (never a constraint or a bad value)."""
+    if isinstance(error, CairnError) or isinstance(error, IntegrityError):
+        return False
+    text = str(getattr(error, "orig", None) or error).lower()
     return "deadlock" in text or "locked" in text or "serializ" in text or "lock wait" in text
 
 

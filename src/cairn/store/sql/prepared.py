@@ -1,0 +1,61 @@
+"""Statements compiled once per dialect and run on the driver's own cursor.
+
+SQLAlchemy's `Connection.execute` spends 10-40 µs of Python per call; on SQLite the
+statement itself takes 1-3 µs. The run path (create, log params and tags, terminate) runs a
+dozen statements per run, so it uses these instead. They run inside the caller's
+SQLAlchemy transaction, on the same DBAPI connection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.sql import ClauseElement
+
+
+class Prepared:
+    __slots__ = ("statement", "_by_dialect")
+
+    def __init__(self, statement: ClauseElement) -> None:
+        self.statement = statement
+        self._by_dialect: dict[str, tuple[str, tuple[str, ...] | None]] = {}
+
+    def _compiled(self, dialect: Dialect) -> tuple[str, tuple[str, ...] | None]:
+        found = self._by_dialect.get(dialect.name)
+        if found is None:
+            compiled = self.statement.compile(dialect=dialect)
+            names = tuple(compiled.positiontup or ()) if dialect.positional else None
+            found = self._by_dialect[dialect.name] = (compiled.string, names)
+        return found
+
+    def execute(self, conn: Connection, params: Mapping[str, Any]) -> Any:
+        """Run once; returns the driver's cursor (fetch from it, then it is garbage)."""
+        sql, names = self._compiled(conn.dialect)
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        cursor.execute(sql, params if names is None else [params[n] for n in names])
+        return cursor
+
+    def executemany(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        if not rows:
+            return
+        sql, names = self._compiled(conn.dialect)
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        if names is None:
+            cursor.executemany(sql, rows)
+        else:
+            cursor.executemany(sql, [[row[n] for n in names] for row in rows])
+        cursor.close()
+
+    def first(self, conn: Connection, params: Mapping[str, Any]) -> Any:
+        cursor = self.execute(conn, params)
+        row = cursor.fetchone()
+        cursor.close()
+        return row
+
+    def all(self, conn: Connection, params: Mapping[str, Any]) -> list[Any]:
+        cursor = self.execute(conn, params)
+        rows = cursor.fetchall()
+        cursor.close()
+        return list(rows)
