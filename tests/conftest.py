@@ -25,8 +25,16 @@ MYSQL_URI = os.environ.get("CAIRN_TEST_MYSQL_URI", "mysql+pymysql://root@127.0.0
 BACKENDS = ["sqlite", "postgresql", "mysql"]
 # Children first, so deleting never trips a foreign key.
 TABLES = [
-    "input_tags", "inputs", "datasets", "latest_metrics", "metrics", "params", "tags", "runs",
-    "experiment_tags", "experiments",
+    "input_tags",
+    "inputs",
+    "datasets",
+    "latest_metrics",
+    "metrics",
+    "params",
+    "tags",
+    "runs",
+    "experiment_tags",
+    "experiments",
 ]
 
 
@@ -47,7 +55,7 @@ def _server_database(base_uri: str, kind: str) -> str:
         with engine.connect() as conn:
             conn.exec_driver_sql(f"CREATE DATABASE {name}")
         engine.dispose()
-    except Exception as error:  # noqa: BLE001 - any failure to reach the server means skip
+    except Exception as error:
         require_or_skip(f"{kind} server unreachable at {base_uri}: {error.__class__.__name__}")
     return url.set(database=name).render_as_string(hide_password=False)
 
@@ -131,12 +139,15 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     from cairn.tracking import fluent
 
     monkeypatch.chdir(tmp_path)
-    for name in ("CAIRN_TRACKING_URI", "CAIRN_ARTIFACT_ROOT", "CAIRN_EXPERIMENT_NAME",
-                 "CAIRN_EXPERIMENT_ID"):
+    for name in (
+        "CAIRN_TRACKING_URI",
+        "CAIRN_ARTIFACT_ROOT",
+        "CAIRN_EXPERIMENT_NAME",
+        "CAIRN_EXPERIMENT_ID",
+    ):
         monkeypatch.delenv(name, raising=False)
     fluent._reset_state()
     yield tmp_path
     while fluent.active_run() is not None:
         fluent.end_run()
     fluent._reset_state()
-

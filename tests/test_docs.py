@@ -32,7 +32,10 @@ def test_ci_runs_the_readme_test_command_verbatim() -> None:
 def test_quickstart_runs_on_the_default_store(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, str(ROOT / "examples" / "quickstart.py")],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "cairn-data" / "cairn.db").exists()

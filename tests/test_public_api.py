@@ -8,10 +8,25 @@ import sys
 import cairn
 
 MLFLOW_FLUENT_NAMES = {
-    "active_run", "create_experiment", "delete_tag", "end_run", "get_experiment",
-    "get_experiment_by_name", "get_run", "get_tracking_uri", "last_active_run", "log_metric",
-    "log_metrics", "log_param", "log_params", "search_runs", "set_experiment", "set_tag",
-    "set_tags", "set_tracking_uri", "start_run",
+    "active_run",
+    "create_experiment",
+    "delete_tag",
+    "end_run",
+    "get_experiment",
+    "get_experiment_by_name",
+    "get_run",
+    "get_tracking_uri",
+    "last_active_run",
+    "log_metric",
+    "log_metrics",
+    "log_param",
+    "log_params",
+    "search_runs",
+    "set_experiment",
+    "set_tag",
+    "set_tags",
+    "set_tracking_uri",
+    "start_run",
 }
 
 
@@ -28,8 +43,10 @@ def test_fluent_names_match_mlflow() -> None:
 def test_errors_carry_mlflow_codes_and_statuses() -> None:
     from cairn import exceptions as e
 
-    assert (e.InvalidParameterValueError.error_code, e.InvalidParameterValueError.http_status) \
-        == ("INVALID_PARAMETER_VALUE", 400)
+    assert (e.InvalidParameterValueError.error_code, e.InvalidParameterValueError.http_status) == (
+        "INVALID_PARAMETER_VALUE",
+        400,
+    )
     assert e.ResourceAlreadyExistsError.http_status == 400  # MLflow answers 400, not 409
     assert e.ResourceDoesNotExistError.http_status == 404
     assert e.InvalidStateError.http_status == 500
@@ -44,6 +61,7 @@ def test_import_is_light() -> None:
         "import sys, cairn; heavy = [m for m in ('sqlalchemy', 'pandas', 'alembic', 'numpy') "
         "if m in sys.modules]; print(','.join(heavy))"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert result.stdout.strip() == ""

@@ -88,9 +88,7 @@ def integer(what: str, value: object, minimum: int | None = None) -> int:
                 raise TypeError
             number = int(value)
         except (TypeError, ValueError):
-            raise InvalidParameterValueError(
-                f"{what} must be an integer, got {value!r}."
-            ) from None
+            raise InvalidParameterValueError(f"{what} must be an integer, got {value!r}.") from None
     if minimum is not None and number < minimum:
         raise InvalidParameterValueError(f"{what} must be ≥ {minimum}, got {number}.")
     if not -(2**63) <= number < 2**63:
@@ -99,7 +97,7 @@ def integer(what: str, value: object, minimum: int | None = None) -> int:
 
 
 def text_value(kind: str, key: str, value: object, limit: int, truncate: bool) -> str:
-    """A param or tag value as a string; over `limit` it is truncated (as MLflow does) or refused."""
+    """A param or tag value as a string; past `limit`, truncated (as MLflow does) or refused."""
     text = value if isinstance(value, str) else str(value)
     if "\x00" in text:
         raise InvalidParameterValueError(f"{kind} {key!r} has a NUL character in its value.")

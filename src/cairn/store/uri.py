@@ -44,7 +44,7 @@ def scheme_of(uri: str) -> str:
 
 
 def default_artifact_root(uri: str) -> str:
-    """`CAIRN_ARTIFACT_ROOT`, else `artifacts/` beside a SQLite file, else ./cairn-data/artifacts."""
+    """`CAIRN_ARTIFACT_ROOT`, else `artifacts/` beside a SQLite file, else cairn-data/artifacts."""
     configured = env.artifact_root()
     if configured:
         return configured

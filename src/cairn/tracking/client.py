@@ -125,9 +125,7 @@ class Client:
         return self.store.get_run(run_id)
 
     def update_run(self, run_id: str, status: str | None = None, name: str | None = None) -> None:
-        self.store.update_run_info(
-            run_id, RunStatus.parse(status) if status else None, None, name
-        )
+        self.store.update_run_info(run_id, RunStatus.parse(status) if status else None, None, name)
 
     def set_terminated(
         self, run_id: str, status: str | None = None, end_time: int | None = None

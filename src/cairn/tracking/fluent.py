@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from cairn import env
 from cairn import validation as check
-from cairn.entities import Experiment, Metric, Param, Run, RunStatus, RunTag, ViewType
+from cairn.entities import Experiment, Param, Run, RunStatus, RunTag, ViewType
 from cairn.exceptions import InvalidParameterValueError, InvalidStateError
 
 if TYPE_CHECKING:
@@ -366,7 +366,6 @@ def delete_tag(key: str) -> None:
     _get_client().delete_tag(_run_id_for_logging(), key)
 
 
-
 def flush() -> None:
     """Block until every buffered metric is stored; raise if a background write failed."""
     batcher = _batcher
@@ -404,7 +403,11 @@ def search_runs(
     token: str | None = None
     while len(runs) < max_results and ids:
         page = client.search_runs(
-            ids, filter_string, run_view_type, min(max_results - len(runs), 50_000), order_by,
+            ids,
+            filter_string,
+            run_view_type,
+            min(max_results - len(runs), 50_000),
+            order_by,
             token,
         )
         runs.extend(page)
@@ -425,14 +428,19 @@ def _search_experiment_ids(
     search_all: bool,
 ) -> list[str]:
     if experiment_ids:
-        return [experiment_ids] if isinstance(experiment_ids, str) else [str(e) for e in
-                                                                          experiment_ids]
+        return (
+            [experiment_ids]
+            if isinstance(experiment_ids, str)
+            else [str(e) for e in experiment_ids]
+        )
     if experiment_names:
         found = (client.get_experiment_by_name(n) for n in experiment_names)
         return [e.experiment_id for e in found if e is not None]
     if search_all:
-        return [e.experiment_id for e in client.search_experiments(view_type=ViewType.ALL,
-                                                                    max_results=50_000)]
+        return [
+            e.experiment_id
+            for e in client.search_experiments(view_type=ViewType.ALL, max_results=50_000)
+        ]
     return [_current_experiment_id()]
 
 

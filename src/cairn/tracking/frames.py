@@ -23,9 +23,7 @@ def runs_to_frame(runs: Sequence[Run]) -> pandas.DataFrame:
         "status": [r.info.status for r in runs],
         "artifact_uri": [r.info.artifact_uri for r in runs],
         "start_time": pandas.to_datetime([r.info.start_time for r in runs], unit="ms", utc=True),
-        "end_time": pandas.to_datetime(
-            [r.info.end_time for r in runs], unit="ms", utc=True
-        ),
+        "end_time": pandas.to_datetime([r.info.end_time for r in runs], unit="ms", utc=True),
     }
     metrics: dict[str, list[float]] = {}
     params: dict[str, list[str | None]] = {}

@@ -93,8 +93,15 @@ def _postgresql_insert_points(conn: Connection, points: Sequence[MetricPoint]) -
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     cursor.execute(
         _PG_INSERT,
-        {"r": columns[0], "k": columns[1], "v": columns[2], "t": columns[3], "s": columns[4],
-         "lo": -FLOAT_MAX, "hi": FLOAT_MAX},
+        {
+            "r": columns[0],
+            "k": columns[1],
+            "v": columns[2],
+            "t": columns[3],
+            "s": columns[4],
+            "lo": -FLOAT_MAX,
+            "hi": FLOAT_MAX,
+        },
     )
     cursor.close()
 
@@ -122,8 +129,16 @@ def refresh_latest_metrics(conn: Connection, points: Sequence[MetricPoint]) -> N
     rows = []
     for point in newest.values():
         run_id, key, step, timestamp, value, is_nan = _stored_row(point)
-        rows.append({"run_uuid": run_id, "key": key, "value": value, "timestamp": timestamp,
-                     "step": step, "is_nan": is_nan})
+        rows.append(
+            {
+                "run_uuid": run_id,
+                "key": key,
+                "value": value,
+                "timestamp": timestamp,
+                "step": step,
+                "is_nan": is_nan,
+            }
+        )
     _statement(conn, "latest_upsert").executemany(conn, rows)
 
 
@@ -140,9 +155,9 @@ def _statement(conn: Connection, name: str) -> Prepared:
     if stmt is None:
         insert = _insert_for(conn)
         if name == "latest_upsert":
-            stmt = _newer_wins(conn, insert(latest_metrics).values(
-                {c: bindparam(c) for c in _LATEST_COLUMNS}
-            ))
+            stmt = _newer_wins(
+                conn, insert(latest_metrics).values({c: bindparam(c) for c in _LATEST_COLUMNS})
+            )
         else:
             m = metrics.c
             newest = (

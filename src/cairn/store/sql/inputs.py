@@ -18,8 +18,14 @@ if TYPE_CHECKING:
     from cairn.store.sql.tracking import SqlTrackingStore
 
 # MLflow's limits for dataset fields.
-_LIMITS = {"name": 500, "digest": 36, "source_type": 36, "source": 65_535,
-           "schema": 1_048_575, "profile": 16_777_215}
+_LIMITS = {
+    "name": 500,
+    "digest": 36,
+    "source_type": 36,
+    "source": 65_535,
+    "schema": 1_048_575,
+    "profile": 16_777_215,
+}
 _TAG_KEY_LIMIT, _TAG_VALUE_LIMIT = 255, 500
 
 
@@ -41,8 +47,9 @@ def validate(item: DatasetInput) -> None:
             )
 
 
-def log(conn: Connection, store: SqlTrackingStore, run_id: str,
-        items: Sequence[DatasetInput]) -> None:
+def log(
+    conn: Connection, store: SqlTrackingStore, run_id: str, items: Sequence[DatasetInput]
+) -> None:
     """Link each dataset to the run, creating the dataset in the run's experiment if new."""
     for item in items:
         validate(item)
@@ -52,21 +59,42 @@ def log(conn: Connection, store: SqlTrackingStore, run_id: str,
     ).scalar_one()
     for item in items:
         d = item.dataset
-        dialects.insert_ignore(conn, datasets, [{
-            "dataset_uuid": uuid.uuid4().hex, "experiment_id": experiment_id, "name": d.name,
-            "digest": d.digest, "dataset_source_type": d.source_type, "dataset_source": d.source,
-            "dataset_schema": d.schema, "dataset_profile": d.profile,
-        }])
-        dataset_uuid = conn.execute(select(datasets.c.dataset_uuid).where(
-            datasets.c.experiment_id == experiment_id, datasets.c.name == d.name,
-            datasets.c.digest == d.digest,
-        )).scalar_one()
-        link = {"source_type": "DATASET", "source_id": dataset_uuid,
-                "destination_type": "RUN", "destination_id": run_id}
+        dialects.insert_ignore(
+            conn,
+            datasets,
+            [
+                {
+                    "dataset_uuid": uuid.uuid4().hex,
+                    "experiment_id": experiment_id,
+                    "name": d.name,
+                    "digest": d.digest,
+                    "dataset_source_type": d.source_type,
+                    "dataset_source": d.source,
+                    "dataset_schema": d.schema,
+                    "dataset_profile": d.profile,
+                }
+            ],
+        )
+        dataset_uuid = conn.execute(
+            select(datasets.c.dataset_uuid).where(
+                datasets.c.experiment_id == experiment_id,
+                datasets.c.name == d.name,
+                datasets.c.digest == d.digest,
+            )
+        ).scalar_one()
+        link = {
+            "source_type": "DATASET",
+            "source_id": dataset_uuid,
+            "destination_type": "RUN",
+            "destination_id": run_id,
+        }
         dialects.insert_ignore(conn, inputs, [{"input_uuid": uuid.uuid4().hex, **link}])
-        input_uuid = conn.execute(select(inputs.c.input_uuid).where(
-            *(inputs.c[k] == v for k, v in link.items())
-        )).scalar_one()
-        dialects.upsert(conn, input_tags, [
-            {"input_uuid": input_uuid, "name": t.key, "value": t.value} for t in item.tags
-        ], ("input_uuid", "name"))
+        input_uuid = conn.execute(
+            select(inputs.c.input_uuid).where(*(inputs.c[k] == v for k, v in link.items()))
+        ).scalar_one()
+        dialects.upsert(
+            conn,
+            input_tags,
+            [{"input_uuid": input_uuid, "name": t.key, "value": t.value} for t in item.tags],
+            ("input_uuid", "name"),
+        )

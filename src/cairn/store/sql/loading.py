@@ -54,8 +54,10 @@ def load_runs(conn: Connection, run_ids: Sequence[str]) -> list[Run]:
         found.update(_load_chunk(conn, run_ids[start : start + _CHUNK]))
     return [found[r] for r in run_ids if r in found]
 
-def _fetch_for_runs(conn: Connection, table: Table, columns: Sequence[str],
-                    ids: Sequence[str]) -> list[Any]:
+
+def _fetch_for_runs(
+    conn: Connection, table: Table, columns: Sequence[str], ids: Sequence[str]
+) -> list[Any]:
     """Rows of `table` whose run_uuid is in `ids`, via the driver's cursor.
 
     Loading a page of 10,000 runs reads ~150,000 rows; SQLAlchemy's row objects would
@@ -63,8 +65,10 @@ def _fetch_for_runs(conn: Connection, table: Table, columns: Sequence[str],
     quote = conn.dialect.identifier_preparer.quote
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     column_sql = ", ".join(quote(c) for c in columns)
-    sql = (f"SELECT {column_sql} FROM {quote(table.name)} "
-           f"WHERE run_uuid IN ({', '.join([mark] * len(ids))})")
+    sql = (
+        f"SELECT {column_sql} FROM {quote(table.name)} "
+        f"WHERE run_uuid IN ({', '.join([mark] * len(ids))})"
+    )
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     cursor.execute(sql, list(ids))
     rows = cursor.fetchall()
@@ -129,8 +133,14 @@ def _dataset_inputs(conn: Connection, ids: list[str]) -> dict[str, list[DatasetI
     i, d = inputs.c, datasets.c
     rows = conn.execute(
         select(
-            i.destination_id, i.input_uuid, d.name, d.digest, d.dataset_source_type,
-            d.dataset_source, d.dataset_schema, d.dataset_profile,
+            i.destination_id,
+            i.input_uuid,
+            d.name,
+            d.digest,
+            d.dataset_source_type,
+            d.dataset_source,
+            d.dataset_schema,
+            d.dataset_profile,
         )
         .join(datasets, d.dataset_uuid == i.source_id)
         .where(i.destination_type == "RUN", i.destination_id.in_(ids))
@@ -159,8 +169,12 @@ def load_experiments(conn: Connection, experiment_ids: Sequence[int]) -> list[Ex
     e = experiments.c
     rows = conn.execute(
         select(
-            e.experiment_id, e.name, e.artifact_location, e.lifecycle_stage,
-            e.creation_time, e.last_update_time,
+            e.experiment_id,
+            e.name,
+            e.artifact_location,
+            e.lifecycle_stage,
+            e.creation_time,
+            e.last_update_time,
         ).where(e.experiment_id.in_(ids))
     ).all()
     tag_map: dict[int, dict[str, str]] = defaultdict(dict)

@@ -8,7 +8,6 @@ advisory lock on PostgreSQL, GET_LOCK on MySQL), checks again, and migrates.
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterator
 from pathlib import Path
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.compiler import SQLCompiler
 
 
 class Prepared:
@@ -26,6 +27,7 @@ class Prepared:
         found = self._by_dialect.get(dialect.name)
         if found is None:
             compiled = self.statement.compile(dialect=dialect)
+            assert isinstance(compiled, SQLCompiler)
             names = tuple(compiled.positiontup or ()) if dialect.positional else None
             found = self._by_dialect[dialect.name] = (compiled.string, names)
         return found

@@ -140,7 +140,7 @@ def _apply_run_order(query: Select[Any], i: int, spec: OrderBy) -> tuple[Select[
         return query, [_nulls_last(column, column.is_(None)), _direction(column, spec)]
     table = {"metric": latest_metrics, "param": params, "tag": tags}[spec.kind].alias(f"o{i}")
     on = and_(table.c.run_uuid == runs.c.run_uuid, table.c.key == spec.key)
-    missing = table.c.value.is_(None)
+    missing: ColumnElement[bool] = table.c.value.is_(None)
     if spec.kind == "metric":
         missing = missing | table.c.is_nan.is_(True)
     query = query.outerjoin(table, on)

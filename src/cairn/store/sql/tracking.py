@@ -122,9 +122,9 @@ class SqlTrackingStore(TrackingStore):
 
     def _ensure_default_experiment(self) -> None:
         with self._read() as conn:
-            if conn.execute(select(experiments.c.experiment_id).where(
-                experiments.c.experiment_id == 0
-            )).first():
+            if conn.execute(
+                select(experiments.c.experiment_id).where(experiments.c.experiment_id == 0)
+            ).first():
                 return
         try:
             with self._write() as conn:
@@ -134,14 +134,16 @@ class SqlTrackingStore(TrackingStore):
                         "SET SESSION sql_mode = CONCAT(@@sql_mode, ',NO_AUTO_VALUE_ON_ZERO')"
                     )
                 now = _now_ms()
-                conn.execute(insert(experiments).values(
-                    experiment_id=0,
-                    name=DEFAULT_EXPERIMENT_NAME,
-                    artifact_location=f"{self.artifact_root}/{DEFAULT_EXPERIMENT_ID}",
-                    lifecycle_stage=LifecycleStage.ACTIVE,
-                    creation_time=now,
-                    last_update_time=now,
-                ))
+                conn.execute(
+                    insert(experiments).values(
+                        experiment_id=0,
+                        name=DEFAULT_EXPERIMENT_NAME,
+                        artifact_location=f"{self.artifact_root}/{DEFAULT_EXPERIMENT_ID}",
+                        lifecycle_stage=LifecycleStage.ACTIVE,
+                        creation_time=now,
+                        last_update_time=now,
+                    )
+                )
         except IntegrityError:
             pass  # another process created it first
 
@@ -160,16 +162,23 @@ class SqlTrackingStore(TrackingStore):
             ).first():
                 raise ResourceAlreadyExistsError(f"Experiment '{name}' already exists.")
             now = _now_ms()
-            new_id = conn.execute(insert(experiments).values(
-                name=name,
-                artifact_location=artifact_location,
-                lifecycle_stage=LifecycleStage.ACTIVE,
-                creation_time=now,
-                last_update_time=now,
-            )).inserted_primary_key[0]
+            inserted = conn.execute(
+                insert(experiments).values(
+                    name=name,
+                    artifact_location=artifact_location,
+                    lifecycle_stage=LifecycleStage.ACTIVE,
+                    creation_time=now,
+                    last_update_time=now,
+                )
+            ).inserted_primary_key
+            assert inserted is not None
+            new_id = inserted[0]
             if not artifact_location:
-                conn.execute(update(experiments).where(experiments.c.experiment_id == new_id)
-                             .values(artifact_location=f"{self.artifact_root}/{new_id}"))
+                conn.execute(
+                    update(experiments)
+                    .where(experiments.c.experiment_id == new_id)
+                    .values(artifact_location=f"{self.artifact_root}/{new_id}")
+                )
             for row in tag_rows:
                 row["experiment_id"] = new_id
             dialects.upsert(conn, experiment_tags, tag_rows, ("experiment_id", "key"))
@@ -227,15 +236,19 @@ class SqlTrackingStore(TrackingStore):
                 raise InvalidStateError(
                     f"Cannot rename experiment {experiment_id}: it is not active."
                 )
-            taken = conn.execute(select(experiments.c.experiment_id).where(
-                experiments.c.name == new_name,
-                experiments.c.experiment_id != int(experiment_id),
-            )).first()
+            taken = conn.execute(
+                select(experiments.c.experiment_id).where(
+                    experiments.c.name == new_name,
+                    experiments.c.experiment_id != int(experiment_id),
+                )
+            ).first()
             if taken:
                 raise ResourceAlreadyExistsError(f"Experiment '{new_name}' already exists.")
-            conn.execute(update(experiments).where(
-                experiments.c.experiment_id == int(experiment_id)
-            ).values(name=new_name, last_update_time=_now_ms()))
+            conn.execute(
+                update(experiments)
+                .where(experiments.c.experiment_id == int(experiment_id))
+                .values(name=new_name, last_update_time=_now_ms())
+            )
 
         self._retrying(work)
 
@@ -257,21 +270,27 @@ class SqlTrackingStore(TrackingStore):
                 )
             now = _now_ms()
             number = int(experiment_id)
-            conn.execute(update(experiments).where(experiments.c.experiment_id == number)
-                         .values(lifecycle_stage=stage, last_update_time=now))
-            conn.execute(update(runs).where(runs.c.experiment_id == number, runs.c.lifecycle_stage
-                                            == current).values(
-                lifecycle_stage=stage,
-                deleted_time=now if stage == LifecycleStage.DELETED else None,
-            ))
+            conn.execute(
+                update(experiments)
+                .where(experiments.c.experiment_id == number)
+                .values(lifecycle_stage=stage, last_update_time=now)
+            )
+            conn.execute(
+                update(runs)
+                .where(runs.c.experiment_id == number, runs.c.lifecycle_stage == current)
+                .values(
+                    lifecycle_stage=stage,
+                    deleted_time=now if stage == LifecycleStage.DELETED else None,
+                )
+            )
 
         self._retrying(work)
 
     def _experiment_stage(self, conn: Connection, experiment_id: str) -> str:
         number = int(check.experiment_id(experiment_id))
-        stage = conn.execute(select(experiments.c.lifecycle_stage).where(
-            experiments.c.experiment_id == number
-        )).scalar()
+        stage = conn.execute(
+            select(experiments.c.lifecycle_stage).where(experiments.c.experiment_id == number)
+        ).scalar()
         if stage is None:
             raise ResourceDoesNotExistError(f"No experiment with id={experiment_id}.")
         return str(stage)
@@ -291,14 +310,14 @@ class SqlTrackingStore(TrackingStore):
     def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
         def work(conn: Connection) -> None:
             self._experiment_stage(conn, experiment_id)
-            deleted = conn.execute(delete(experiment_tags).where(
-                experiment_tags.c.experiment_id == int(experiment_id),
-                experiment_tags.c.key == key,
-            )).rowcount
-            if not deleted:
-                raise ResourceDoesNotExistError(
-                    f"No tag {key!r} on experiment {experiment_id}."
+            deleted = conn.execute(
+                delete(experiment_tags).where(
+                    experiment_tags.c.experiment_id == int(experiment_id),
+                    experiment_tags.c.key == key,
                 )
+            ).rowcount
+            if not deleted:
+                raise ResourceDoesNotExistError(f"No tag {key!r} on experiment {experiment_id}.")
 
         self._retrying(work)
 
@@ -335,20 +354,38 @@ class SqlTrackingStore(TrackingStore):
                     f"Experiment {experiment_id} must be in the 'active' state to create runs."
                 )
             artifact_uri = f"{found[0]}/{run_id}/artifacts"
-            _INSERT_RUN.execute(conn, {
-                "run_uuid": run_id, "name": name, "experiment_id": experiment_number,
-                "user_id": user_id or "", "status": RunStatus.RUNNING.value,
-                "start_time": start, "end_time": None, "deleted_time": None,
-                "lifecycle_stage": LifecycleStage.ACTIVE, "artifact_uri": artifact_uri,
-            })
-            _INSERT_TAG.executemany(conn, [
-                {"run_uuid": run_id, "key": k, "value": v} for k, v in tag_rows.items()
-            ])
+            _INSERT_RUN.execute(
+                conn,
+                {
+                    "run_uuid": run_id,
+                    "name": name,
+                    "experiment_id": experiment_number,
+                    "user_id": user_id or "",
+                    "status": RunStatus.RUNNING.value,
+                    "start_time": start,
+                    "end_time": None,
+                    "deleted_time": None,
+                    "lifecycle_stage": LifecycleStage.ACTIVE,
+                    "artifact_uri": artifact_uri,
+                },
+            )
+            _INSERT_TAG.executemany(
+                conn, [{"run_uuid": run_id, "key": k, "value": v} for k, v in tag_rows.items()]
+            )
             return artifact_uri
 
         artifact_uri = self._retrying(work)
-        info = RunInfo(run_id, str(experiment_number), name, user_id or "",
-                       RunStatus.RUNNING.value, start, None, artifact_uri, LifecycleStage.ACTIVE)
+        info = RunInfo(
+            run_id,
+            str(experiment_number),
+            name,
+            user_id or "",
+            RunStatus.RUNNING.value,
+            start,
+            None,
+            artifact_uri,
+            LifecycleStage.ACTIVE,
+        )
         return Run(info, RunData(params={}, tags=tag_rows))
 
     def get_run(self, run_id: str) -> Run:
@@ -377,11 +414,16 @@ class SqlTrackingStore(TrackingStore):
         def work(conn: Connection) -> RunInfo:
             self._check_active_run(conn, run_id)
             if values:
-                _UPDATE_RUN.execute(conn, {"status": None, "end_time": None, "name": None,
-                                           **values, "run": run_id})
+                _UPDATE_RUN.execute(
+                    conn, {"status": None, "end_time": None, "name": None, **values, "run": run_id}
+                )
             if run_name:
-                dialects.upsert(conn, tags_table, [{"run_uuid": run_id, "key": RUN_NAME_TAG,
-                                                    "value": values["name"]}], ("run_uuid", "key"))
+                dialects.upsert(
+                    conn,
+                    tags_table,
+                    [{"run_uuid": run_id, "key": RUN_NAME_TAG, "value": values["name"]}],
+                    ("run_uuid", "key"),
+                )
             return loading.run_info(_RUN_INFO.first(conn, {"run": run_id}))
 
         info: RunInfo = self._retrying(work)
@@ -399,10 +441,14 @@ class SqlTrackingStore(TrackingStore):
         def work(conn: Connection) -> None:
             if self._run_stage(conn, run_id) is None:
                 raise ResourceDoesNotExistError(f"Run '{run_id}' not found.")
-            conn.execute(update(runs).where(runs.c.run_uuid == run_id).values(
-                lifecycle_stage=stage,
-                deleted_time=_now_ms() if stage == LifecycleStage.DELETED else None,
-            ))
+            conn.execute(
+                update(runs)
+                .where(runs.c.run_uuid == run_id)
+                .values(
+                    lifecycle_stage=stage,
+                    deleted_time=_now_ms() if stage == LifecycleStage.DELETED else None,
+                )
+            )
 
         self._retrying(work)
 
@@ -434,8 +480,10 @@ class SqlTrackingStore(TrackingStore):
         check.batch(metrics, params, tags)
         points = [_metric_point(run_id, m) for m in metrics]
         param_rows = {_param_key(p): _param_value(p) for p in params}
-        tag_rows = [{"run_uuid": run_id, "key": check.validate_key("Tag", t.key),
-                     "value": _tag_value(t)} for t in tags]
+        tag_rows = [
+            {"run_uuid": run_id, "key": check.validate_key("Tag", t.key), "value": _tag_value(t)}
+            for t in tags
+        ]
 
         def work(conn: Connection) -> None:
             self._check_active_run(conn, run_id)
@@ -448,25 +496,31 @@ class SqlTrackingStore(TrackingStore):
                 dialects.upsert(conn, tags_table, tag_rows, ("run_uuid", "key"))
                 for row in tag_rows:
                     if row["key"] == RUN_NAME_TAG:
-                        _UPDATE_RUN.execute(conn, {"status": None, "end_time": None,
-                                                   "name": row["value"], "run": run_id})
+                        _UPDATE_RUN.execute(
+                            conn,
+                            {"status": None, "end_time": None, "name": row["value"], "run": run_id},
+                        )
 
         self._retrying(work)
 
     @staticmethod
     def _insert_params(conn: Connection, run_id: str, new: dict[str, str]) -> None:
         existing = dict(_PARAMS_OF_RUN.all(conn, {"run": run_id}))
-        changed = {k: (existing[k], v) for k, v in new.items() if k in existing and existing[k] != v}
+        changed = {
+            k: (existing[k], v) for k, v in new.items() if k in existing and existing[k] != v
+        }
         if changed:
             detail = "; ".join(
-                f"key={k!r}: logged value={old!r}, new value={v!r}" for k, (old, v) in changed.items()
+                f"key={k!r}: logged value={old!r}, new value={v!r}"
+                for k, (old, v) in changed.items()
             )
             raise InvalidParameterValueError(
                 f"Changing param values is not allowed. Params already logged to run "
                 f"'{run_id}' with other values: {detail}."
             )
-        rows = [{"run_uuid": run_id, "key": k, "value": v} for k, v in new.items()
-                if k not in existing]
+        rows = [
+            {"run_uuid": run_id, "key": k, "value": v} for k, v in new.items() if k not in existing
+        ]
         if rows:
             _INSERT_PARAM.executemany(conn, rows)
 
@@ -497,9 +551,9 @@ class SqlTrackingStore(TrackingStore):
     def delete_tag(self, run_id: str, key: str) -> None:
         def work(conn: Connection) -> None:
             self._check_active_run(conn, run_id)
-            deleted = conn.execute(delete(tags_table).where(
-                tags_table.c.run_uuid == run_id, tags_table.c.key == key
-            )).rowcount
+            deleted = conn.execute(
+                delete(tags_table).where(tags_table.c.run_uuid == run_id, tags_table.c.key == key)
+            ).rowcount
             if not deleted:
                 raise ResourceDoesNotExistError(f"No tag with key {key!r} in run '{run_id}'.")
 
@@ -632,4 +686,3 @@ def _experiment_tag_row(experiment_id: int, tag: ExperimentTag) -> dict[str, Any
         "Experiment tag", key, tag.value, check.MAX_EXPERIMENT_TAG_VALUE_LENGTH, False
     )
     return {"experiment_id": experiment_id, "key": key, "value": value}
-

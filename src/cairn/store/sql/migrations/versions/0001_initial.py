@@ -10,6 +10,8 @@ schema changes cannot rewrite what this revision did.
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -19,10 +21,10 @@ branch_labels = None
 depends_on = None
 
 _DOUBLE = sa.Float(precision=53)
-_RUN_FK = dict(ondelete="CASCADE")
+_RUN_FK: dict[str, Any] = dict(ondelete="CASCADE")
 # MySQL compares text case-insensitively by default: "Loss" and "loss" would collide as keys
 # and LIKE would ignore case. Binary collation gives the semantics of the other databases.
-_TABLE = dict(mysql_charset="utf8mb4", mysql_collate="utf8mb4_bin")
+_TABLE: dict[str, Any] = dict(mysql_charset="utf8mb4", mysql_collate="utf8mb4_bin")
 
 
 def _run_child(name: str, *columns: sa.Column[object]) -> None:

@@ -1,0 +1,25 @@
+"""Lint and strict typing are part of the test run, so CI enforces them."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+
+
+def test_ruff_finds_nothing_in_the_package() -> None:
+    result = _run("ruff", "check", "src")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_mypy_strict_passes_on_the_package() -> None:
+    result = _run("mypy", "src/cairn")
+    assert result.returncode == 0, result.stdout + result.stderr
