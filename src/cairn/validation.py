@@ -48,7 +48,13 @@ def validate_key(kind: str, key: object) -> str:
         raise InvalidParameterValueError(
             f"{kind} key '{key[:40]}…' has {len(key)} characters; the limit is {MAX_KEY_LENGTH}."
         )
-    if not _KEY_PATTERN.match(key) or key.startswith("/") or posixpath.normpath(key) != key:
+    normal = posixpath.normpath(key)
+    if (
+        not _KEY_PATTERN.match(key)
+        or normal != key
+        or normal == "."
+        or normal.startswith(("..", "/"))
+    ):
         raise InvalidParameterValueError(
             f"Invalid {kind.lower()} key {key!r}: keys may contain only alphanumerics, "
             "underscores (_), dashes (-), periods (.), spaces ( ), colons (:) and slashes (/), "

@@ -86,10 +86,20 @@ class MetricBatcher:
             return True
         try:
             self._store.log_metric_points(chunk)
-        except CairnError as error:  # refused by the store: keep the error, drop the points
+        except Exception as error:
             self.error = error
-        except Exception as error:  # a database fault: keep the points for another try
-            self.buffer[:0] = chunk
-            self.error = error
-            return False
+            if _is_database_fault(error):  # the database may come back: keep the points
+                self.buffer[:0] = chunk
+                return False
+            # Refused by the store, or a bug: retrying cannot help; the error says so.
         return True
+
+
+def _is_database_fault(error: BaseException) -> bool:
+    """A lost connection or an unavailable database (any driver), as opposed to bad input."""
+    if isinstance(error, CairnError):
+        return False
+    if isinstance(error, (ConnectionError, TimeoutError)):
+        return True
+    names = {cls.__name__ for cls in type(error).__mro__}
+    return bool(names & {"OperationalError", "InterfaceError", "DisconnectionError"})

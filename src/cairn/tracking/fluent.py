@@ -78,6 +78,7 @@ _buffer: list[Any] = []
 _checked_keys: set[str] = set()
 _hooks_installed = False
 _time = time.time
+_INT64_END = 2**63
 
 
 # -- configuration -----------------------------------------------------------------------------
@@ -309,11 +310,11 @@ def log_metric(
         value = check.metric_value(key, value)
     if timestamp is None:
         timestamp = int(_time() * 1000)
-    elif type(timestamp) is not int:
+    elif type(timestamp) is not int or not 0 <= timestamp < _INT64_END:
         timestamp = check.integer("timestamp", timestamp, minimum=0)
     if step is None:
         step = 0
-    elif type(step) is not int:
+    elif type(step) is not int or not -_INT64_END <= step < _INT64_END:
         step = check.integer("step", step)
     if synchronous or _add is None:
         if synchronous or not env.async_logging_enabled():

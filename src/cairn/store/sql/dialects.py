@@ -33,9 +33,10 @@ def insert_metric_points(conn: Connection, points: Sequence[MetricPoint]) -> Non
         _postgresql_insert_points(conn, points)
     else:
         rows = [_stored_row(p) for p in points]
+        # Not INSERT IGNORE: that would also turn an over-long value into silent truncation.
         conn.exec_driver_sql(
-            "INSERT IGNORE INTO metrics (run_uuid, `key`, step, `timestamp`, value, is_nan) "
-            "VALUES (%s, %s, %s, %s, %s, %s)",
+            "INSERT INTO metrics (run_uuid, `key`, step, `timestamp`, value, is_nan) "
+            "VALUES (%s, %s, %s, %s, %s, %s) ON DUPLICATE KEY UPDATE run_uuid = run_uuid",
             rows,
         )
 
@@ -220,7 +221,9 @@ def insert_ignore(conn: Connection, table: Table, rows: list[dict[str, Any]]) ->
         return
     stmt = _insert_for(conn)(table)
     if conn.dialect.name == "mysql":
-        stmt = stmt.prefix_with("IGNORE")
+        # A no-op update, not INSERT IGNORE, which would hide errors such as truncation.
+        first_key = table.primary_key.columns[0].name
+        stmt = stmt.on_duplicate_key_update({first_key: table.c[first_key]})
     else:
         stmt = stmt.on_conflict_do_nothing()
     conn.execute(stmt, rows)

@@ -15,39 +15,51 @@ from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
+_Compiled = tuple[str, "tuple[str, ...] | None", dict[str, Any]]
+
+
+def _bind(params: Mapping[str, Any], names: tuple[str, ...] | None, fixed: dict[str, Any]) -> Any:
+    """The driver's parameters: a list in placeholder order, or a dict for named styles."""
+    if fixed:
+        params = {**fixed, **params}
+    return params if names is None else [params[n] for n in names]
+
 
 class Prepared:
     __slots__ = ("statement", "_by_dialect")
 
     def __init__(self, statement: ClauseElement) -> None:
         self.statement = statement
-        self._by_dialect: dict[str, tuple[str, tuple[str, ...] | None]] = {}
+        self._by_dialect: dict[str, _Compiled] = {}
 
-    def _compiled(self, dialect: Dialect) -> tuple[str, tuple[str, ...] | None]:
+    def _compiled(self, dialect: Dialect) -> _Compiled:
         found = self._by_dialect.get(dialect.name)
         if found is None:
             compiled = self.statement.compile(dialect=dialect)
             assert isinstance(compiled, SQLCompiler)
             names = tuple(compiled.positiontup or ()) if dialect.positional else None
-            found = self._by_dialect[dialect.name] = (compiled.string, names)
+            # Values fixed in the statement itself, such as LIMIT 1, are bound parameters too.
+            fixed = {
+                name: bind.value
+                for name, bind in compiled.binds.items()
+                if not bind.required and bind.value is not None and name.isidentifier()
+            }
+            found = self._by_dialect[dialect.name] = (compiled.string, names, fixed)
         return found
 
     def execute(self, conn: Connection, params: Mapping[str, Any]) -> Any:
         """Run once; returns the driver's cursor (fetch from it, then it is garbage)."""
-        sql, names = self._compiled(conn.dialect)
+        sql, names, fixed = self._compiled(conn.dialect)
         cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        cursor.execute(sql, params if names is None else [params[n] for n in names])
+        cursor.execute(sql, _bind(params, names, fixed))
         return cursor
 
     def executemany(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         if not rows:
             return
-        sql, names = self._compiled(conn.dialect)
+        sql, names, fixed = self._compiled(conn.dialect)
         cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        if names is None:
-            cursor.executemany(sql, rows)
-        else:
-            cursor.executemany(sql, [[row[n] for n in names] for row in rows])
+        cursor.executemany(sql, [_bind(row, names, fixed) for row in rows])
         cursor.close()
 
     def first(self, conn: Connection, params: Mapping[str, Any]) -> Any:

@@ -14,6 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import mysql
 
 revision = "0001"
 down_revision = None
@@ -22,9 +23,22 @@ depends_on = None
 
 _DOUBLE = sa.Float(precision=53)
 _RUN_FK: dict[str, Any] = dict(ondelete="CASCADE")
-# MySQL compares text case-insensitively by default: "Loss" and "loss" would collide as keys
-# and LIKE would ignore case. Binary collation gives the semantics of the other databases.
-_TABLE: dict[str, Any] = dict(mysql_charset="utf8mb4", mysql_collate="utf8mb4_bin")
+# MySQL compares text case-insensitively by default ("Loss" and "loss" would collide as keys,
+# LIKE would ignore case), and utf8mb4_bin still ignores trailing spaces ('p' = 'p '). A
+# binary collation without padding gives the semantics of the other databases.
+_TABLE: dict[str, Any] = {}
+# Values that can exceed TEXT's 65,535 bytes on MySQL once encoded as UTF-8.
+_LONG_TEXT = sa.Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")
+_HUGE_TEXT = sa.Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
+
+
+def _set_table_options() -> None:
+    bind = op.get_bind()
+    if bind.dialect.name != "mysql":
+        return
+    version = str(bind.exec_driver_sql("SELECT VERSION()").scalar())
+    collation = "utf8mb4_nopad_bin" if "mariadb" in version.lower() else "utf8mb4_0900_bin"
+    _TABLE.update(mysql_charset="utf8mb4", mysql_collate=collation)
 
 
 def _run_child(name: str, *columns: sa.Column[object]) -> None:
@@ -52,6 +66,7 @@ def _key_value_index(table: str) -> None:
 
 
 def upgrade() -> None:
+    _set_table_options()
     op.create_table(
         "experiments",
         sa.Column("experiment_id", sa.Integer, primary_key=True, autoincrement=True),
@@ -71,7 +86,7 @@ def upgrade() -> None:
             sa.ForeignKey("experiments.experiment_id", ondelete="CASCADE"),
         ),
         sa.Column("key", sa.String(250)),
-        sa.Column("value", sa.Text),
+        sa.Column("value", _LONG_TEXT),
         sa.PrimaryKeyConstraint("experiment_id", "key", name="experiment_tags_pk"),
         **_TABLE,
     )
@@ -131,9 +146,9 @@ def upgrade() -> None:
         sa.Column("name", sa.String(500), nullable=False),
         sa.Column("digest", sa.String(36), nullable=False),
         sa.Column("dataset_source_type", sa.String(36), nullable=False),
-        sa.Column("dataset_source", sa.Text, nullable=False),
-        sa.Column("dataset_schema", sa.Text),
-        sa.Column("dataset_profile", sa.Text),
+        sa.Column("dataset_source", _LONG_TEXT, nullable=False),
+        sa.Column("dataset_schema", _LONG_TEXT),
+        sa.Column("dataset_profile", _HUGE_TEXT),
         sa.UniqueConstraint("experiment_id", "name", "digest", name="datasets_unique"),
         **_TABLE,
     )
