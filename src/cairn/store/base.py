@@ -22,6 +22,7 @@ from cairn.entities import (
     RunTag,
     ViewType,
 )
+from cairn.entities.run_columns import RunColumns
 
 #: One buffered metric point: (run_id, key, value, timestamp_ms, step). Plain tuples keep the
 #: fluent hot path free of object construction.
@@ -183,3 +184,21 @@ class TrackingStore(abc.ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook, most stores hold nothing to close
         """Release connections; the store must not be used afterwards."""
+
+
+class ColumnarRunSearch(abc.ABC):
+    """Optional capability: search results straight into columns, for DataFrames.
+
+    Stores without it are served by `search_runs` and `RunColumns.from_runs`."""
+
+    @abc.abstractmethod
+    def search_runs_columns(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str | None = None,
+        run_view_type: ViewType = ViewType.ACTIVE_ONLY,
+        max_results: int = SEARCH_MAX_RESULTS_DEFAULT,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> tuple[RunColumns, str | None]:
+        """One page of search_runs as columns, and the next page's token."""

@@ -400,9 +400,41 @@ def search_runs(
     flush()
     client = _get_client()
     ids = _search_experiment_ids(client, experiment_ids, experiment_names, search_all_experiments)
+    if output_format == "list":
+        return _search_pages(client, ids, filter_string, run_view_type, max_results, order_by)
+    from cairn.entities.run_columns import RunColumns
+    from cairn.store.base import ColumnarRunSearch
+    from cairn.tracking.frames import to_frame
+
+    store = client.store
+    if not isinstance(store, ColumnarRunSearch):
+        runs = _search_pages(client, ids, filter_string, run_view_type, max_results, order_by)
+        return to_frame(RunColumns.from_runs(runs))
+    pages: list[RunColumns] = []
+    token: str | None = None
+    fetched = 0
+    while ids and fetched < max_results:
+        page, token = store.search_runs_columns(
+            ids, filter_string, run_view_type, min(max_results - fetched, 50_000), order_by, token
+        )
+        pages.append(page)
+        fetched += len(page)
+        if not token:
+            break
+    return to_frame(RunColumns.concat(pages) if pages else RunColumns())
+
+
+def _search_pages(
+    client: Client,
+    ids: list[str],
+    filter_string: str,
+    run_view_type: ViewType,
+    max_results: int,
+    order_by: Sequence[str] | None,
+) -> list[Run]:
     runs: list[Run] = []
     token: str | None = None
-    while len(runs) < max_results and ids:
+    while ids and len(runs) < max_results:
         page = client.search_runs(
             ids,
             filter_string,
@@ -415,11 +447,7 @@ def search_runs(
         token = page.token
         if not token:
             break
-    if output_format == "list":
-        return runs
-    from cairn.tracking.frames import runs_to_frame
-
-    return runs_to_frame(runs)
+    return runs
 
 
 def _search_experiment_ids(

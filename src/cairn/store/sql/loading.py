@@ -20,6 +20,7 @@ from cairn.entities import (
     RunInfo,
     RunInputs,
 )
+from cairn.entities.run_columns import RunColumns
 from cairn.store.sql.schema import (
     datasets,
     experiment_tags,
@@ -196,3 +197,50 @@ def load_experiments(conn: Connection, experiment_ids: Sequence[int]) -> list[Ex
         for row in rows
     }
     return [by_id[i] for i in ids if i in by_id]
+
+
+def load_columns(conn: Connection, run_ids: Sequence[str]) -> RunColumns:
+    """The runs with these ids as columns, rows in the order given."""
+    n = len(run_ids)
+    row_of = {run_id: row for row, run_id in enumerate(run_ids)}
+    table = RunColumns(
+        run_ids=list(run_ids),
+        experiment_ids=[""] * n,
+        statuses=[""] * n,
+        artifact_uris=[""] * n,
+        start_times=[None] * n,
+        end_times=[None] * n,
+    )
+    nan = _NAN
+    for start in range(0, n, _CHUNK):
+        ids = run_ids[start : start + _CHUNK]
+        for run_id, experiment_id, status, uri, started, ended in _fetch_for_runs(
+            conn, runs, _RUN_TABLE_COLUMNS, ids
+        ):
+            row = row_of[run_id]
+            table.experiment_ids[row] = str(experiment_id)
+            table.statuses[row] = status
+            table.artifact_uris[row] = uri or ""
+            table.start_times[row] = started
+            table.end_times[row] = ended
+        metric_column = table.metric_column
+        for run_id, key, value, is_nan in _fetch_for_runs(
+            conn, latest_metrics, _LATEST_VALUE_COLUMNS, ids
+        ):
+            metric_column(key)[row_of[run_id]] = nan if is_nan else value
+        for group, source in ((table.params, params), (table.tags, tags)):
+            for run_id, key, value in _fetch_for_runs(conn, source, _KEY_VALUE_COLUMNS, ids):
+                column = group.get(key) or table.text_column(group, key)
+                column[row_of[run_id]] = value
+    return table
+
+
+_RUN_TABLE_COLUMNS = [
+    "run_uuid",
+    "experiment_id",
+    "status",
+    "artifact_uri",
+    "start_time",
+    "end_time",
+]
+_LATEST_VALUE_COLUMNS = ["run_uuid", "key", "value", "is_nan"]

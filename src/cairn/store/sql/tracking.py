@@ -29,6 +29,7 @@ from cairn.entities import (
     RunTag,
     ViewType,
 )
+from cairn.entities.run_columns import RunColumns
 from cairn.exceptions import (
     CairnError,
     InvalidParameterValueError,
@@ -37,7 +38,12 @@ from cairn.exceptions import (
     ResourceDoesNotExistError,
 )
 from cairn.store import page_token, run_names, search
-from cairn.store.base import SEARCH_MAX_RESULTS_DEFAULT, MetricPoint, TrackingStore
+from cairn.store.base import (
+    SEARCH_MAX_RESULTS_DEFAULT,
+    ColumnarRunSearch,
+    MetricPoint,
+    TrackingStore,
+)
 from cairn.store.sql import dialects, engine, loading, migrate, query
 from cairn.store.sql.prepared import Prepared
 from cairn.store.sql.schema import experiment_tags, experiments, runs
@@ -81,13 +87,14 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-class SqlTrackingStore(TrackingStore):
+class SqlTrackingStore(TrackingStore, ColumnarRunSearch):
     """Tracking data in one SQL database; artifact locations derive from `artifact_root`."""
 
     def __init__(self, db_uri: str, artifact_root: str) -> None:
         self.db_uri = db_uri
         self.engine: Engine = engine.create(db_uri)
         migrate.ensure_schema(self.engine)
+        engine.refresh_sqlite_statistics(self.engine)
         self.artifact_root = artifact_root.rstrip("/")
         self._ensure_default_experiment()
 
@@ -605,6 +612,21 @@ class SqlTrackingStore(TrackingStore):
         with self._read() as conn:
             found = loading.load_runs(conn, ids)
         return PagedList(found, ids.token)
+
+    def search_runs_columns(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str | None = None,
+        run_view_type: ViewType = ViewType.ACTIVE_ONLY,
+        max_results: int = SEARCH_MAX_RESULTS_DEFAULT,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> tuple[RunColumns, str | None]:
+        ids = self.search_run_ids(
+            experiment_ids, filter_string, run_view_type, max_results, order_by, page_token
+        )
+        with self._read() as conn:
+            return loading.load_columns(conn, ids), ids.token
 
     def search_run_ids(
         self,

@@ -104,6 +104,7 @@ def upgrade() -> None:
         sa.Column("deleted_time", sa.BigInteger),
         sa.Column("lifecycle_stage", sa.String(20), nullable=False),
         sa.Column("artifact_uri", sa.String(2048)),
+        sqlite_with_rowid=False,
         **_TABLE,
     )
     op.create_index("index_runs_experiment_start", "runs", ["experiment_id", "start_time"])
