@@ -142,6 +142,17 @@ class TrackingStore(abc.ABC):
         This is the fluent API's hot path: no per-point objects, one bulk insert."""
 
     @abc.abstractmethod
+    def end_run(
+        self,
+        run_id: str,
+        status: RunStatus,
+        end_time: int,
+        points: Sequence[MetricPoint] = (),
+    ) -> None:
+        """Store buffered points (of any runs) and mark the run ended, in one transaction:
+        the fluent `end_run` costs one round trip, not two."""
+
+    @abc.abstractmethod
     def delete_tag(self, run_id: str, key: str) -> None:
         """Remove a run tag; a missing tag raises ResourceDoesNotExistError."""
 

@@ -50,11 +50,23 @@ class MetricBatcher:
                 self._write_chunk()
         self.check()
 
-    def flush(self) -> None:
-        """Store every point added so far; raise if any write failed."""
+    def flush(self, last: Callable[[list[MetricPoint]], None] | None = None) -> None:
+        """Store every point added so far; raise if any write failed.
+
+        With `last`, the final chunk (possibly empty) is handed to it instead of the store,
+        so the caller can store it together with other work in one transaction."""
         with self._write_lock:
-            while self.buffer and self._write_chunk():
+            while len(self.buffer) > (CHUNK if last else 0) and self._write_chunk():
                 pass
+            if last is not None and self.error is None:
+                chunk = self.buffer[:CHUNK]
+                del self.buffer[: len(chunk)]
+                try:
+                    last(chunk)
+                except Exception as error:
+                    if _is_database_fault(error):
+                        self.buffer[:0] = chunk
+                    raise
         self.check()
 
     def close(self) -> None:

@@ -8,6 +8,7 @@ direct call through `Client` to the store.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import signal
 import sys
@@ -250,17 +251,29 @@ def last_active_run() -> Run | None:
 
 
 def end_run(status: str = RunStatus.FINISHED.value) -> None:
-    """Store buffered metrics, then mark the active run ended with `status`."""
+    """Store buffered metrics and mark the active run ended with `status` (one transaction)."""
     stack = _local.runs
     if not stack:
         return
     run_id = stack[-1].info.run_id
+    stack.pop()
+    _local.run_id = stack[-1].info.run_id if stack else None
+    from cairn.tracking.client import now_ms
+
+    store = _get_client().store
+    ended = RunStatus.parse(status)
+    end_time = now_ms()
+    batcher = _batcher
+    if batcher is None:
+        store.end_run(run_id, ended, end_time)
+        return
     try:
-        flush()
-    finally:
-        stack.pop()
-        _local.run_id = stack[-1].info.run_id if stack else None
-        _get_client().set_terminated(run_id, status)
+        batcher.flush(lambda points: store.end_run(run_id, ended, end_time, points))
+    except BaseException:
+        # The run still ends when its last metrics could not be stored; the error says why.
+        with contextlib.suppress(Exception):
+            store.end_run(run_id, ended, end_time)
+        raise
 
 
 def get_run(run_id: str) -> Run:

@@ -215,15 +215,19 @@ def upsert(conn: Connection, table: Table, rows: list[dict[str, Any]], keys: Seq
     prepared.executemany(conn, rows)
 
 
-def insert_ignore(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Insert rows, skipping any whose key already exists."""
+def insert_ignore(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> int:
+    """Insert rows, skipping any whose key already exists; returns how many were new."""
     if not rows:
-        return
-    stmt = _insert_for(conn)(table)
-    if conn.dialect.name == "mysql":
-        # A no-op update, not INSERT IGNORE, which would hide errors such as truncation.
-        first_key = table.primary_key.columns[0].name
-        stmt = stmt.on_duplicate_key_update({first_key: table.c[first_key]})
-    else:
-        stmt = stmt.on_conflict_do_nothing()
-    conn.execute(stmt, rows)
+        return 0
+    cache_key = (conn.dialect.name, f"insert_ignore:{table.name}")
+    prepared = _statements.get(cache_key)
+    if prepared is None:
+        stmt = _insert_for(conn)(table).values({c.name: bindparam(c.name) for c in table.columns})
+        if conn.dialect.name == "mysql":
+            # A no-op update, not INSERT IGNORE, which would hide errors such as truncation.
+            first_key = table.primary_key.columns[0].name
+            stmt = stmt.on_duplicate_key_update({first_key: table.c[first_key]})
+        else:
+            stmt = stmt.on_conflict_do_nothing()
+        prepared = _statements[cache_key] = Prepared(stmt)
+    return prepared.executemany(conn, rows)

@@ -54,13 +54,16 @@ class Prepared:
         cursor.execute(sql, _bind(params, names, fixed))
         return cursor
 
-    def executemany(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    def executemany(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> int:
+        """Run once per row; returns the number of rows the database reports as changed."""
         if not rows:
-            return
+            return 0
         sql, names, fixed = self._compiled(conn.dialect)
         cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
         cursor.executemany(sql, [_bind(row, names, fixed) for row in rows])
+        changed = int(cursor.rowcount)
         cursor.close()
+        return changed
 
     def first(self, conn: Connection, params: Mapping[str, Any]) -> Any:
         cursor = self.execute(conn, params)

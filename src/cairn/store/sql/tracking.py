@@ -5,8 +5,7 @@ from __future__ import annotations
 import contextlib
 import operator
 import time
-import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import BigInteger, Engine, String, bindparam, delete, func, insert, select, update
@@ -44,6 +43,7 @@ from cairn.store.base import (
     MetricPoint,
     TrackingStore,
 )
+from cairn.store.ids import new_run_id
 from cairn.store.sql import dialects, engine, loading, migrate, query
 from cairn.store.sql.prepared import Prepared
 from cairn.store.sql.schema import experiment_tags, experiments, runs
@@ -59,7 +59,6 @@ _EXPERIMENT_LOCATION = Prepared(
 )
 _INSERT_RUN = Prepared(insert(runs))
 _INSERT_TAG = Prepared(insert(tags_table))
-_INSERT_PARAM = Prepared(insert(params_table))
 _RUN_STAGE = Prepared(select(runs.c.lifecycle_stage).where(runs.c.run_uuid == bindparam("run")))
 _UPDATE_RUN = Prepared(
     update(runs)
@@ -348,7 +347,7 @@ class SqlTrackingStore(TrackingStore, ColumnarRunSearch):
         name = check.run_name(run_name or named or run_names.generate())
         tag_rows[RUN_NAME_TAG] = name
         start = check.integer("start_time", start_time, minimum=0)
-        run_id = uuid.uuid4().hex
+        run_id = new_run_id()
 
         experiment_number = int(check.experiment_id(experiment_id))
 
@@ -512,10 +511,14 @@ class SqlTrackingStore(TrackingStore, ColumnarRunSearch):
 
     @staticmethod
     def _insert_params(conn: Connection, run_id: str, new: dict[str, str]) -> None:
+        rows = [{"run_uuid": run_id, "key": k, "value": v} for k, v in new.items()]
+        inserted = dialects.insert_ignore(conn, params_table, rows)
+        # SQLAlchemy connects MySQL with FOUND_ROWS, which counts a skipped duplicate as a
+        # row too; there the count proves nothing and the values are always compared.
+        if inserted == len(rows) and conn.dialect.name != "mysql":
+            return  # all new: the common case costs one statement
         existing = dict(_PARAMS_OF_RUN.all(conn, {"run": run_id}))
-        changed = {
-            k: (existing[k], v) for k, v in new.items() if k in existing and existing[k] != v
-        }
+        changed = {k: (existing[k], v) for k, v in new.items() if existing[k] != v}
         if changed:
             detail = "; ".join(
                 f"key={k!r}: logged value={old!r}, new value={v!r}"
@@ -525,15 +528,36 @@ class SqlTrackingStore(TrackingStore, ColumnarRunSearch):
                 f"Changing param values is not allowed. Params already logged to run "
                 f"'{run_id}' with other values: {detail}."
             )
-        rows = [
-            {"run_uuid": run_id, "key": k, "value": v} for k, v in new.items() if k not in existing
-        ]
-        if rows:
-            _INSERT_PARAM.executemany(conn, rows)
 
     def log_metric_points(self, points: Sequence[MetricPoint]) -> None:
-        if not points:
-            return
+        if points:
+            self._store_points(points)
+
+    def end_run(
+        self,
+        run_id: str,
+        status: RunStatus,
+        end_time: int,
+        points: Sequence[MetricPoint] = (),
+    ) -> None:
+        values = {
+            "status": RunStatus.parse(status).value,
+            "end_time": check.integer("end_time", end_time, minimum=0),
+            "name": None,
+            "run": check.run_id(run_id),
+        }
+
+        def finish(conn: Connection) -> None:
+            self._check_active_run(conn, run_id)
+            _UPDATE_RUN.execute(conn, values)
+
+        self._store_points(points, finish)
+
+    def _store_points(
+        self, points: Sequence[MetricPoint], then: Callable[[Connection], None] | None = None
+    ) -> None:
+        """Store points of active runs (and run `then`) in one transaction; points of runs
+        that are gone or deleted are skipped and named in the error raised afterwards."""
         run_ids = set(map(operator.itemgetter(0), points))
         bad: dict[str, str] = {}
 
@@ -547,6 +571,8 @@ class SqlTrackingStore(TrackingStore, ColumnarRunSearch):
             if good:
                 dialects.insert_metric_points(conn, good)
                 dialects.refresh_latest_metrics(conn, good)
+            if then is not None:
+                then(conn)
 
         self._retrying(work)
         if bad:
