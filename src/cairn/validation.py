@@ -189,3 +189,24 @@ def batch(metrics: Sequence[Metric], params: Sequence[Param], tags: Sequence[Run
             raise InvalidParameterValueError(
                 f"Param {param.key!r} appears twice in one batch with different values."
             )
+
+
+_INT64_END = 2**63
+
+
+def metric_points(run_id: str, metrics: Sequence[Metric]) -> list[tuple[str, str, float, int, int]]:
+    """Checked (run_id, key, value, timestamp, step) tuples; each distinct key is checked once
+    and plain floats and in-range ints skip the slow paths (a batch is 1,000 points)."""
+    for key in {m.key if type(m.key) is str else validate_key("Metric", m.key) for m in metrics}:
+        validate_key("Metric", key)
+    points = []
+    for m in metrics:
+        value, timestamp, step = m.value, m.timestamp, m.step
+        if type(value) is not float:
+            value = metric_value(m.key, value)
+        if type(timestamp) is not int or not 0 <= timestamp < _INT64_END:
+            timestamp = integer("Metric timestamp", timestamp, minimum=0)
+        if type(step) is not int or not -_INT64_END <= step < _INT64_END:
+            step = integer("Metric step", step)
+        points.append((run_id, m.key, value, timestamp, step))
+    return points

@@ -484,7 +484,7 @@ class SqlTrackingStore(TrackingStore, ColumnarRunSearch):
     ) -> None:
         check.run_id(run_id)
         check.batch(metrics, params, tags)
-        points = [_metric_point(run_id, m) for m in metrics]
+        points = check.metric_points(run_id, metrics)
         param_rows = {_param_key(p): _param_value(p) for p in params}
         tag_rows = [
             {"run_uuid": run_id, "key": check.validate_key("Tag", t.key), "value": _tag_value(t)}
@@ -705,14 +705,6 @@ def _offset(token: str | None) -> int:
 
 def _next_token(offset: int, limit: int, fetched: int) -> str | None:
     return page_token.encode(offset + limit) if fetched > limit else None
-
-
-def _metric_point(run_id: str, metric: Metric) -> MetricPoint:
-    key = check.validate_key("Metric", metric.key)
-    value = check.metric_value(key, metric.value)
-    timestamp = check.integer("Metric timestamp", metric.timestamp, minimum=0)
-    step = check.integer("Metric step", metric.step)
-    return (run_id, key, value, timestamp, step)
 
 
 def _param_key(param: Param) -> str:
