@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # siblings, however this is launched
@@ -23,7 +24,7 @@ from tools import TOOLS
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
 
 
-def csv_choice(allowed: tuple[str, ...]):  # type: ignore[no-untyped-def]
+def csv_choice(allowed: tuple[str, ...]) -> Callable[[str], list[str]]:
     """An argparse type for comma-separated names drawn from `allowed`."""
 
     def parse(text: str) -> list[str]:

@@ -37,9 +37,6 @@ class Tool:
         if self.name == "cairn":
             self.fluent.flush()
 
-    def version(self) -> str:
-        return str(getattr(self.fluent, "__version__", "unknown"))
-
 
 def load(name: str, uri: str) -> Tool:
     """Import the tool (not timed by any workload) and point its fluent API at `uri`."""
