@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -100,6 +100,7 @@ def make_store(
     backend: str, tmp_path: Path, sqlite_template: Path, server_store_uris: dict[str, str]
 ) -> SqlTrackingStore:
     """A store with an empty schema (only the Default experiment) on `backend`."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
     artifacts = str(tmp_path / "artifacts")
     if backend == "sqlite":
         path = tmp_path / "cairn.db"
@@ -124,6 +125,22 @@ def store(
     store = make_store(request.param, tmp_path, sqlite_template, server_store_uris)
     yield store
     store.close()
+
+
+@pytest.fixture
+def store_on(
+    tmp_path: Path, sqlite_template: Path, server_store_uris: dict[str, str]
+) -> Iterator[Callable[[str], SqlTrackingStore]]:
+    """A factory: `store_on("postgresql")` gives an empty store on that backend."""
+    made: list[SqlTrackingStore] = []
+
+    def build(backend: str) -> SqlTrackingStore:
+        made.append(make_store(backend, tmp_path / backend, sqlite_template, server_store_uris))
+        return made[-1]
+
+    yield build
+    for store in made:
+        store.close()
 
 
 @pytest.fixture

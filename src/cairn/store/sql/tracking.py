@@ -93,7 +93,9 @@ class SqlTrackingStore(TrackingStore, ColumnarRunSearch):
         self.db_uri = db_uri
         self.engine: Engine = engine.create(db_uri)
         migrate.ensure_schema(self.engine)
-        engine.refresh_sqlite_statistics(self.engine)
+        engine.refresh_statistics(self.engine)
+        self._runs_created = 0
+        self._statistics_check_at = 1000
         self.artifact_root = artifact_root.rstrip("/")
         self._ensure_default_experiment()
 
@@ -381,6 +383,7 @@ class SqlTrackingStore(TrackingStore, ColumnarRunSearch):
             return artifact_uri
 
         artifact_uri = self._retrying(work)
+        self._runs_created += 1
         info = RunInfo(
             run_id,
             str(experiment_number),
@@ -666,6 +669,10 @@ class SqlTrackingStore(TrackingStore, ColumnarRunSearch):
         """The ids of one page of search_runs, without loading the runs."""
         limit = _page_size(max_results)
         offset = _offset(page_token)
+        if self._runs_created >= self._statistics_check_at:
+            # This process has grown the runs table: the planner's statistics may be stale.
+            self._statistics_check_at = 2 * self._runs_created
+            engine.refresh_statistics(self.engine)
         if isinstance(experiment_ids, str):
             experiment_ids = [experiment_ids]
         numbers = [int(check.experiment_id(e)) for e in experiment_ids]
