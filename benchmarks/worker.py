@@ -3,7 +3,7 @@
 A fresh process per (tool, workload) keeps imports, background threads and atexit handlers of
 one tool from affecting the other, and makes import cost part of no timed region.
 
-    python benchmarks/worker.py --tool cairn --workload log_batch --uri sqlite:////tmp/x.db --n 50
+    python benchmarks/worker.py --tool cairn --workload log_batch --uri sqlite:///x.db --n 50
 """
 
 from __future__ import annotations
