@@ -3,7 +3,8 @@
     .venv/bin/python benchmarks/run.py [--only log_metric,search] [--backend postgresql]
                                        [--mlflow-10k] [--quick] [--tools cairn]
 
-Progress goes to stderr; the table goes to stdout; everything is saved in results/latest.json.
+Progress goes to stderr; the table goes to stdout; everything is saved in results/latest.json
+(results/latest-postgresql.json for --backend postgresql).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from report import Table, build_rows, markdown, meta, write_json
 from runner import JobResult, run_job
 from tools import TOOLS
 
-RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
+RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def csv_choice(allowed: tuple[str, ...]) -> Callable[[str], list[str]]:
@@ -84,8 +85,9 @@ def main(argv: list[str] | None = None) -> int:
     table = Table(results)
     rendered = [table.render(row) for row in build_rows(jobs)]
     print(markdown(info, rendered, results))
-    write_json(RESULTS, info, rendered, results)
-    print(f"\nresults written to {RESULTS}", file=sys.stderr)
+    name = "latest.json" if args.backend == "sqlite" else f"latest-{args.backend}.json"
+    write_json(RESULTS / name, info, rendered, results)
+    print(f"\nresults written to {RESULTS / name}", file=sys.stderr)
     return 0
 
 
