@@ -11,6 +11,7 @@ Importing cairn is cheap: the database layer and pandas load on first use.
 
 from __future__ import annotations
 
+from cairn import artifacts
 from cairn.entities import ViewType
 from cairn.tracking.client import Client
 from cairn.tracking.fluent import (
@@ -36,6 +37,16 @@ from cairn.tracking.fluent import (
     set_tracking_uri,
     start_run,
 )
+from cairn.tracking.fluent_artifacts import (
+    get_artifact_uri,
+    log_artifact,
+    log_artifacts,
+    log_dict,
+    log_figure,
+    log_image,
+    log_table,
+    log_text,
+)
 
 __version__ = "0.1.0"
 
@@ -44,19 +55,28 @@ __all__ = [
     "Client",
     "ViewType",
     "active_run",
+    "artifacts",
     "create_experiment",
     "delete_tag",
     "end_run",
     "flush",
+    "get_artifact_uri",
     "get_experiment",
     "get_experiment_by_name",
     "get_run",
     "get_tracking_uri",
     "last_active_run",
+    "log_artifact",
+    "log_artifacts",
+    "log_dict",
+    "log_figure",
+    "log_image",
     "log_metric",
     "log_metrics",
     "log_param",
     "log_params",
+    "log_table",
+    "log_text",
     "search_runs",
     "set_experiment",
     "set_tag",

@@ -2,6 +2,7 @@
 
 from cairn.entities.dataset import Dataset, DatasetInput, InputTag, RunInputs
 from cairn.entities.experiment import Experiment
+from cairn.entities.file_info import FileInfo
 from cairn.entities.lifecycle import LifecycleStage, RunStatus, ViewType
 from cairn.entities.metric import ExperimentTag, Metric, Param, RunTag
 from cairn.entities.paged_list import PagedList
@@ -12,6 +13,7 @@ __all__ = [
     "DatasetInput",
     "Experiment",
     "ExperimentTag",
+    "FileInfo",
     "InputTag",
     "LifecycleStage",
     "Metric",

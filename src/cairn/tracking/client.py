@@ -22,6 +22,7 @@ from cairn.entities import (
     ViewType,
 )
 from cairn.store.base import SEARCH_MAX_RESULTS_DEFAULT, TrackingStore
+from cairn.tracking.artifact_logging import ArtifactLogging
 
 USER_TAG = "mlflow.user"
 
@@ -39,7 +40,7 @@ def current_user() -> str:
         return "unknown"
 
 
-class Client:
+class Client(ArtifactLogging):
     """Talks to one tracking store.
 
     Example:

@@ -1,0 +1,86 @@
+"""Artifact paths that cannot leave their root.
+
+MLflow's server was broken into through artifact paths again and again (its CVEs list
+`../`, `..\\`, `%2e%2e%2f`, `%252e%252e%252f`, `;/../`, `#/../`, absolute and drive-letter
+paths, NUL bytes). A path here is refused if any of its URL-decodings, up to ten deep, has
+such a part; what is left is a normalised POSIX path relative to the root.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import re
+from urllib.parse import unquote
+
+from cairn.exceptions import InvalidParameterValueError
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_DRIVE = re.compile(r"^[a-zA-Z]:")
+_MAX_DECODINGS = 10
+
+
+def safe_relative(path: str | None) -> str:
+    """`path` as a normalised relative POSIX path ("" for the root), or refused."""
+    if path is None or path in ("", ".", "/"):
+        return ""
+    if not isinstance(path, str):
+        raise InvalidParameterValueError(f"Artifact path must be a string, got {path!r}.")
+    for form in _decodings(path):
+        _refuse_unsafe(path, form)
+    normal = posixpath.normpath(path.strip("/") if path.endswith("/") else path)
+    if normal in (".", ""):
+        return ""
+    if normal.startswith(("..", "/")):
+        _refuse(path, "it leaves the artifact root")
+    return normal
+
+
+def _decodings(path: str) -> list[str]:
+    forms = [path]
+    for _ in range(_MAX_DECODINGS):
+        decoded = unquote(forms[-1])
+        if decoded == forms[-1]:
+            break
+        forms.append(decoded)
+    else:
+        _refuse(path, "it is URL-encoded too many times")
+    return forms
+
+
+def _refuse_unsafe(original: str, form: str) -> None:
+    if _CONTROL.search(form):
+        _refuse(original, "it contains a control character")
+    if "\\" in form:
+        _refuse(original, "it contains a backslash")
+    if "#" in form:
+        _refuse(original, "it contains '#'")
+    if form.startswith("/") and form.strip("/"):
+        _refuse(original, "it is absolute")
+    if _DRIVE.match(form):
+        _refuse(original, "it names a drive")
+    if ".." in re.split(r"[/;?]", form):
+        _refuse(original, "it contains a '..' segment")
+
+
+def _refuse(path: str, why: str) -> None:
+    raise InvalidParameterValueError(f"Invalid artifact path {path!r}: {why}.")
+
+
+def join_inside(root: str, relative: str) -> str:
+    """The local path of `relative` under `root`, refused if a symlink leads it outside."""
+    base = os.path.realpath(root)
+    target = os.path.join(base, relative) if relative else base
+    resolved = os.path.realpath(target)
+    if resolved != base and not resolved.startswith(base + os.sep):
+        _refuse(relative, "a symbolic link leads it outside the artifact root")
+    return target
+
+
+def local_path_of(uri: str) -> str:
+    """A local folder from `file:///x`, `file:/x` or a plain path."""
+    if uri.startswith("file://"):
+        return unquote(uri[len("file://") :]) or "/"
+    if uri.startswith("file:"):
+        return unquote(uri[len("file:") :])
+    return uri

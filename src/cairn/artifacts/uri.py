@@ -1,0 +1,34 @@
+"""Artifact URIs to repositories, through the `cairn.artifact_repository` entry points
+(Cairn's own local and S3 repositories register there as a third party would)."""
+
+from __future__ import annotations
+
+from importlib import metadata
+from typing import Protocol
+
+from cairn.artifacts.base import ArtifactRepository
+from cairn.exceptions import InvalidParameterValueError
+
+
+class RepositoryBuilder(Protocol):
+    def __call__(self, root_uri: str) -> ArtifactRepository: ...
+
+
+def scheme_of(uri: str) -> str:
+    """`file` for plain paths and file: URIs, else the URI's scheme."""
+    scheme, sep, _ = uri.partition("://")
+    if not sep or len(scheme) == 1:  # a plain path (or a Windows drive letter)
+        return "file"
+    return scheme.lower()
+
+
+def artifact_repository(root_uri: str) -> ArtifactRepository:
+    """The repository for a run's (or experiment's) artifact root."""
+    scheme = scheme_of(root_uri)
+    for entry in metadata.entry_points(group="cairn.artifact_repository"):
+        if entry.name == scheme:
+            builder: RepositoryBuilder = entry.load()
+            return builder(root_uri)
+    raise InvalidParameterValueError(
+        f"No artifact repository for URI scheme {scheme!r} ({root_uri!r}). Known: file, s3."
+    )

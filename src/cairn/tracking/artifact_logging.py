@@ -1,0 +1,130 @@
+"""The Client's artifact methods: files, and Python objects written to files first.
+
+A run's files live under its `artifact_uri`; the repository for it (local folder or S3) is
+built once per run and kept.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from typing import Any
+
+from cairn import validation as check
+from cairn.artifacts import formats
+from cairn.artifacts.base import ArtifactRepository
+from cairn.artifacts.paths import safe_relative
+from cairn.artifacts.uri import artifact_repository
+from cairn.entities import FileInfo, LifecycleStage, RunTag
+from cairn.exceptions import InvalidParameterValueError, ResourceDoesNotExistError
+from cairn.store.base import TrackingStore
+
+LOGGED_ARTIFACTS_TAG = "mlflow.loggedArtifacts"  # tables the UI can render, as MLflow lists them
+
+
+class ArtifactLogging:
+    store: TrackingStore
+
+    def _repository(self, run_id: str, writing: bool = False) -> ArtifactRepository:
+        run = self.store.get_run(run_id)
+        if writing and run.info.lifecycle_stage != LifecycleStage.ACTIVE:
+            raise InvalidParameterValueError(
+                f"The run {run_id} must be in the 'active' state to log artifacts."
+            )
+        return artifact_repository(run.info.artifact_uri)
+
+    def get_artifact_uri(self, run_id: str, artifact_path: str | None = None) -> str:
+        """The URI of the run's artifact root, or of a path under it."""
+        root = self.store.get_run(run_id).info.artifact_uri
+        relative = safe_relative(artifact_path)
+        return f"{root}/{relative}" if relative else root
+
+    def log_artifact(self, run_id: str, local_path: str, artifact_path: str | None = None) -> None:
+        """Copy a local file into the run's artifacts (under `artifact_path`, a directory)."""
+        self._repository(run_id, writing=True).log_artifact(local_path, artifact_path)
+
+    def log_artifacts(self, run_id: str, local_dir: str, artifact_path: str | None = None) -> None:
+        """Copy a local directory's contents into the run's artifacts."""
+        self._repository(run_id, writing=True).log_artifacts(local_dir, artifact_path)
+
+    def list_artifacts(self, run_id: str, path: str | None = None) -> list[FileInfo]:
+        """The files and directories directly under `path` (the root when None)."""
+        return self._repository(run_id).list_artifacts(path)
+
+    def download_artifacts(self, run_id: str, path: str, dst_path: str | None = None) -> str:
+        """Download a file or directory of the run; returns its local path."""
+        return self._repository(run_id).download_artifacts(path, dst_path)
+
+    def _log_object(self, run_id: str, artifact_file: str, write: Callable[[str], None]) -> None:
+        relative = safe_relative(artifact_file)
+        if not relative:
+            raise InvalidParameterValueError("artifact_file must name a file.")
+        folder, _, name = relative.rpartition("/")
+        with tempfile.TemporaryDirectory(prefix="cairn-log-") as scratch:
+            local = os.path.join(scratch, name)
+            write(local)
+            self.log_artifact(run_id, local, folder or None)
+
+    def log_text(self, run_id: str, text: str, artifact_file: str) -> None:
+        """Store `text` as the file `artifact_file` (e.g. "notes/summary.md")."""
+        self._log_object(run_id, artifact_file, lambda path: formats.write_text(path, text))
+
+    def log_dict(self, run_id: str, dictionary: Any, artifact_file: str) -> None:
+        """Store a dict as JSON, or as YAML when `artifact_file` ends in .yaml/.yml."""
+        self._log_object(run_id, artifact_file, lambda path: formats.write_dict(path, dictionary))
+
+    def log_figure(
+        self,
+        run_id: str,
+        figure: Any,
+        artifact_file: str,
+        *,
+        save_kwargs: dict[str, Any] | None = None,
+    ) -> None:
+        """Store a matplotlib figure (png, svg, pdf, …) or a plotly figure (html, json)."""
+        self._log_object(
+            run_id, artifact_file, lambda path: formats.write_figure(path, figure, save_kwargs)
+        )
+
+    def log_image(
+        self,
+        run_id: str,
+        image: Any,
+        artifact_file: str | None = None,
+        key: str | None = None,
+        step: int | None = None,
+        timestamp: int | None = None,
+    ) -> None:
+        """Store a numpy array or PIL image as `artifact_file`, or as one image of the series
+        `key` (`images/<key>/step_<step, 10 digits>_<timestamp>.png`), to show it over steps."""
+        if (artifact_file is None) == (key is None):
+            raise InvalidParameterValueError("Give either artifact_file or key, not both.")
+        if key is not None:
+            check.validate_key("Image", key)
+            number = check.integer("step", step or 0)
+            moment = int(time.time() * 1000) if timestamp is None else timestamp
+            artifact_file = f"images/{key}/step_{number:010d}_{moment}.png"  # sorts by step
+        assert artifact_file is not None
+        self._log_object(run_id, artifact_file, lambda path: formats.write_image(path, image))
+
+    def log_table(self, run_id: str, data: Any, artifact_file: str) -> None:
+        """Store a DataFrame or dict as a JSON table; logging to the same file again appends."""
+        import pandas
+
+        table = formats.table_from(data)
+        try:
+            existing = formats.read_table(self.download_artifacts(run_id, artifact_file))
+            table = pandas.concat([existing, table], ignore_index=True)
+        except ResourceDoesNotExistError:
+            self._note_table(run_id, safe_relative(artifact_file))
+        self._log_object(run_id, artifact_file, lambda path: formats.write_table(path, table))
+
+    def _note_table(self, run_id: str, path: str) -> None:
+        tags = self.store.get_run(run_id).data.tags
+        listed = json.loads(tags.get(LOGGED_ARTIFACTS_TAG, "[]"))
+        if not any(entry.get("path") == path for entry in listed):
+            listed.append({"path": path, "type": "table"})
+            self.store.set_tag(run_id, RunTag(LOGGED_ARTIFACTS_TAG, json.dumps(listed)))
