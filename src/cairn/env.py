@@ -48,3 +48,23 @@ def sqlite_busy_timeout_seconds() -> float:
 def artifact_root() -> str | None:
     """`CAIRN_ARTIFACT_ROOT`: where new experiments keep artifacts (default: beside the data)."""
     return os.environ.get("CAIRN_ARTIFACT_ROOT") or None
+
+
+def capture_source() -> bool:
+    """`CAIRN_CAPTURE_SOURCE`: store the entry script and the uncommitted diff (default on)."""
+    return _flag("CAIRN_CAPTURE_SOURCE", True)
+
+
+def log_system_metrics() -> bool:
+    """`CAIRN_LOG_SYSTEM_METRICS`: sample CPU, memory, disk, network and GPU during runs."""
+    return _flag("CAIRN_LOG_SYSTEM_METRICS", False)
+
+
+def system_metrics_interval_seconds() -> float:
+    """`CAIRN_SYSTEM_METRICS_INTERVAL`: seconds between system metric samples."""
+    return _positive_float("CAIRN_SYSTEM_METRICS_INTERVAL", 10.0)
+
+
+def s3_endpoint_url() -> str | None:
+    """`CAIRN_S3_ENDPOINT_URL`: an S3-compatible endpoint (MinIO, Ceph, …) instead of AWS."""
+    return os.environ.get("CAIRN_S3_ENDPOINT_URL") or None
