@@ -163,6 +163,10 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
         "CAIRN_EXPERIMENT_ID",
     ):
         monkeypatch.delenv(name, raising=False)
+    # Source and environment capture add files to every run; the tests that are about it
+    # switch it back on.
+    monkeypatch.setenv("CAIRN_CAPTURE_SOURCE", "false")
+    monkeypatch.setenv("CAIRN_CAPTURE_ENVIRONMENT", "false")
     fluent._reset_state()
     yield tmp_path
     while fluent.active_run() is not None:

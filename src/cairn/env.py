@@ -55,6 +55,20 @@ def capture_source() -> bool:
     return _flag("CAIRN_CAPTURE_SOURCE", True)
 
 
+def capture_environment() -> bool:
+    """`CAIRN_CAPTURE_ENVIRONMENT`: store requirements.txt and python_env.yaml (default on)."""
+    return _flag("CAIRN_CAPTURE_ENVIRONMENT", True)
+
+
+def tracking_username() -> str | None:
+    """`CAIRN_TRACKING_USERNAME`, else `MLFLOW_TRACKING_USERNAME` (as MLflow): who runs."""
+    return (
+        os.environ.get("CAIRN_TRACKING_USERNAME")
+        or os.environ.get("MLFLOW_TRACKING_USERNAME")
+        or None
+    )
+
+
 def log_system_metrics() -> bool:
     """`CAIRN_LOG_SYSTEM_METRICS`: sample CPU, memory, disk, network and GPU during runs."""
     return _flag("CAIRN_LOG_SYSTEM_METRICS", False)

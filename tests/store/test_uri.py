@@ -59,3 +59,12 @@ def test_a_plain_folder_means_sqlite_inside_it(workdir: Path) -> None:
 def test_unknown_or_malformed_uris_are_refused(bad: str) -> None:
     with pytest.raises(InvalidParameterValueError):
         cairn.Client(bad)
+
+
+def test_client_follows_set_tracking_uri(workdir: Path) -> None:
+    """As MlflowClient() does: a Client made without a URI uses the one set globally."""
+    cairn.set_tracking_uri(f"sqlite:///{workdir / 'chosen.db'}")
+    experiment_id = cairn.Client().create_experiment("chosen")
+    assert cairn.Client().tracking_uri == cairn.get_tracking_uri()
+    assert cairn.get_experiment(experiment_id).name == "chosen"
+    assert not (workdir / "cairn-data").exists()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import uuid
 
 from cairn.artifacts.base import ArtifactRepository
 from cairn.artifacts.paths import join_inside, local_path_of, safe_relative
@@ -15,10 +16,8 @@ from cairn.exceptions import InvalidParameterValueError, ResourceDoesNotExistErr
 class LocalArtifactRepository(ArtifactRepository):
     def __init__(self, root_uri: str) -> None:
         super().__init__(root_uri)
-        self.root = os.path.abspath(local_path_of(root_uri))
-
-    def _target(self, artifact_path: str | None) -> str:
-        return join_inside(self.root, safe_relative(artifact_path))
+        # Resolved once: paths below it are checked component by component (join_inside).
+        self.root = os.path.realpath(os.path.abspath(local_path_of(root_uri)))
 
     def log_artifact(self, local_file: str, artifact_path: str | None = None) -> None:
         if not os.path.isfile(local_file):
@@ -27,21 +26,28 @@ class LocalArtifactRepository(ArtifactRepository):
         name = os.path.basename(local_file)
         destination = join_inside(self.root, safe_relative(f"{folder}/{name}" if folder else name))
         os.makedirs(os.path.dirname(destination), exist_ok=True)
-        # copyfile streams (sendfile on Linux); a symlink planted at the destination is
-        # replaced, never followed.
-        if os.path.islink(destination):
-            os.unlink(destination)
-        shutil.copyfile(local_file, destination)
+        _place(local_file, destination, link=False)
 
     def log_artifacts(self, local_dir: str, artifact_path: str | None = None) -> None:
+        self._copy_in(local_dir, artifact_path, link=False)
+
+    def link_artifacts(self, local_dir: str, artifact_path: str | None = None) -> None:
+        """As log_artifacts, but hard-linking where it can: only for files that never change
+        (Cairn's own source and environment captures, shared by many runs). A user's file is
+        always copied: linking it would let a later edit of it change the artifact."""
+        self._copy_in(local_dir, artifact_path, link=True)
+
+    def _copy_in(self, local_dir: str, artifact_path: str | None, link: bool) -> None:
         if not os.path.isdir(local_dir):
             raise InvalidParameterValueError(f"No such directory to log: {local_dir!r}.")
         base = safe_relative(artifact_path)
-        for relative, names in _snapshot(local_dir, skip=os.path.realpath(self.root)):
+        for relative, names in _snapshot(local_dir, skip=self.root):
             inside = base if relative == "." else "/".join(p for p in (base, relative) if p)
-            os.makedirs(self._target(inside), exist_ok=True)
+            folder = join_inside(self.root, safe_relative(inside))
+            os.makedirs(folder, exist_ok=True)
             for name in names:
-                self.log_artifact(os.path.join(local_dir, relative, name), inside)
+                destination = join_inside(self.root, safe_relative(f"{inside}/{name}".lstrip("/")))
+                _place(os.path.join(local_dir, relative, name), destination, link)
 
     def list_artifacts(self, path: str | None = None) -> list[FileInfo]:
         relative = safe_relative(path)
@@ -90,6 +96,25 @@ class LocalArtifactRepository(ArtifactRepository):
             os.unlink(target)
         elif os.path.isdir(target):
             shutil.rmtree(target)
+
+
+def _place(source: str, destination: str, link: bool) -> None:
+    """Write beside the destination, then rename over it: readers never see half a file, and
+    replacing a file never writes through a symlink or into a file that other runs share."""
+    temporary = f"{destination}.{uuid.uuid4().hex}.partial"
+    try:
+        if link:
+            try:
+                os.link(source, temporary)
+            except OSError:  # another file system, or no hard links there
+                shutil.copyfile(source, temporary)
+        else:
+            shutil.copyfile(source, temporary)  # streams (sendfile on Linux)
+        os.replace(temporary, destination)
+    except BaseException:
+        if os.path.lexists(temporary):
+            os.unlink(temporary)
+        raise
 
 
 def _snapshot(local_dir: str, skip: str) -> list[tuple[str, list[str]]]:

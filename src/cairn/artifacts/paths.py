@@ -68,12 +68,18 @@ def _refuse(path: str, why: str) -> None:
 
 
 def join_inside(root: str, relative: str) -> str:
-    """The local path of `relative` under `root`, refused if a symlink leads it outside."""
-    base = os.path.realpath(root)
-    target = os.path.join(base, relative) if relative else base
-    resolved = os.path.realpath(target)
-    if resolved != base and not resolved.startswith(base + os.sep):
-        _refuse(relative, "a symbolic link leads it outside the artifact root")
+    """The local path of `relative` (a safe_relative path) under `root`, a resolved folder;
+    refused if a symbolic link below the root leads it outside.
+
+    Only the components below the root are examined: resolving the whole path from / for
+    every file would cost a stat per component of the root too."""
+    target = root
+    for part in relative.split("/") if relative else ():
+        target = os.path.join(target, part)
+        if os.path.islink(target):
+            resolved = os.path.realpath(target)
+            if resolved != root and not resolved.startswith(root + os.sep):
+                _refuse(relative, "a symbolic link leads it outside the artifact root")
     return target
 
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 from importlib import metadata
 from typing import Protocol
 
@@ -24,11 +25,21 @@ def scheme_of(uri: str) -> str:
 
 def artifact_repository(root_uri: str) -> ArtifactRepository:
     """The repository for a run's (or experiment's) artifact root."""
-    scheme = scheme_of(root_uri)
-    for entry in metadata.entry_points(group="cairn.artifact_repository"):
-        if entry.name == scheme:
-            builder: RepositoryBuilder = entry.load()
-            return builder(root_uri)
-    raise InvalidParameterValueError(
-        f"No artifact repository for URI scheme {scheme!r} ({root_uri!r}). Known: file, s3."
-    )
+    return _builder(scheme_of(root_uri), root_uri)(root_uri)
+
+
+@functools.cache
+def _builders() -> dict[str, metadata.EntryPoint]:
+    """Read once: scanning the installed distributions costs milliseconds."""
+    return {e.name: e for e in metadata.entry_points(group="cairn.artifact_repository")}
+
+
+def _builder(scheme: str, root_uri: str) -> RepositoryBuilder:
+    entry = _builders().get(scheme)
+    if entry is None:
+        raise InvalidParameterValueError(
+            f"No artifact repository for URI scheme {scheme!r} ({root_uri!r}). Known: "
+            f"{', '.join(sorted(_builders()))}."
+        )
+    builder: RepositoryBuilder = entry.load()
+    return builder

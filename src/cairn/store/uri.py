@@ -23,6 +23,18 @@ class StoreBuilder(Protocol):
 
 _stores: dict[str, TrackingStore] = {}
 _lock = threading.Lock()
+_current: str | None = None
+
+
+def set_current(uri: str | None) -> None:
+    """The URI `cairn.set_tracking_uri` chose; Client() and the fluent API both follow it."""
+    global _current
+    _current = uri
+
+
+def current_tracking_uri() -> str:
+    """The URI set with `cairn.set_tracking_uri`, else the default."""
+    return _current or default_tracking_uri()
 
 
 def default_tracking_uri() -> str:
@@ -67,7 +79,7 @@ def _builder(scheme: str) -> StoreBuilder:
 
 def tracking_store(uri: str | None = None) -> TrackingStore:
     """The process's store for `uri` (default: default_tracking_uri()), built once."""
-    uri = uri or default_tracking_uri()
+    uri = uri or current_tracking_uri()
     store = _stores.get(uri)
     if store is not None:
         return store

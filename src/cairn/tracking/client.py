@@ -54,7 +54,7 @@ class Client(ArtifactLogging):
     def __init__(self, tracking_uri: str | None = None) -> None:
         from cairn.store import uri
 
-        self.tracking_uri = tracking_uri or uri.default_tracking_uri()
+        self.tracking_uri = tracking_uri or uri.current_tracking_uri()
         self.store: TrackingStore = uri.tracking_store(self.tracking_uri)
 
     # -- experiments -----------------------------------------------------------------------

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import logging
 import os
 import signal
-import sys
 import threading
 import time
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from types import FrameType, TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -24,15 +25,17 @@ from cairn.entities import Experiment, Param, Run, RunStatus, RunTag, ViewType
 from cairn.exceptions import InvalidParameterValueError, InvalidStateError
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     import pandas
 
     from cairn.tracking.batcher import MetricBatcher
     from cairn.tracking.client import Client
+    from cairn.tracking.shared_capture import SharedCapture
+    from cairn.tracking.system_metrics import SystemMetricsSampler
 
 PARENT_RUN_TAG = "mlflow.parentRunId"
 NOTE_TAG = "mlflow.note.content"
-SOURCE_NAME_TAG = "mlflow.source.name"
-SOURCE_TYPE_TAG = "mlflow.source.type"
 DEFAULT_EXPERIMENT_ID = "0"
 SEARCH_MAX_RESULTS_PANDAS = 100_000
 
@@ -41,12 +44,48 @@ class ActiveRun:
     """The run `start_run` returned; as a context manager it ends the run on exit
     (FINISHED, or FAILED when the block raised)."""
 
-    __slots__ = ("info", "data", "inputs")
+    __slots__ = ("info", "data", "inputs", "_capture_job", "_sampler")
 
-    def __init__(self, run: Run) -> None:
+    def __init__(self, run: Run, capture: SharedCapture | None = None) -> None:
         self.info = run.info
         self.data = run.data
         self.inputs = run.inputs
+        self._sampler: SystemMetricsSampler | None = None
+        # Storing the capture (folders, files, late tags) overlaps with the run's own work.
+        self._capture_job: Future[None] | None = None
+        if capture is not None:
+            self._capture_job = _background().submit(self._store_capture, capture, _get_client())
+
+    def start_system_metrics(self) -> None:
+        from cairn.tracking.system_metrics import SystemMetricsSampler
+
+        run_id = self.info.run_id
+        self._sampler = SystemMetricsSampler(
+            lambda metrics, step: log_metrics(metrics, step=step, run_id=run_id)
+        ).start()
+
+    def finish_capture(self) -> None:
+        """Stop sampling, and wait until the capture is stored (raising what it raised)."""
+        if self._sampler is not None:
+            self._sampler.stop()
+        if self._capture_job is not None:
+            self._capture_job.result()
+
+    def _store_capture(self, capture: SharedCapture, client: Client) -> None:
+        late = capture.result().late_tags()
+        missing = {k: v for k, v in late.items() if self.data.tags.get(k) != v}
+        if missing:
+            client.log_batch(self.info.run_id, tags=[RunTag(k, v) for k, v in missing.items()])
+        folder = capture.folder()
+        if folder is not None:
+            from cairn.artifacts.local import LocalArtifactRepository
+            from cairn.artifacts.uri import artifact_repository
+
+            repository = artifact_repository(self.info.artifact_uri)
+            if isinstance(repository, LocalArtifactRepository):
+                repository.link_artifacts(folder)  # the capture's files never change
+            else:
+                repository.log_artifacts(folder)
 
     def __enter__(self) -> ActiveRun:
         return self
@@ -69,7 +108,6 @@ class _RunStack(threading.local):
 
 _local = _RunStack()
 _lock = threading.RLock()
-_tracking_uri: str | None = None
 _experiment_id: str | None = None
 _last_run_id: str | None = None
 _client: Client | None = None
@@ -79,6 +117,7 @@ _buffer: list[Any] = []
 _checked_keys: set[str] = set()
 _hooks_installed = False
 _time = time.time
+_log = logging.getLogger(__name__)
 _INT64_END = 2**63
 
 
@@ -87,21 +126,23 @@ _INT64_END = 2**63
 
 def set_tracking_uri(uri: str | os.PathLike[str]) -> None:
     """Send everything after this call to `uri` (sqlite:///…, postgresql://…, mysql+pymysql://…)."""
-    global _tracking_uri, _client
+    global _client
     text = os.fspath(uri)
     if "://" not in text:  # a plain folder, as MLflow accepts: SQLite inside it
         text = f"sqlite:///{os.path.abspath(os.path.join(text, 'cairn.db'))}"
     flush()
+    from cairn.store import uri as store_uri
+
     with _lock:
-        _tracking_uri = text
+        store_uri.set_current(text)
         _client = None
         _reset_batcher()
 
 
 def get_tracking_uri() -> str:
-    from cairn.store.uri import default_tracking_uri
+    from cairn.store.uri import current_tracking_uri
 
-    return _tracking_uri or default_tracking_uri()
+    return current_tracking_uri()
 
 
 def _get_client() -> Client:
@@ -186,8 +227,14 @@ def start_run(
     nested: bool = False,
     tags: Mapping[str, Any] | None = None,
     description: str | None = None,
+    log_system_metrics: bool | None = None,
 ) -> ActiveRun:
     """Start a run (or resume `run_id`) and make it the active run of this thread.
+
+    The run is tagged with who ran which code (script, git commit, branch, remote, dirty
+    flag); the script, the uncommitted diff and the environment are stored as artifacts by
+    the time it ends. `log_system_metrics=True` (or CAIRN_LOG_SYSTEM_METRICS) samples CPU,
+    memory, disk, network and GPU as `system/*` metrics.
 
     Example:
         >>> with cairn.start_run(run_name="baseline") as run:
@@ -201,13 +248,21 @@ def start_run(
             "or start a nested run with start_run(nested=True)."
         )
     client = _get_client()
+    capture = None
     if run_id is not None:
         run = _resume(client, run_id)
     else:
-        run_tags = _start_tags(tags, description, stack[-1].info.run_id if stack else None)
+        # Nested runs get the tags but not the files: their parent already holds them.
+        from cairn.tracking import shared_capture
+
+        capture = None if stack else shared_capture.shared()
+        parent = stack[-1].info.run_id if stack else None
+        run_tags = _start_tags(tags, description, parent, capture)
         experiment = str(experiment_id) if experiment_id is not None else _current_experiment_id()
         run = client.create_run(experiment, tags=run_tags, run_name=run_name)
-    active = ActiveRun(run)
+    active = ActiveRun(run, capture)
+    if log_system_metrics if log_system_metrics is not None else env.log_system_metrics():
+        active.start_system_metrics()
     stack.append(active)
     _local.run_id = active.info.run_id
     _last_run_id = active.info.run_id
@@ -224,12 +279,17 @@ def _resume(client: Client, run_id: str) -> Run:
 
 
 def _start_tags(
-    tags: Mapping[str, Any] | None, description: str | None, parent_id: str | None
+    tags: Mapping[str, Any] | None,
+    description: str | None,
+    parent_id: str | None,
+    capture: SharedCapture | None,
 ) -> dict[str, str]:
-    run_tags = {
-        SOURCE_NAME_TAG: os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "<console>",
-        SOURCE_TYPE_TAG: "LOCAL",
-    }
+    if capture is not None:
+        run_tags = capture.known_tags()
+    else:
+        from cairn.tracking.run_context import source_tags
+
+        run_tags = source_tags()
     run_tags.update({k: str(v) for k, v in (tags or {}).items()})
     if parent_id is not None:
         run_tags[PARENT_RUN_TAG] = parent_id
@@ -255,12 +315,17 @@ def end_run(status: str = RunStatus.FINISHED.value) -> None:
     stack = _local.runs
     if not stack:
         return
-    run_id = stack[-1].info.run_id
-    stack.pop()
+    active = stack.pop()
+    run_id = active.info.run_id
     _local.run_id = stack[-1].info.run_id if stack else None
     from cairn.tracking.client import now_ms
 
-    store = _get_client().store
+    client = _get_client()
+    try:
+        active.finish_capture()
+    except Exception:
+        _log.warning("Could not store the source and environment of run %s.", run_id, exc_info=True)
+    store = client.store
     ended = RunStatus.parse(status)
     end_time = now_ms()
     batcher = _batcher
@@ -292,6 +357,18 @@ def create_experiment(
     name: str, artifact_location: str | None = None, tags: Mapping[str, Any] | None = None
 ) -> str:
     return _get_client().create_experiment(name, artifact_location, tags)
+
+
+_executor: ThreadPoolExecutor | None = None
+
+
+def _background() -> ThreadPoolExecutor:
+    """One worker thread for the bookkeeping a run does beside the user's code."""
+    global _executor
+    with _lock:
+        if _executor is None:
+            _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cairn-run")
+        return _executor
 
 
 def _run_id_for_logging() -> str:
@@ -521,19 +598,25 @@ def _end_all_runs(status: str) -> None:
 
 def _reset_state() -> None:
     """Close the writer and forget the URI, experiment and runs (a fresh process's state)."""
-    global _tracking_uri, _experiment_id, _last_run_id, _client
+    global _experiment_id, _last_run_id, _client
+    from cairn.store import uri as store_uri
+
     with _lock:
         _reset_batcher()
-        _tracking_uri = _experiment_id = _last_run_id = None
+        store_uri.set_current(None)
+        _experiment_id = _last_run_id = None
         _client = None
+    from cairn.tracking import shared_capture
+
+    shared_capture.forget()
     _local.runs = []
     _local.run_id = None
 
 
 def _after_fork_in_child() -> None:
     """A forked child has no writer thread and must not reuse the parent's connections."""
-    global _client, _batcher, _add, _buffer, _hooks_installed
-    _client, _batcher, _add, _buffer = None, None, None, []
+    global _client, _batcher, _add, _buffer, _hooks_installed, _executor
+    _client, _batcher, _add, _buffer, _executor = None, None, None, [], None
     _local.runs = []
     _local.run_id = None
 

@@ -1,0 +1,75 @@
+"""One source and environment capture for the runs a process starts close together.
+
+Capturing costs ~15 ms of background work (a git status and diff, reading every installed
+distribution's version). A script that starts thousands of runs would spend that on each;
+here a capture is reused for `REUSE_SECONDS`, written to disk once, and copied into each
+run. Once it is done its late tags (the dirty flag) are known when the next run is created,
+so only the first run of each capture pays an extra write for them.
+"""
+
+from __future__ import annotations
+
+import atexit
+import shutil
+import tempfile
+import threading
+import time
+
+from cairn.tracking.run_context import Capture, CaptureResult, start_capture
+
+REUSE_SECONDS = 5.0
+FINISH_TIMEOUT_SECONDS = 30.0
+
+
+class SharedCapture:
+    def __init__(self) -> None:
+        self.capture: Capture = start_capture()
+        self.started = time.monotonic()
+        self._folder: str | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def fresh(self) -> bool:
+        return time.monotonic() - self.started < REUSE_SECONDS
+
+    def known_tags(self) -> dict[str, str]:
+        """The tags known now: the cheap ones, plus the late ones once the capture is done."""
+        tags = dict(self.capture.tags)
+        if self.capture.done():
+            tags.update(self.capture.result(0).late_tags())
+        return tags
+
+    def result(self) -> CaptureResult:
+        return self.capture.result(FINISH_TIMEOUT_SECONDS)
+
+    def folder(self) -> str | None:
+        """The captured files written out once (None when there are none); kept until exit."""
+        with self._lock:
+            if self._folder is None:
+                result = self.result()
+                if not result.artifacts:
+                    return None
+                self._folder = tempfile.mkdtemp(prefix="cairn-capture-")
+                atexit.register(shutil.rmtree, self._folder, True)
+                result.write_to(self._folder)
+            return self._folder
+
+
+_current: SharedCapture | None = None
+_lock = threading.Lock()
+
+
+def shared() -> SharedCapture:
+    """The capture for a run starting now: the recent one, or a new one."""
+    global _current
+    with _lock:
+        if _current is None or not _current.fresh:
+            _current = SharedCapture()
+        return _current
+
+
+def forget() -> None:
+    """Capture afresh for the next run (after a change of directory or settings)."""
+    global _current
+    with _lock:
+        _current = None
