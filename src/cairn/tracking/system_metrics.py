@@ -62,7 +62,7 @@ def _import_psutil() -> Any:
         import psutil
     except ImportError as error:
         raise ImportError(
-            "System metrics need psutil, which is not installed: pip install 'cairn[system-metrics]'"
+            "System metrics need psutil: pip install 'cairn[system-metrics]'"
         ) from error
     return psutil
 
