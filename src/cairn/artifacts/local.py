@@ -24,9 +24,10 @@ class LocalArtifactRepository(ArtifactRepository):
             raise InvalidParameterValueError(f"No such file to log: {local_file!r}.")
         folder = safe_relative(artifact_path)
         name = os.path.basename(local_file)
-        destination = join_inside(self.root, safe_relative(f"{folder}/{name}" if folder else name))
-        os.makedirs(os.path.dirname(destination), exist_ok=True)
-        _place(local_file, destination, link=False)
+        relative = safe_relative(f"{folder}/{name}" if folder else name)
+        destination = join_inside(self.root, relative)
+        _make_folder(os.path.dirname(destination), folder)
+        _place(local_file, destination, relative, link=False)
 
     def log_artifacts(self, local_dir: str, artifact_path: str | None = None) -> None:
         self._copy_in(local_dir, artifact_path, link=False)
@@ -43,11 +44,11 @@ class LocalArtifactRepository(ArtifactRepository):
         base = safe_relative(artifact_path)
         for relative, names in _snapshot(local_dir, skip=self.root):
             inside = base if relative == "." else "/".join(p for p in (base, relative) if p)
-            folder = join_inside(self.root, safe_relative(inside))
-            os.makedirs(folder, exist_ok=True)
+            _make_folder(join_inside(self.root, safe_relative(inside)), inside)
             for name in names:
-                destination = join_inside(self.root, safe_relative(f"{inside}/{name}".lstrip("/")))
-                _place(os.path.join(local_dir, relative, name), destination, link)
+                target = safe_relative(f"{inside}/{name}".lstrip("/"))
+                destination = join_inside(self.root, target)
+                _place(os.path.join(local_dir, relative, name), destination, target, link)
 
     def list_artifacts(self, path: str | None = None) -> list[FileInfo]:
         relative = safe_relative(path)
@@ -80,12 +81,15 @@ class LocalArtifactRepository(ArtifactRepository):
             shutil.copyfile(source, target)
         return target
 
-    def _copy_tree(self, relative: str, target: str) -> None:
+    def _copy_tree(self, relative: str, target: str, seen: frozenset[str] = frozenset()) -> None:
+        real = os.path.realpath(join_inside(self.root, relative))
+        if real in seen:  # a symbolic link inside the root that loops back up
+            raise InvalidParameterValueError(f"A symbolic link loops back at {relative!r}.")
         os.makedirs(target, exist_ok=True)
         for entry in self.list_artifacts(relative):
             name = entry.path.rsplit("/", 1)[-1]
             if entry.is_dir:
-                self._copy_tree(entry.path, os.path.join(target, name))
+                self._copy_tree(entry.path, os.path.join(target, name), seen | {real})
             else:
                 shutil.copyfile(join_inside(self.root, entry.path), os.path.join(target, name))
 
@@ -98,9 +102,20 @@ class LocalArtifactRepository(ArtifactRepository):
             shutil.rmtree(target)
 
 
-def _place(source: str, destination: str, link: bool) -> None:
+def _make_folder(folder: str, relative: str) -> None:
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise InvalidParameterValueError(
+            f"Cannot make the artifact folder {relative!r}: a file is in the way."
+        ) from None
+
+
+def _place(source: str, destination: str, relative: str, link: bool) -> None:
     """Write beside the destination, then rename over it: readers never see half a file, and
     replacing a file never writes through a symlink or into a file that other runs share."""
+    if os.path.isdir(destination) and not os.path.islink(destination):
+        raise InvalidParameterValueError(f"A folder already exists at {relative!r}.")
     temporary = f"{destination}.{uuid.uuid4().hex}.partial"
     try:
         if link:

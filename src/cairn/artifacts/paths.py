@@ -31,7 +31,7 @@ def safe_relative(path: str | None) -> str:
     normal = posixpath.normpath(path.strip("/") if path.endswith("/") else path)
     if normal in (".", ""):
         return ""
-    if normal.startswith(("..", "/")):
+    if normal == ".." or normal.startswith(("../", "/")):  # "..notes.txt" is just a name
         _refuse(path, "it leaves the artifact root")
     return normal
 
