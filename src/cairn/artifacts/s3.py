@@ -34,7 +34,6 @@ from cairn.artifacts.paths import safe_relative
 from cairn.entities import FileInfo
 from cairn.exceptions import CairnError, InvalidParameterValueError, ResourceDoesNotExistError
 
-ENDPOINT_URL_ENV = "CAIRN_S3_ENDPOINT_URL"
 MULTIPART_THRESHOLD = 64 * 1024 * 1024
 MULTIPART_CHUNKSIZE = 16 * 1024 * 1024
 MAX_CONCURRENCY = 4
