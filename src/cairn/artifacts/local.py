@@ -6,6 +6,7 @@ import os
 import shutil
 import tempfile
 import uuid
+from collections.abc import Sequence
 
 from cairn.artifacts.base import ArtifactRepository
 from cairn.artifacts.paths import join_inside, local_path_of, safe_relative
@@ -29,16 +30,19 @@ class LocalArtifactRepository(ArtifactRepository):
         _make_folder(os.path.dirname(destination), folder)
         _place(local_file, destination, relative, link=False)
 
+    def link_files(self, files: Sequence[tuple[str, str]]) -> None:
+        """Store (relative path, local file) pairs by hard link where the file system allows:
+        only for files that never change (Cairn's own source and environment captures,
+        shared by many runs). A user's file is always copied: linking it would let a later
+        edit of it change the artifact."""
+        folders = sorted({relative.rpartition("/")[0] for relative, _ in files})
+        for folder in folders:
+            _make_folder(join_inside(self.root, safe_relative(folder)), folder)
+        for relative, source in files:
+            target = safe_relative(relative)
+            _place(source, join_inside(self.root, target), target, link=True)
+
     def log_artifacts(self, local_dir: str, artifact_path: str | None = None) -> None:
-        self._copy_in(local_dir, artifact_path, link=False)
-
-    def link_artifacts(self, local_dir: str, artifact_path: str | None = None) -> None:
-        """As log_artifacts, but hard-linking where it can: only for files that never change
-        (Cairn's own source and environment captures, shared by many runs). A user's file is
-        always copied: linking it would let a later edit of it change the artifact."""
-        self._copy_in(local_dir, artifact_path, link=True)
-
-    def _copy_in(self, local_dir: str, artifact_path: str | None, link: bool) -> None:
         if not os.path.isdir(local_dir):
             raise InvalidParameterValueError(f"No such directory to log: {local_dir!r}.")
         base = safe_relative(artifact_path)
@@ -48,7 +52,7 @@ class LocalArtifactRepository(ArtifactRepository):
             for name in names:
                 target = safe_relative(f"{inside}/{name}".lstrip("/"))
                 destination = join_inside(self.root, target)
-                _place(os.path.join(local_dir, relative, name), destination, target, link)
+                _place(os.path.join(local_dir, relative, name), destination, target, link=False)
 
     def list_artifacts(self, path: str | None = None) -> list[FileInfo]:
         relative = safe_relative(path)
@@ -116,6 +120,12 @@ def _place(source: str, destination: str, relative: str, link: bool) -> None:
     replacing a file never writes through a symlink or into a file that other runs share."""
     if os.path.isdir(destination) and not os.path.islink(destination):
         raise InvalidParameterValueError(f"A folder already exists at {relative!r}.")
+    if link and not os.path.lexists(destination):
+        try:
+            os.link(source, destination)  # a new name: nothing to replace, nothing half-written
+            return
+        except OSError:
+            pass  # another file system, or no hard links there: copy as below
     temporary = f"{destination}.{uuid.uuid4().hex}.partial"
     try:
         if link:

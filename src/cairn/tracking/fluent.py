@@ -53,7 +53,7 @@ class ActiveRun:
         self._sampler: SystemMetricsSampler | None = None
         # Storing the capture (folders, files, late tags) overlaps with the run's own work.
         self._capture_job: Future[None] | None = None
-        if capture is not None:
+        if capture is not None and not capture.has_nothing_to_store():
             self._capture_job = _background().submit(self._store_capture, capture, _get_client())
 
     def start_system_metrics(self) -> None:
@@ -83,7 +83,7 @@ class ActiveRun:
 
             repository = artifact_repository(self.info.artifact_uri)
             if isinstance(repository, LocalArtifactRepository):
-                repository.link_artifacts(folder)  # the capture's files never change
+                repository.link_files(capture.files())  # the capture's files never change
             else:
                 repository.log_artifacts(folder)
 

@@ -10,6 +10,7 @@ so only the first run of each capture pays an extra write for them.
 from __future__ import annotations
 
 import atexit
+import os
 import shutil
 import tempfile
 import threading
@@ -26,6 +27,7 @@ class SharedCapture:
         self.capture: Capture = start_capture()
         self.started = time.monotonic()
         self._folder: str | None = None
+        self._files: list[tuple[str, str]] = []
         self._lock = threading.Lock()
 
     @property
@@ -39,6 +41,13 @@ class SharedCapture:
             tags.update(self.capture.result(0).late_tags())
         return tags
 
+    def has_nothing_to_store(self) -> bool:
+        """Done, with no files and no late tags (capture switched off, or nothing found)."""
+        if not self.capture.done():
+            return False
+        result = self.capture.result(0)
+        return not result.artifacts and not result.late_tags()
+
     def result(self) -> CaptureResult:
         return self.capture.result(FINISH_TIMEOUT_SECONDS)
 
@@ -49,10 +58,19 @@ class SharedCapture:
                 result = self.result()
                 if not result.artifacts:
                     return None
-                self._folder = tempfile.mkdtemp(prefix="cairn-capture-")
-                atexit.register(shutil.rmtree, self._folder, True)
-                result.write_to(self._folder)
+                folder = tempfile.mkdtemp(prefix="cairn-capture-")
+                atexit.register(shutil.rmtree, folder, True)
+                self._files = [
+                    (relative, os.path.join(folder, relative))
+                    for relative in result.write_to(folder)
+                ]
+                self._folder = folder
             return self._folder
+
+    def files(self) -> list[tuple[str, str]]:
+        """(artifact path, local file) of each captured file, listed once for every run."""
+        self.folder()
+        return self._files
 
 
 _current: SharedCapture | None = None
