@@ -12,13 +12,21 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from cairn.artifacts.download import (
         download_artifacts,
+        list_artifacts,
         load_dict,
         load_image,
         load_table,
         load_text,
     )
 
-__all__ = ["download_artifacts", "load_dict", "load_image", "load_table", "load_text"]
+__all__ = [
+    "download_artifacts",
+    "list_artifacts",
+    "load_dict",
+    "load_image",
+    "load_table",
+    "load_text",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from cairn.artifacts import formats
 from cairn.artifacts.paths import safe_relative
 from cairn.artifacts.uri import artifact_repository
+from cairn.entities import FileInfo
 from cairn.exceptions import InvalidParameterValueError
 
 if TYPE_CHECKING:
@@ -36,6 +37,25 @@ def download_artifacts(
     assert artifact_uri is not None
     parent, name = _split(artifact_uri)
     return artifact_repository(parent).download_artifacts(name, dst_path)
+
+
+def list_artifacts(
+    artifact_uri: str | None = None,
+    run_id: str | None = None,
+    artifact_path: str | None = None,
+    tracking_uri: str | None = None,
+) -> list[FileInfo]:
+    """The entries directly under an artifact URI, or under a run's `artifact_path`."""
+    if (artifact_uri is None) == (run_id is None):
+        raise InvalidParameterValueError("Give either artifact_uri or run_id, not both.")
+    if artifact_uri is not None and artifact_uri.startswith("runs:/"):
+        run_id, _, artifact_path = artifact_uri[len("runs:/") :].partition("/")
+    if run_id is not None:
+        from cairn.tracking.client import Client
+
+        return Client(tracking_uri).list_artifacts(run_id, artifact_path or None)
+    assert artifact_uri is not None
+    return artifact_repository(artifact_uri).list_artifacts()
 
 
 def _split(uri: str) -> tuple[str, str]:
