@@ -34,6 +34,11 @@ def main() -> None:
                 cairn.set_tags({"model": "gradient-boosting"})
                 scores = train(max_depth, learning_rate)
                 cairn.log_metrics(scores)
+                cairn.log_dict({"max_depth": max_depth, "features": ["tenure", "plan"]},
+                               "config.yaml")
+                cairn.log_table({"metric": list(scores), "value": list(scores.values())},
+                                "eval/scores.json")
+                cairn.log_text(f"depth {max_depth}, lr {learning_rate}\n", "notes.md")
                 print(f"run {run.info.run_id}: accuracy={scores['accuracy']:.3f}")
 
     best = cairn.search_runs(
@@ -42,9 +47,13 @@ def main() -> None:
         order_by=["metrics.f1 DESC"],
     )
     print(best[["run_id", "params.learning_rate", "metrics.accuracy", "metrics.f1"]])
-    history = cairn.Client().get_metric_history(best["run_id"][0], "loss")
+    best_id = best["run_id"][0]
+    history = cairn.Client().get_metric_history(best_id, "loss")
     print(f"best run: {len(history)} loss points, final loss {history[-1].value:.4f}")
     assert not math.isnan(history[-1].value)
+    print("its config:", cairn.artifacts.load_dict(f"runs:/{best_id}/config.yaml"))
+    files = [f.path for f in cairn.artifacts.list_artifacts(run_id=best_id)]
+    print("its artifacts:", files)  # with source/ and environment/, captured at start_run
 
 
 if __name__ == "__main__":
