@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Sequence
 
 from cairn.artifacts.base import ArtifactRepository
-from cairn.artifacts.paths import join_inside, local_path_of, safe_relative
+from cairn.artifacts.paths import file_destination, join_inside, local_path_of, safe_relative
 from cairn.entities import FileInfo
 from cairn.exceptions import InvalidParameterValueError, ResourceDoesNotExistError
 
@@ -21,13 +21,9 @@ class LocalArtifactRepository(ArtifactRepository):
         self.root = os.path.realpath(os.path.abspath(local_path_of(root_uri)))
 
     def log_artifact(self, local_file: str, artifact_path: str | None = None) -> None:
-        if not os.path.isfile(local_file):
-            raise InvalidParameterValueError(f"No such file to log: {local_file!r}.")
-        folder = safe_relative(artifact_path)
-        name = os.path.basename(local_file)
-        relative = safe_relative(f"{folder}/{name}" if folder else name)
+        relative = file_destination(local_file, artifact_path)
         destination = join_inside(self.root, relative)
-        _make_folder(os.path.dirname(destination), folder)
+        _make_folder(os.path.dirname(destination), relative.rpartition("/")[0])
         _place(local_file, destination, relative, link=False)
 
     def link_files(self, files: Sequence[tuple[str, str]]) -> None:

@@ -67,6 +67,15 @@ def _refuse(path: str, why: str) -> None:
     raise InvalidParameterValueError(f"Invalid artifact path {path!r}: {why}.")
 
 
+def file_destination(local_file: str, artifact_path: str | None) -> str:
+    """Where `log_artifact(local_file, artifact_path)` puts the file, relative to the root."""
+    if not os.path.isfile(local_file):
+        raise InvalidParameterValueError(f"No such file to log: {local_file!r}.")
+    folder = safe_relative(artifact_path)
+    name = os.path.basename(local_file)
+    return safe_relative(f"{folder}/{name}" if folder else name)
+
+
 def join_inside(root: str, relative: str) -> str:
     """The local path of `relative` (a safe_relative path) under `root`, a resolved folder;
     refused if a symbolic link below the root leads it outside.

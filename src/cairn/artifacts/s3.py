@@ -30,7 +30,7 @@ from typing import Any
 
 from cairn import env
 from cairn.artifacts.base import ArtifactRepository
-from cairn.artifacts.paths import safe_relative
+from cairn.artifacts.paths import file_destination, safe_relative
 from cairn.entities import FileInfo
 from cairn.exceptions import CairnError, InvalidParameterValueError, ResourceDoesNotExistError
 
@@ -230,11 +230,7 @@ class S3ArtifactRepository(ArtifactRepository):
     # The repository interface ----------------------------------------------------------
 
     def log_artifact(self, local_file: str, artifact_path: str | None = None) -> None:
-        if not os.path.isfile(local_file):
-            raise InvalidParameterValueError(f"No such file to log: {local_file!r}.")
-        folder = safe_relative(artifact_path)
-        name = os.path.basename(local_file)
-        relative = safe_relative(f"{folder}/{name}" if folder else name)
+        relative = file_destination(local_file, artifact_path)
         self._transfer_all([(local_file, self._key(relative))], [])
 
     def log_artifacts(self, local_dir: str, artifact_path: str | None = None) -> None:
