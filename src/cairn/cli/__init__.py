@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from cairn.cli.db import db
+from cairn.cli.server import server, ui
 
 
 @click.group()
@@ -14,3 +15,5 @@ def cli() -> None:
 
 
 cli.add_command(db)
+cli.add_command(server)
+cli.add_command(ui)

@@ -1,0 +1,32 @@
+"""CairnError to MLflow's error JSON: {"error_code": ..., "message": ...} and its status."""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from cairn.exceptions import CairnError
+from cairn.server.wire import json_response
+
+_log = logging.getLogger(__name__)
+
+
+def error_response(error: CairnError) -> Response:
+    return json_response(
+        {"error_code": error.error_code, "message": error.message}, status=error.http_status
+    )
+
+
+async def on_cairn_error(_request: Request, error: Exception) -> Response:
+    assert isinstance(error, CairnError)
+    return error_response(error)
+
+
+async def on_unexpected_error(request: Request, error: Exception) -> Response:
+    """Anything else is a bug: logged with its traceback, answered as MLflow's INTERNAL_ERROR."""
+    _log.exception("Unexpected error serving %s %s", request.method, request.url.path)
+    return json_response(
+        {"error_code": "INTERNAL_ERROR", "message": "Internal server error."}, status=500
+    )

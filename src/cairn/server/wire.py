@@ -1,0 +1,187 @@
+"""Entities to MLflow's JSON and back: the only place that knows the wire format.
+
+Output follows MLflow's proto JSON: snake_case names, int64 as numbers, NaN as "NaN",
+unset fields left out, {} for empty responses. Input is read liberally, as MLflow's server
+reads it: int64 as numbers or strings, "NaN"/"Infinity" for doubles, `run_uuid` for `run_id`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import orjson
+from starlette.responses import Response
+
+from cairn.entities import (
+    Dataset,
+    DatasetInput,
+    Experiment,
+    FileInfo,
+    InputTag,
+    Metric,
+    Run,
+    RunInfo,
+)
+from cairn.exceptions import InvalidParameterValueError
+
+JSON = "application/json"
+
+
+def json_response(payload: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(payload), status_code=status, media_type=JSON)
+
+
+def _key_values(mapping: dict[str, str]) -> list[dict[str, str]]:
+    return [{"key": k, "value": v} for k, v in mapping.items()]
+
+
+def double(value: float) -> float | str:
+    """MLflow writes NaN as the string "NaN" (±inf are stored clamped, never returned)."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    return value
+
+
+def experiment(e: Experiment) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "experiment_id": e.experiment_id,
+        "name": e.name,
+        "artifact_location": e.artifact_location,
+        "lifecycle_stage": e.lifecycle_stage,
+        "last_update_time": e.last_update_time,
+        "creation_time": e.creation_time,
+        "tags": _key_values(e.tags),
+    }
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def run_info(info: RunInfo) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "run_id": info.run_id,
+        "run_uuid": info.run_id,
+        "run_name": info.run_name,
+        "experiment_id": info.experiment_id,
+        "user_id": info.user_id,
+        "status": info.status,
+        "start_time": info.start_time,
+        "end_time": info.end_time,
+        "artifact_uri": info.artifact_uri,
+        "lifecycle_stage": info.lifecycle_stage,
+    }
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def metric(m: Metric) -> dict[str, Any]:
+    return {"key": m.key, "value": double(m.value), "timestamp": m.timestamp, "step": m.step}
+
+
+def dataset(d: Dataset) -> dict[str, Any]:
+    out = {
+        "name": d.name,
+        "digest": d.digest,
+        "source_type": d.source_type,
+        "source": d.source,
+        "schema": d.schema,
+        "profile": d.profile,
+    }
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def run(r: Run) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    if r.data.latest_metrics:
+        data["metrics"] = [metric(m) for m in r.data.latest_metrics]
+    if r.data.params:
+        data["params"] = _key_values(r.data.params)
+    if r.data.tags:
+        data["tags"] = _key_values(r.data.tags)
+    inputs: dict[str, Any] = {}
+    if r.inputs.dataset_inputs:
+        inputs["dataset_inputs"] = [
+            {
+                "tags": [{"key": t.key, "value": t.value} for t in i.tags],
+                "dataset": dataset(i.dataset),
+            }
+            for i in r.inputs.dataset_inputs
+        ]
+    return {"info": run_info(r.info), "data": data, "inputs": inputs}
+
+
+def file_info(f: FileInfo) -> dict[str, Any]:
+    out: dict[str, Any] = {"path": f.path, "is_dir": f.is_dir}
+    if f.file_size is not None:
+        out["file_size"] = f.file_size
+    return out
+
+
+# -- reading requests ----------------------------------------------------------------------
+
+
+def parse_double(name: str, value: Any) -> float:
+    if isinstance(value, bool):
+        raise InvalidParameterValueError(f"Invalid value {value!r} for parameter '{name}'.")
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        special = {
+            "nan": math.nan,
+            "infinity": math.inf,
+            "-infinity": -math.inf,
+            "inf": math.inf,
+            "-inf": -math.inf,
+        }
+        if value.strip().lower() in special:
+            return special[value.strip().lower()]
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    raise InvalidParameterValueError(f"Invalid value {value!r} for parameter '{name}'.")
+
+
+def parse_int(name: str, value: Any) -> int:
+    """int64 fields arrive as JSON numbers or as strings (proto JSON allows both)."""
+    if isinstance(value, bool):
+        raise InvalidParameterValueError(f"Invalid value {value!r} for parameter '{name}'.")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            pass
+    raise InvalidParameterValueError(f"Invalid value {value!r} for parameter '{name}'.")
+
+
+def parse_dataset_input(item: Any) -> DatasetInput:
+    if not isinstance(item, dict) or not isinstance(item.get("dataset"), dict):
+        raise InvalidParameterValueError("Each dataset input needs a 'dataset' object.")
+    d = item["dataset"]
+
+    def text(field: str, required: bool) -> str | None:
+        value = d.get(field)
+        if value is not None and not isinstance(value, str):
+            raise InvalidParameterValueError(f"Dataset field '{field}' must be a string.")
+        if required and not value:
+            raise InvalidParameterValueError(
+                f"Missing value for required parameter 'dataset.{field}'."
+            )
+        return value
+
+    tags = tuple(
+        InputTag(str(t.get("key", "")), str(t.get("value", "")))
+        for t in item.get("tags") or ()
+        if isinstance(t, dict)
+    )
+    name, digest, source_type, source = (
+        text(f, True) or "" for f in ("name", "digest", "source_type", "source")
+    )
+    found = Dataset(
+        name, digest, source_type, source, text("schema", False), text("profile", False)
+    )
+    return DatasetInput(found, tags)
