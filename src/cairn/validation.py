@@ -34,7 +34,9 @@ MAX_ENTITY_KEY_LENGTH = MAX_KEY_LENGTH
 
 _KEY_PATTERN = re.compile(r"^[/\w.\- :]*$")
 _RUN_ID_PATTERN = re.compile(r"^[a-zA-Z0-9][\w\-]{0,255}$")
-_EXPERIMENT_ID_PATTERN = re.compile(r"^[0-9]{1,18}$")
+_EXPERIMENT_ID_PATTERN = re.compile(r"^[0-9]{1,10}$")
+MAX_EXPERIMENT_ID = 2**31 - 1  # the experiments table's INTEGER key on every database
+MAX_USER_ID_LENGTH = 256
 
 #: Stored in place of ±inf, as MLflow does: the largest finite double.
 FLOAT_MAX = 1.7976931348623157e308
@@ -135,9 +137,32 @@ def run_id(value: object) -> str:
 def experiment_id(value: object) -> str:
     """Experiment ids are decimal integers, passed around as strings (MLflow's API)."""
     text = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
-    if not isinstance(text, str) or not _EXPERIMENT_ID_PATTERN.match(text):
-        raise InvalidParameterValueError(f"Invalid experiment id {value!r}: expected an integer.")
+    if (
+        not isinstance(text, str)
+        or not _EXPERIMENT_ID_PATTERN.match(text)
+        or int(text) > MAX_EXPERIMENT_ID
+    ):
+        raise InvalidParameterValueError(
+            f"Invalid experiment id {value!r}: expected an integer from 0 to {MAX_EXPERIMENT_ID}."
+        )
     return text
+
+
+def no_nul(what: str, value: str) -> str:
+    """PostgreSQL refuses NUL in text; refuse it everywhere, before any query is made."""
+    if "\x00" in value:
+        raise InvalidParameterValueError(f"{what} contains a NUL character.")
+    return value
+
+
+def user_id(value: object) -> str:
+    if not isinstance(value, str):
+        raise InvalidParameterValueError(f"user_id must be a string, got {value!r}.")
+    if len(value) > MAX_USER_ID_LENGTH:
+        raise InvalidParameterValueError(
+            f"user_id has {len(value)} characters; the limit is {MAX_USER_ID_LENGTH}."
+        )
+    return no_nul("user_id", value)
 
 
 def experiment_name(name: object) -> str:

@@ -23,7 +23,7 @@ def decode(token: str | None) -> int:
         offset = json.loads(base64.b64decode(token, validate=True))["offset"]
     except (binascii.Error, ValueError, KeyError, TypeError):
         raise InvalidParameterValueError(f"Invalid page token {token!r}.") from None
-    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+    if not isinstance(offset, int) or isinstance(offset, bool) or not 0 <= offset < 2**62:
         raise InvalidParameterValueError(f"Invalid page token {token!r}.")
     return offset
 

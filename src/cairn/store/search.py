@@ -399,7 +399,16 @@ def parse_filter(grammar: Grammar, filter_string: str | None) -> list[Comparison
     """Parse a filter under `grammar`; empty or blank means no filter."""
     if filter_string is None or not filter_string.strip():
         return []
+    _refuse_nul(filter_string, "filter")
     return _Parser(grammar, filter_string, "filter").filter()
+
+
+def _refuse_nul(text: str, what: str) -> None:
+    """A NUL could never match, and PostgreSQL refuses it in a query outright."""
+    if isinstance(text, str) and "\x00" in text:
+        raise InvalidParameterValueError(
+            f"Invalid {what} {text!r}: NUL character at position {text.index(chr(0))}."
+        )
 
 
 def parse_order_by(grammar: Grammar, order_by: Sequence[str] | None) -> list[OrderBy]:
@@ -407,6 +416,7 @@ def parse_order_by(grammar: Grammar, order_by: Sequence[str] | None) -> list[Ord
     result: list[OrderBy] = []
     seen: set[tuple[str, str]] = set()
     for clause in order_by or ():
+        _refuse_nul(clause, "order_by clause")
         item = _Parser(grammar, clause, "order_by clause").order_by()
         if (item.kind, item.key) in seen:
             what = f"duplicate order_by key {item.kind} {item.key!r}"

@@ -60,7 +60,12 @@ def _name_and_version(dist: metadata.Distribution) -> tuple[str | None, str | No
             version = line[8:].strip()
         if name and version:
             return name, version
-    return dist.metadata["Name"], dist.version  # unusual layout: let importlib parse it
+    # An unusual layout: let importlib parse it. With the importlib_metadata backport loaded
+    # (mlflow loads it), a missing Version raises KeyError instead of giving None.
+    try:
+        return dist.metadata["Name"], dist.version
+    except KeyError:
+        return None, None
 
 
 def requirements_txt(versions: dict[str, str] | None = None) -> str:

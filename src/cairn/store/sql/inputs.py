@@ -35,11 +35,15 @@ def validate(item: DatasetInput) -> None:
         value = getattr(dataset, field)
         if field in ("name", "digest", "source_type", "source") and not value:
             raise InvalidParameterValueError(f"Dataset {field} must not be empty.")
+        if value is not None and "\x00" in value:
+            raise InvalidParameterValueError(f"Dataset {field} contains a NUL character.")
         if value is not None and len(value) > limit:
             raise InvalidParameterValueError(
                 f"Dataset {field} has {len(value)} characters; the limit is {limit}."
             )
     for tag in item.tags:
+        if "\x00" in tag.key or "\x00" in tag.value:
+            raise InvalidParameterValueError("A dataset input tag contains a NUL character.")
         if not tag.key or len(tag.key) > _TAG_KEY_LIMIT or len(tag.value) > _TAG_VALUE_LIMIT:
             raise InvalidParameterValueError(
                 f"Invalid dataset input tag {tag.key!r}: keys are 1-{_TAG_KEY_LIMIT} "

@@ -25,6 +25,7 @@ from cairn.store.sql.schema import (
     runs,
     tags,
 )
+from cairn.validation import MAX_EXPERIMENT_ID
 
 RUN_ATTRIBUTES = {
     "run_id": runs.c.run_uuid,
@@ -189,7 +190,14 @@ def experiment_search(
 
 
 def _experiment_id_value(value: Any) -> Any:
-    """Experiment ids are strings in the API and integers in the table; -1 matches none."""
+    """Experiment ids are strings in the API and integers in the table; -1 matches none
+    (nor does an id too large for the column, which PostgreSQL would refuse to compare)."""
     if isinstance(value, tuple):
-        return tuple(int(v) if v.isdigit() else -1 for v in value)
-    return int(value) if isinstance(value, str) and value.isdigit() else -1
+        return tuple(_experiment_number(v) for v in value)
+    return _experiment_number(value)
+
+
+def _experiment_number(value: Any) -> int:
+    if isinstance(value, str) and value.isdigit() and int(value) <= MAX_EXPERIMENT_ID:
+        return int(value)
+    return -1

@@ -316,6 +316,8 @@ class SqlTrackingStore(TrackingStore, ColumnarRunSearch):
         self._retrying(work)
 
     def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
+        check.no_nul("Tag key", key)
+
         def work(conn: Connection) -> None:
             self._experiment_stage(conn, experiment_id)
             deleted = conn.execute(
@@ -349,6 +351,7 @@ class SqlTrackingStore(TrackingStore, ColumnarRunSearch):
         name = check.run_name(run_name or named or run_names.generate())
         tag_rows[RUN_NAME_TAG] = name
         start = check.integer("start_time", start_time, minimum=0)
+        user = check.user_id(user_id or "")
         run_id = new_run_id()
 
         experiment_number = int(check.experiment_id(experiment_id))
@@ -368,7 +371,7 @@ class SqlTrackingStore(TrackingStore, ColumnarRunSearch):
                     "run_uuid": run_id,
                     "name": name,
                     "experiment_id": experiment_number,
-                    "user_id": user_id or "",
+                    "user_id": user,
                     "status": RunStatus.RUNNING.value,
                     "start_time": start,
                     "end_time": None,
@@ -388,7 +391,7 @@ class SqlTrackingStore(TrackingStore, ColumnarRunSearch):
             run_id,
             str(experiment_number),
             name,
-            user_id or "",
+            user,
             RunStatus.RUNNING.value,
             start,
             None,
@@ -585,6 +588,8 @@ class SqlTrackingStore(TrackingStore, ColumnarRunSearch):
             )
 
     def delete_tag(self, run_id: str, key: str) -> None:
+        check.no_nul("Tag key", key)
+
         def work(conn: Connection) -> None:
             self._check_active_run(conn, run_id)
             deleted = conn.execute(
@@ -603,6 +608,7 @@ class SqlTrackingStore(TrackingStore, ColumnarRunSearch):
         page_token: str | None = None,
     ) -> PagedList[Metric]:
         check.run_id(run_id)
+        check.no_nul("Metric key", key)
         offset = _offset(page_token)
         m = metrics_table.c
         stmt = (
