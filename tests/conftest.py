@@ -3,19 +3,30 @@
 PostgreSQL and MariaDB tests run against real servers (CAIRN_TEST_POSTGRES_URI,
 CAIRN_TEST_MYSQL_URI). Unreachable servers skip those tests with the reason shown, unless
 CAIRN_REQUIRE_DATABASES=1 (set by .ci/run), which turns the skip into a failure.
+
+The "rest" backend is a live `cairn server` subprocess (`rest_server`, one per session)
+reached through RestTrackingStore (`rest_store`, on a server emptied before each test);
+tests/rest/ runs the store contract through it.
 """
 
 from __future__ import annotations
 
+import http.client
 import os
 import shutil
+import socket
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
+from cairn.store.rest.tracking import RestTrackingStore
 from cairn.store.sql.tracking import SqlTrackingStore
 
 POSTGRES_URI = os.environ.get(
@@ -172,3 +183,109 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     while fluent.active_run() is not None:
         fluent.end_run()
     fluent._reset_state()
+
+
+# -- the "rest" backend: a live `cairn server` ---------------------------------------------
+
+REST_SERVER_START_SECONDS = 60.0
+REST_SERVER_STOP_SECONDS = 15.0
+# Cairn's server confines experiment locations to allowed roots (MLflow accepts any); the
+# contract suite keeps an explicit s3://bucket/… location, so that bucket is allowed.
+REST_SERVER_ALLOWED_ROOT = "s3://bucket"
+
+
+@dataclass(frozen=True)
+class RestServer:
+    """A `cairn server` subprocess on 127.0.0.1 over a SQLite file of its own.
+
+    `database` is that same file opened in the test process: a view of what the server
+    stored, and the way to wipe it between tests (much faster than a server per test)."""
+
+    url: str
+    database: SqlTrackingStore
+    artifacts: Path
+    log: Path
+
+    def wipe(self) -> None:
+        _wipe(self.database)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _healthy(port: int) -> bool:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+    try:
+        connection.request("GET", "/health")
+        response = connection.getresponse()
+        return response.status == 200 and response.read() == b"OK"
+    except OSError:
+        return False
+    finally:
+        connection.close()
+
+
+def _stop_server(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(REST_SERVER_STOP_SECONDS)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(REST_SERVER_STOP_SECONDS)
+
+
+def _start_server(folder: Path, db_uri: str) -> tuple[subprocess.Popen[bytes], int]:
+    """`cairn server` on a free port, polled on /health until it answers (a bounded loop)."""
+    log = folder / "server.log"
+    for _attempt in range(3):  # another process may take the port between probe and bind
+        port = _free_port()
+        command = [sys.executable, "-c", "from cairn.cli import cli; cli()", "server"]
+        command += ["--host", "127.0.0.1", "--port", str(port), "--backend-store-uri", db_uri]
+        command += ["--artifacts-destination", str(folder / "artifacts")]
+        command += ["--allowed-artifact-roots", REST_SERVER_ALLOWED_ROOT]
+        with open(log, "ab") as out:
+            process = subprocess.Popen(command, cwd=folder, stdout=out, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + REST_SERVER_START_SECONDS
+        while time.monotonic() < deadline:
+            if _healthy(port):
+                return process, port
+            try:
+                process.wait(0.05)  # not a sleep: returns at once if the server died
+            except subprocess.TimeoutExpired:
+                continue
+            break  # it ended (a taken port, most likely): try another port
+        else:
+            _stop_server(process)
+            break
+    pytest.fail(f"cairn server did not start:\n{log.read_text(errors='replace')[-4000:]}")
+
+
+@pytest.fixture(scope="session")
+def rest_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RestServer]:
+    """One live server for the session; tests that need a clean one call `wipe()`."""
+    from cairn.cli.server import ARTIFACT_SCHEME_ROOT
+
+    folder = tmp_path_factory.mktemp("rest-server")
+    db_uri = f"sqlite:///{folder / 'server.db'}"
+    process, port = _start_server(folder, db_uri)
+    # The server's own artifact root, so the Default experiment a wipe recreates is the
+    # one the server would create.
+    database = SqlTrackingStore(db_uri, ARTIFACT_SCHEME_ROOT)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        yield RestServer(url, database, folder / "artifacts", folder / "server.log")
+    finally:
+        database.close()
+        _stop_server(process)
+
+
+@pytest.fixture
+def rest_store(rest_server: RestServer) -> Iterator[RestTrackingStore]:
+    """The TrackingStore over HTTP, on an emptied server (only the Default experiment)."""
+    rest_server.wipe()
+    store = RestTrackingStore(rest_server.url, str(rest_server.artifacts))
+    yield store
+    store.close()

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from typing import TYPE_CHECKING, Protocol
 
 from cairn.artifacts.base import ArtifactRepository
@@ -17,12 +18,21 @@ class RepositoryBuilder(Protocol):
     def __call__(self, root_uri: str) -> ArtifactRepository: ...
 
 
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):")
+# Schemes whose URIs may have a single slash after the colon, as MLflow writes them.
+_SINGLE_SLASH_SCHEMES = ("mlflow-artifacts", "file")
+
+
 def scheme_of(uri: str) -> str:
-    """`file` for plain paths and file: URIs, else the URI's scheme."""
-    scheme, sep, _ = uri.partition("://")
-    if not sep or len(scheme) == 1:  # a plain path (or a Windows drive letter)
-        return "file"
-    return scheme.lower()
+    """`file` for plain paths and file: URIs, else the URI's scheme (`mlflow-artifacts:/1/…`
+    included, though it has no `//`)."""
+    match = _SCHEME.match(uri)
+    if match is None:
+        return "file"  # a plain path (or a Windows drive letter: one letter is no scheme)
+    scheme = match.group(1).lower()
+    if uri[match.end() :].startswith("//") or scheme in _SINGLE_SLASH_SCHEMES:
+        return scheme
+    return "file"
 
 
 def artifact_repository(root_uri: str) -> ArtifactRepository:

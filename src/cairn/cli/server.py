@@ -2,14 +2,31 @@
 
 from __future__ import annotations
 
+import json
 import os
+import socket
+from collections.abc import Sequence
+from typing import Any
 
 import click
 
+from cairn.server.context import DEFAULT_MAX_ARTIFACT_UPLOAD_BYTES as DEFAULT_MAX_UPLOAD
+
 ARTIFACT_SCHEME_ROOT = "mlflow-artifacts:"
+_SETTINGS_ENV = "CAIRN_SERVER_SETTINGS"
+# uvicorn imports this class by name in each worker (see `__getattr__` below).
+_HTTP_PROTOCOL = f"{__name__}:NoDelayHttpProtocol"
 
 
-def build_app(backend_store_uri: str | None, artifacts_destination: str) -> object:
+def build_app(
+    backend_store_uri: str | None,
+    artifacts_destination: str,
+    *,
+    allowed_artifact_roots: Sequence[str] = (),
+    allowed_hosts: Sequence[str] | None = None,
+    cors_allowed_origins: Sequence[str] | None = None,
+    max_artifact_upload_bytes: int | None = DEFAULT_MAX_UPLOAD,
+) -> object:
     """The application for a store URI (default: ./cairn-data/) and an artifact folder."""
     from cairn.server.app import create_app
     from cairn.store.sql.tracking import SqlTrackingStore
@@ -17,30 +34,143 @@ def build_app(backend_store_uri: str | None, artifacts_destination: str) -> obje
 
     # Experiments created through the server keep their artifacts behind its proxy.
     store = SqlTrackingStore(backend_store_uri or default_tracking_uri(), ARTIFACT_SCHEME_ROOT)
-    return create_app(store, artifacts_destination)
+    return create_app(
+        store,
+        artifacts_destination,
+        allowed_artifact_roots,
+        allowed_hosts=allowed_hosts,
+        cors_allowed_origins=cors_allowed_origins,
+        max_artifact_upload_bytes=max_artifact_upload_bytes,
+    )
 
 
-def _serve(host: str, port: int, backend: str | None, destination: str, workers: int) -> None:
+def _serve(host: str, port: int, settings: dict[str, Any], workers: int) -> None:
     import uvicorn
 
-    os.environ["CAIRN_SERVER_BACKEND_STORE_URI"] = backend or ""
-    os.environ["CAIRN_SERVER_ARTIFACTS_DESTINATION"] = destination
+    os.environ[_SETTINGS_ENV] = json.dumps(settings)
     uvicorn.run(
         "cairn.cli.server:app_from_environment",
         factory=True,
         host=host,
         port=port,
         workers=workers,
+        http=_HTTP_PROTOCOL,
         log_level="warning",
     )
 
 
 def app_from_environment() -> object:
     """The app for each uvicorn worker process, configured by `cairn server`'s options."""
+    settings = json.loads(os.environ[_SETTINGS_ENV])
     return build_app(
-        os.environ.get("CAIRN_SERVER_BACKEND_STORE_URI") or None,
-        os.environ["CAIRN_SERVER_ARTIFACTS_DESTINATION"],
+        settings["backend_store_uri"],
+        settings["artifacts_destination"],
+        allowed_artifact_roots=settings["allowed_artifact_roots"],
+        allowed_hosts=settings["allowed_hosts"],
+        cors_allowed_origins=settings["cors_allowed_origins"],
+        max_artifact_upload_bytes=settings["max_artifact_upload_bytes"],
     )
+
+
+def _set_no_delay(transport: Any) -> None:
+    """Turn Nagle off on an accepted TCP connection.
+
+    With `--workers` > 1 uvicorn binds the listening socket itself with proto 0, and
+    asyncio only sets TCP_NODELAY on sockets whose proto is IPPROTO_TCP; response headers
+    and body then leave in two segments and the body waits ~40 ms for the client's delayed
+    ACK on every keep-alive request (uvicorn issue #3149; MLflow's default server has it)."""
+    sock = transport.get_extra_info("socket")
+    if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:  # the peer is already gone; nothing to speed up
+            pass
+
+
+def _no_delay_protocol() -> type:
+    """uvicorn's HTTP protocol (httptools when installed, else h11, as uvicorn's "auto"),
+    setting TCP_NODELAY on each connection it is given."""
+    import asyncio
+
+    try:
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+    except ImportError:
+        from uvicorn.protocols.http.h11_impl import H11Protocol
+
+        class NoDelayH11Protocol(H11Protocol):
+            def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+                _set_no_delay(transport)
+                super().connection_made(transport)
+
+        return NoDelayH11Protocol
+
+    class NoDelayHttpToolsProtocol(HttpToolsProtocol):
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            _set_no_delay(transport)
+            super().connection_made(transport)
+
+    return NoDelayHttpToolsProtocol
+
+
+def __getattr__(name: str) -> Any:
+    """`NoDelayHttpProtocol`, built on first use: importing uvicorn's protocol modules here
+    at import time would slow down every `cairn` command."""
+    if name == "NoDelayHttpProtocol":
+        protocol = _no_delay_protocol()
+        globals()[name] = protocol
+        return protocol
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _destination(value: str) -> str:
+    """A local destination as an absolute folder (created now); other URIs (s3://) as given."""
+    from cairn.artifacts.paths import local_path_of
+    from cairn.artifacts.uri import scheme_of
+
+    if scheme_of(value) != "file":
+        return value
+    folder = os.path.abspath(local_path_of(value))
+    os.makedirs(folder, exist_ok=True)
+    return folder
+
+
+def _settings(
+    backend_store_uri: str | None,
+    artifacts_destination: str,
+    allowed_artifact_roots: str | None,
+    allowed_hosts: str | None,
+    cors_allowed_origins: str | None,
+    max_artifact_upload_bytes: int,
+) -> dict[str, Any]:
+    """The options, checked now (a typo fails the command, not each worker)."""
+    from cairn.artifacts.uri import artifact_repository
+    from cairn.exceptions import CairnError
+    from cairn.server.security import SecurityMiddleware, split_list
+
+    destination = _destination(artifacts_destination)
+    try:
+        artifact_repository(destination)
+    except CairnError as error:
+        raise click.BadParameter(error.message, param_hint="--artifacts-destination") from None
+    hosts, origins = split_list(allowed_hosts), split_list(cors_allowed_origins)
+    try:
+        SecurityMiddleware(app=_no_app, allowed_hosts=hosts, cors_allowed_origins=origins)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+    if max_artifact_upload_bytes < 0:
+        raise click.BadParameter("must be 0 (no limit) or more", param_hint="--max-upload-bytes")
+    return {
+        "backend_store_uri": backend_store_uri,
+        "artifacts_destination": destination,
+        "allowed_artifact_roots": split_list(allowed_artifact_roots) or [],
+        "allowed_hosts": hosts,
+        "cors_allowed_origins": origins,
+        "max_artifact_upload_bytes": max_artifact_upload_bytes or None,
+    }
+
+
+async def _no_app(scope: Any, receive: Any, send: Any) -> None:  # pragma: no cover
+    raise RuntimeError("only used to check the allow-lists")
 
 
 @click.command()
@@ -55,14 +185,63 @@ def app_from_environment() -> object:
     "--artifacts-destination",
     default=os.path.join("cairn-data", "artifacts"),
     show_default=True,
-    help="Where the artifact proxy stores files.",
+    help="Where the artifact proxy stores files: a folder or s3://bucket/prefix.",
+)
+@click.option(
+    "--allowed-artifact-roots",
+    default=None,
+    help="Comma-separated folders or URIs (s3://bucket/prefix) where experiments may keep "
+    "artifacts besides the artifact proxy's destination (mlflow-artifacts:/...).",
+)
+@click.option(
+    "--allowed-hosts",
+    default=None,
+    help="Comma-separated Host header values to accept: names (any port), name:port, "
+    "*.example.com, networks such as 10.0.0.0/8, or '*' for any. Default: localhost and "
+    "private addresses. Others get 403 (DNS rebinding protection).",
+)
+@click.option(
+    "--cors-allowed-origins",
+    default=None,
+    help="Comma-separated browser origins (scheme://host[:port], port may be '*') allowed "
+    "to make changes; '*' for any. Default: the server's own origin and localhost.",
+)
+@click.option(
+    "--max-upload-bytes",
+    "max_artifact_upload_bytes",
+    default=DEFAULT_MAX_UPLOAD,
+    show_default=True,
+    type=int,
+    help="Largest artifact the proxy accepts in one upload (0: no limit).",
 )
 @click.option("--workers", default=1, show_default=True, type=int, help="Worker processes.")
 def server(
-    host: str, port: int, backend_store_uri: str | None, artifacts_destination: str, workers: int
+    host: str,
+    port: int,
+    backend_store_uri: str | None,
+    artifacts_destination: str,
+    allowed_artifact_roots: str | None,
+    allowed_hosts: str | None,
+    cors_allowed_origins: str | None,
+    max_artifact_upload_bytes: int,
+    workers: int,
 ) -> None:
     """Serve a tracking store over MLflow's REST API (mlflow clients work unchanged)."""
-    _serve(host, port, backend_store_uri, os.path.abspath(artifacts_destination), workers)
+    settings = _settings(
+        backend_store_uri,
+        artifacts_destination,
+        allowed_artifact_roots,
+        allowed_hosts,
+        cors_allowed_origins,
+        max_artifact_upload_bytes,
+    )
+    if host in ("0.0.0.0", "::") and allowed_hosts is None:
+        click.echo(
+            "Listening on all interfaces: requests must name this server by a local or "
+            "private address (Host header); add its public names with --allowed-hosts.",
+            err=True,
+        )
+    _serve(host, port, settings, workers)
 
 
 @click.command()
@@ -70,4 +249,7 @@ def server(
 @click.option("--port", default=5000, show_default=True, type=int, help="Port to listen on.")
 def ui(host: str, port: int) -> None:
     """Serve the default store (./cairn-data/) with the web UI."""
-    _serve(host, port, None, os.path.abspath(os.path.join("cairn-data", "artifacts")), 1)
+    settings = _settings(
+        None, os.path.join("cairn-data", "artifacts"), None, None, None, DEFAULT_MAX_UPLOAD
+    )
+    _serve(host, port, settings, 1)

@@ -3,42 +3,86 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from cairn.exceptions import CairnError
-from cairn.server import errors, tracking_api
-from cairn.server.context import Context
-from cairn.server.routes import build_routes
+from cairn.server import artifacts_api, errors, security, tracking_api
+from cairn.server.context import DEFAULT_MAX_ARTIFACT_UPLOAD_BYTES, Context
+from cairn.server.messages import Message
+from cairn.server.routes import Endpoint, Handler, build_routes
 from cairn.server.wire import json_response
 from cairn.store.base import TrackingStore
 
 MLFLOW_COMPATIBLE_VERSION = "3.18.0"
+# Calls that set where artifacts will be written: their location must lie in an allowed root.
+_ARTIFACT_LOCATION_FIELDS = {("POST", "/experiments/create"): "artifact_location"}
 
 
 def create_app(
     tracking: TrackingStore,
     artifacts_destination: str,
     allowed_artifact_roots: Sequence[str] = (),
+    *,
+    allowed_hosts: Sequence[str] | None = None,
+    cors_allowed_origins: Sequence[str] | None = None,
+    max_artifact_upload_bytes: int | None = DEFAULT_MAX_ARTIFACT_UPLOAD_BYTES,
 ) -> Starlette:
-    """The server over `tracking`, proxying artifacts to `artifacts_destination`."""
-    context = Context(tracking, artifacts_destination, tuple(allowed_artifact_roots))
+    """The server over `tracking`, proxying artifacts to `artifacts_destination`.
+
+    `allowed_hosts` / `cors_allowed_origins`: the Host and Origin allow-lists (None: local
+    and private addresses, local origins; `["*"]`: anything). Experiment artifact
+    locations must lie under the destination (`mlflow-artifacts:/…`) or one of
+    `allowed_artifact_roots`."""
+    context = Context(
+        tracking, artifacts_destination, tuple(allowed_artifact_roots), max_artifact_upload_bytes
+    )
+    endpoints = [
+        *(_guard_artifact_location(e) for e in tracking_api.ENDPOINTS),
+        *artifacts_api.TRACKING_ENDPOINTS,
+    ]
     routes: list[BaseRoute] = [
         Route("/health", _health, methods=["GET"]),
         Route("/version", _version, methods=["GET"]),
         Route("/api/3.0/mlflow/server-info", _server_info, methods=["GET"]),
-        *build_routes(tracking_api.ENDPOINTS, context),
+        *build_routes(endpoints, context),
+        *artifacts_api.ArtifactProxy(context).routes(),
     ]
     return Starlette(
         routes=routes,
+        middleware=[
+            Middleware(
+                security.SecurityMiddleware,
+                allowed_hosts=allowed_hosts,
+                cors_allowed_origins=cors_allowed_origins,
+            )
+        ],
         exception_handlers={
             CairnError: errors.on_cairn_error,
             Exception: errors.on_unexpected_error,
         },
     )
+
+
+def _guard_artifact_location(endpoint: Endpoint) -> Endpoint:
+    """The endpoint, with its artifact location checked against the roots before it runs
+    (composed around tracking_api's handler, which stays unaware of the rule)."""
+    field = _ARTIFACT_LOCATION_FIELDS.get((endpoint.method, endpoint.path))
+    if field is None:
+        return endpoint
+    handler = endpoint.handler
+
+    def checked(context: Context, message: Message) -> dict[str, Any]:
+        security.check_artifact_location(message.string(field), context)
+        return handler(context, message)
+
+    guarded: Handler = checked
+    return Endpoint(endpoint.method, endpoint.path, guarded)
 
 
 async def _health(_request: Request) -> Response:

@@ -1,27 +1,55 @@
-"""Handlers of MLflow's tracking service (`service.proto`), one small function each."""
+"""Handlers of MLflow's tracking service (`service.proto`), one small function each.
+
+A handler reads its fields, converts them to entities (wire.py) and calls the store, which
+validates everything and raises the CairnError that becomes MLflow's error JSON.
+"""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
-from cairn.entities import ExperimentTag
-from cairn.exceptions import ResourceDoesNotExistError
+from cairn.entities import ExperimentTag, Metric, Param, RunTag, ViewType
+from cairn.exceptions import InvalidParameterValueError, ResourceDoesNotExistError
 from cairn.server import wire
 from cairn.server.context import Context
 from cairn.server.messages import Message
 from cairn.server.routes import Endpoint
 
+RUNS_SEARCH_DEFAULT_MAX_RESULTS = 1000  # the proto's default; experiments/search has none
+
+
+def _experiment_id(msg: Message) -> str:
+    return wire.parse_id("experiment_id", msg.required("experiment_id"))
+
+
+def _key(msg: Message) -> str:
+    return msg.string("key", required=True) or ""
+
+
+def _value(msg: Message) -> str:
+    return msg.string("value") or ""
+
+
+def _view_type(msg: Message, name: str) -> ViewType:
+    value = msg.get(name)
+    return ViewType.ACTIVE_ONLY if value is None else wire.parse_view_type(name, value)
+
+
+# -- experiments ----------------------------------------------------------------------------
+
 
 def create_experiment(ctx: Context, msg: Message) -> dict[str, Any]:
-    tags = [ExperimentTag(t["key"], t.get("value", "")) for t in msg.repeated("tags")]
     experiment_id = ctx.tracking.create_experiment(
-        msg.string("name", required=True) or "", msg.string("artifact_location"), tags
+        msg.string("name", required=True) or "",
+        msg.string("artifact_location"),
+        wire.parse_experiment_tags(msg.repeated("tags")),
     )
     return {"experiment_id": experiment_id}
 
 
 def get_experiment(ctx: Context, msg: Message) -> dict[str, Any]:
-    experiment = ctx.tracking.get_experiment(str(msg.required("experiment_id")))
+    experiment = ctx.tracking.get_experiment(_experiment_id(msg))
     return {"experiment": wire.experiment(experiment)}
 
 
@@ -34,8 +62,180 @@ def get_experiment_by_name(ctx: Context, msg: Message) -> dict[str, Any]:
     return {"experiment": wire.experiment(experiment)}
 
 
+def search_experiments(ctx: Context, msg: Message) -> dict[str, Any]:
+    found = ctx.tracking.search_experiments(
+        view_type=_view_type(msg, "view_type"),
+        # Omitted reads as 0, which the store refuses: MLflow requires max_results here.
+        max_results=msg.integer("max_results", default=0) or 0,
+        filter_string=msg.string("filter"),
+        order_by=wire.parse_strings("order_by", msg.repeated("order_by")),
+        page_token=msg.string("page_token"),
+    )
+    return wire.page("experiments", [wire.experiment(e) for e in found], found.token)
+
+
+def update_experiment(ctx: Context, msg: Message) -> dict[str, Any]:
+    ctx.tracking.rename_experiment(_experiment_id(msg), msg.string("new_name", required=True) or "")
+    return {}
+
+
+def delete_experiment(ctx: Context, msg: Message) -> dict[str, Any]:
+    ctx.tracking.delete_experiment(_experiment_id(msg))
+    return {}
+
+
+def restore_experiment(ctx: Context, msg: Message) -> dict[str, Any]:
+    ctx.tracking.restore_experiment(_experiment_id(msg))
+    return {}
+
+
+def set_experiment_tag(ctx: Context, msg: Message) -> dict[str, Any]:
+    ctx.tracking.set_experiment_tag(_experiment_id(msg), ExperimentTag(_key(msg), _value(msg)))
+    return {}
+
+
+def delete_experiment_tag(ctx: Context, msg: Message) -> dict[str, Any]:
+    ctx.tracking.delete_experiment_tag(_experiment_id(msg), _key(msg))
+    return {}
+
+
+# -- runs -----------------------------------------------------------------------------------
+
+
+def create_run(ctx: Context, msg: Message) -> dict[str, Any]:
+    start_time = msg.integer("start_time")
+    run = ctx.tracking.create_run(
+        experiment_id=_experiment_id(msg),
+        user_id=msg.string("user_id") or "",
+        # MLflow stores 0 when the client sends none; "now" is what such a caller means.
+        start_time=int(time.time() * 1000) if start_time is None else start_time,
+        tags=wire.parse_run_tags(msg.repeated("tags")),
+        run_name=msg.string("run_name") or None,
+    )
+    return {"run": wire.run(run)}
+
+
+def get_run(ctx: Context, msg: Message) -> dict[str, Any]:
+    return {"run": wire.run(ctx.tracking.get_run(msg.run_id()))}
+
+
+def update_run(ctx: Context, msg: Message) -> dict[str, Any]:
+    status = msg.get("status")
+    info = ctx.tracking.update_run_info(
+        msg.run_id(),
+        run_status=None if status is None else wire.parse_run_status(status),
+        end_time=msg.integer("end_time"),
+        run_name=msg.string("run_name"),
+    )
+    return {"run_info": wire.run_info(info)}
+
+
+def delete_run(ctx: Context, msg: Message) -> dict[str, Any]:
+    ctx.tracking.delete_run(msg.run_id())
+    return {}
+
+
+def restore_run(ctx: Context, msg: Message) -> dict[str, Any]:
+    ctx.tracking.restore_run(msg.run_id())
+    return {}
+
+
+def search_runs(ctx: Context, msg: Message) -> dict[str, Any]:
+    found = ctx.tracking.search_runs(
+        experiment_ids=wire.parse_ids("experiment_ids", msg.repeated("experiment_ids")),
+        filter_string=msg.string("filter"),
+        run_view_type=_view_type(msg, "run_view_type"),
+        max_results=msg.integer("max_results", default=RUNS_SEARCH_DEFAULT_MAX_RESULTS) or 0,
+        order_by=wire.parse_strings("order_by", msg.repeated("order_by")),
+        page_token=msg.string("page_token"),
+    )
+    return wire.page("runs", [wire.run(r) for r in found], found.token)
+
+
+def log_metric(ctx: Context, msg: Message) -> dict[str, Any]:
+    metric = Metric(
+        _key(msg),
+        wire.parse_double("value", msg.required("value")),
+        msg.integer("timestamp", required=True) or 0,
+        msg.integer("step", default=0) or 0,
+    )
+    ctx.tracking.log_metric(msg.run_id(), metric)
+    return {}
+
+
+def log_param(ctx: Context, msg: Message) -> dict[str, Any]:
+    ctx.tracking.log_param(msg.run_id(), Param(_key(msg), _value(msg)))
+    return {}
+
+
+def set_tag(ctx: Context, msg: Message) -> dict[str, Any]:
+    ctx.tracking.set_tag(msg.run_id(), RunTag(_key(msg), _value(msg)))
+    return {}
+
+
+def delete_tag(ctx: Context, msg: Message) -> dict[str, Any]:
+    ctx.tracking.delete_tag(msg.run_id(), _key(msg))
+    return {}
+
+
+def log_batch(ctx: Context, msg: Message) -> dict[str, Any]:
+    ctx.tracking.log_batch(
+        msg.run_id(),
+        metrics=wire.parse_metrics(msg.repeated("metrics")),
+        params=wire.parse_params(msg.repeated("params")),
+        tags=wire.parse_run_tags(msg.repeated("tags")),
+    )
+    return {}
+
+
+def log_inputs(ctx: Context, msg: Message) -> dict[str, Any]:
+    datasets = [wire.parse_dataset_input(d) for d in msg.repeated("datasets")]
+    ctx.tracking.log_inputs(msg.run_id(), datasets)
+    return {}
+
+
+def get_metric_history(ctx: Context, msg: Message) -> dict[str, Any]:
+    history = ctx.tracking.get_metric_history(
+        msg.run_id(),
+        msg.string("metric_key", required=True) or "",
+        max_results=msg.integer("max_results"),
+        page_token=msg.string("page_token"),
+    )
+    return wire.page("metrics", [wire.metric(m) for m in history], history.token)
+
+
+def search_logged_models(ctx: Context, msg: Message) -> dict[str, Any]:
+    """MLflow 3's LoggedModel search. Cairn stores no LoggedModels yet (models come with the
+    models issue), so every search is truthfully empty; MLflow's client asks this before it
+    lists a run's subfolder, and needs the endpoint to answer."""
+    if not msg.repeated("experiment_ids"):
+        raise InvalidParameterValueError("Missing value for required parameter 'experiment_ids'.")
+    return {}
+
+
 ENDPOINTS = [
     Endpoint("POST", "/experiments/create", create_experiment),
     Endpoint("GET", "/experiments/get", get_experiment),
     Endpoint("GET", "/experiments/get-by-name", get_experiment_by_name),
+    Endpoint("POST", "/experiments/search", search_experiments),
+    Endpoint("GET", "/experiments/search", search_experiments),
+    Endpoint("POST", "/experiments/update", update_experiment),
+    Endpoint("POST", "/experiments/delete", delete_experiment),
+    Endpoint("POST", "/experiments/restore", restore_experiment),
+    Endpoint("POST", "/experiments/set-experiment-tag", set_experiment_tag),
+    Endpoint("POST", "/experiments/delete-experiment-tag", delete_experiment_tag),
+    Endpoint("POST", "/runs/create", create_run),
+    Endpoint("GET", "/runs/get", get_run),
+    Endpoint("POST", "/runs/update", update_run),
+    Endpoint("POST", "/runs/delete", delete_run),
+    Endpoint("POST", "/runs/restore", restore_run),
+    Endpoint("POST", "/runs/search", search_runs),
+    Endpoint("POST", "/runs/log-metric", log_metric),
+    Endpoint("POST", "/runs/log-parameter", log_param),
+    Endpoint("POST", "/runs/set-tag", set_tag),
+    Endpoint("POST", "/runs/delete-tag", delete_tag),
+    Endpoint("POST", "/runs/log-batch", log_batch),
+    Endpoint("POST", "/runs/log-inputs", log_inputs),
+    Endpoint("GET", "/metrics/get-history", get_metric_history),
+    Endpoint("POST", "/logged-models/search", search_logged_models),
 ]

@@ -17,11 +17,16 @@ from cairn.entities import (
     Dataset,
     DatasetInput,
     Experiment,
+    ExperimentTag,
     FileInfo,
     InputTag,
     Metric,
+    Param,
     Run,
     RunInfo,
+    RunStatus,
+    RunTag,
+    ViewType,
 )
 from cairn.exceptions import InvalidParameterValueError
 
@@ -185,3 +190,125 @@ def parse_dataset_input(item: Any) -> DatasetInput:
         name, digest, source_type, source, text("schema", False), text("profile", False)
     )
     return DatasetInput(found, tags)
+
+
+def page(field: str, items: list[dict[str, Any]], token: str | None) -> dict[str, Any]:
+    """One page of a search: `{field: [...], next_page_token}`, each left out when empty
+    (MLflow omits empty lists, so an empty search answers `{}`)."""
+    out: dict[str, Any] = {}
+    if items:
+        out[field] = items
+    if token:
+        out["next_page_token"] = token
+    return out
+
+
+def parse_id(name: str, value: Any) -> str:
+    """An id (experiment ids are strings in MLflow's JSON; numbers are accepted too)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    raise InvalidParameterValueError(f"Invalid value {value!r} for parameter '{name}'.")
+
+
+def parse_ids(name: str, values: list[Any]) -> list[str]:
+    """A repeated id field (`experiment_ids`), each a string or a number."""
+    return [parse_id(f"{name}[{i}]", v) for i, v in enumerate(values)]
+
+
+def parse_strings(name: str, values: list[Any]) -> list[str]:
+    """A repeated string field (`order_by`)."""
+    for i, value in enumerate(values):
+        if not isinstance(value, str):
+            raise InvalidParameterValueError(
+                f"Invalid value {value!r} for parameter '{name}[{i}]'."
+            )
+    return values
+
+
+def _enum_number(value: Any) -> Any:
+    """Proto JSON gives enums as names or numbers; a number may also arrive as a string."""
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return value
+
+
+def parse_run_status(value: Any) -> RunStatus:
+    """`RunStatus` by name ("FINISHED") or proto number (3)."""
+    return RunStatus.parse(_enum_number(value))
+
+
+def parse_view_type(name: str, value: Any) -> ViewType:
+    """`ViewType` by name ("ACTIVE_ONLY", "DELETED_ONLY", "ALL") or proto number (1, 2, 3)."""
+    value = _enum_number(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value in {v.value for v in ViewType}:
+            return ViewType(value)
+    elif isinstance(value, str) and value.upper() in ViewType.__members__:
+        return ViewType[value.upper()]
+    raise InvalidParameterValueError(
+        f"Invalid value {value!r} for parameter '{name}': expected ACTIVE_ONLY, DELETED_ONLY "
+        "or ALL."
+    )
+
+
+def _item(name: str, index: int, item: Any) -> dict[str, Any]:
+    if not isinstance(item, dict):
+        raise InvalidParameterValueError(f"Parameter '{name}[{index}]' must be an object.")
+    return item
+
+
+def _field(path: str, item: dict[str, Any], field: str, required: bool) -> Any:
+    value = item.get(field)
+    if required and (value is None or value == ""):
+        raise InvalidParameterValueError(f"Missing value for required parameter '{path}.{field}'.")
+    return value
+
+
+def _text(path: str, item: dict[str, Any], field: str, required: bool) -> str:
+    """A string field of a list item; absent or null reads as "" (proto's default)."""
+    value = _field(path, item, field, required)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise InvalidParameterValueError(f"Invalid value {value!r} for parameter '{path}.{field}'.")
+    return value
+
+
+def parse_metrics(items: list[Any], name: str = "metrics") -> list[Metric]:
+    """log-batch's `metrics`: key, value and timestamp are required (as MLflow), step is 0
+    when absent; doubles may be "NaN"/"Infinity" strings, int64s may be strings."""
+    out = []
+    for i, raw in enumerate(items):
+        item, path = _item(name, i, raw), f"{name}[{i}]"
+        step = item.get("step")
+        out.append(
+            Metric(
+                _text(path, item, "key", True),
+                parse_double(f"{path}.value", _field(path, item, "value", True)),
+                parse_int(f"{path}.timestamp", _field(path, item, "timestamp", True)),
+                0 if step is None else parse_int(f"{path}.step", step),
+            )
+        )
+    return out
+
+
+def _key_value_items(name: str, items: list[Any]) -> list[tuple[str, str]]:
+    pairs = []
+    for i, raw in enumerate(items):
+        item, path = _item(name, i, raw), f"{name}[{i}]"
+        pairs.append((_text(path, item, "key", True), _text(path, item, "value", False)))
+    return pairs
+
+
+def parse_params(items: list[Any], name: str = "params") -> list[Param]:
+    return [Param(k, v) for k, v in _key_value_items(name, items)]
+
+
+def parse_run_tags(items: list[Any], name: str = "tags") -> list[RunTag]:
+    return [RunTag(k, v) for k, v in _key_value_items(name, items)]
+
+
+def parse_experiment_tags(items: list[Any], name: str = "tags") -> list[ExperimentTag]:
+    return [ExperimentTag(k, v) for k, v in _key_value_items(name, items)]

@@ -1,0 +1,424 @@
+"""RestTrackingStore: the TrackingStore contract over MLflow's REST API (`/api/2.0/mlflow`).
+
+`cairn.set_tracking_uri("http://host:5000")` makes the fluent API and `Client` talk to a
+`cairn server` (or an MLflow server) through this store. Semantics are the SQL store's,
+because the server runs it: validation happens there and its errors come back as the same
+CairnError subclasses. Metric values are checked here too, because JSON would blur them
+("1.0" is a valid double on the wire, and NaN has no JSON spelling).
+
+Calls that can be repeated safely (reads, searches, log-batch — the server stores an exact
+repeat of a metric point once, a param with its same value is fine, tags upsert — and run
+updates, which set absolute values) are retried after transient failures; creating and
+deleting things is not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from cairn import validation as check
+from cairn.entities import (
+    Dataset,
+    DatasetInput,
+    Experiment,
+    ExperimentTag,
+    InputTag,
+    LifecycleStage,
+    Metric,
+    PagedList,
+    Param,
+    Run,
+    RunData,
+    RunInfo,
+    RunInputs,
+    RunStatus,
+    RunTag,
+    ViewType,
+)
+from cairn.exceptions import InvalidParameterValueError, ResourceDoesNotExistError
+from cairn.store.base import SEARCH_MAX_RESULTS_DEFAULT, MetricPoint, TrackingStore
+from cairn.store.rest.http import HttpSession, decode_double, encode_double, shared_session
+
+API = "/api/2.0/mlflow"
+BATCH_POINTS = check.MAX_BATCH_METRICS  # the most metrics one log-batch may carry
+HISTORY_PAGE = 25_000  # MLflow's client pages metric histories this size
+
+
+class RestTrackingStore(TrackingStore):
+    """A tracking server's store, reached over HTTP(S).
+
+    `artifact_root` is part of the store-builder protocol and unused: the server decides
+    where experiments keep their artifacts (`mlflow-artifacts:/<id>` on a Cairn server)."""
+
+    def __init__(
+        self, uri: str, artifact_root: str | None = None, *, session: HttpSession | None = None
+    ) -> None:
+        self.uri = uri
+        self._http = session if session is not None else shared_session(uri.rstrip("/"))
+
+    def _get(self, endpoint: str, **fields: Any) -> dict[str, Any]:
+        return self._http.call("GET", API + endpoint, fields)
+
+    def _post(self, endpoint: str, idempotent: bool = False, **fields: Any) -> dict[str, Any]:
+        body = {k: v for k, v in fields.items() if v is not None}
+        return self._http.call("POST", API + endpoint, body, idempotent=idempotent)
+
+    def close(self) -> None:
+        """Nothing to release: the connection pool is shared by the process (artifact
+        repositories on the same server use it too)."""
+
+    # -- experiments -------------------------------------------------------------------------
+
+    def create_experiment(
+        self,
+        name: str,
+        artifact_location: str | None = None,
+        tags: Sequence[ExperimentTag] = (),
+    ) -> str:
+        answer = self._post(
+            "/experiments/create",
+            name=name,
+            artifact_location=artifact_location,
+            tags=_pairs(tags),
+        )
+        return str(answer["experiment_id"])
+
+    def get_experiment(self, experiment_id: str) -> Experiment:
+        return _experiment(self._get("/experiments/get", experiment_id=experiment_id)["experiment"])
+
+    def get_experiment_by_name(self, name: str) -> Experiment | None:
+        try:
+            answer = self._get("/experiments/get-by-name", experiment_name=name)
+        except ResourceDoesNotExistError:
+            return None  # MLflow's server answers 404; the contract answers None
+        return _experiment(answer["experiment"])
+
+    def search_experiments(
+        self,
+        view_type: ViewType = ViewType.ACTIVE_ONLY,
+        max_results: int = SEARCH_MAX_RESULTS_DEFAULT,
+        filter_string: str | None = None,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[Experiment]:
+        answer = self._post(
+            "/experiments/search",
+            idempotent=True,
+            view_type=ViewType(view_type).name,
+            max_results=max_results,
+            filter=filter_string or None,
+            order_by=list(order_by) if order_by else None,
+            page_token=page_token or None,
+        )
+        found = [_experiment(e) for e in answer.get("experiments") or ()]
+        return PagedList(found, answer.get("next_page_token") or None)
+
+    def rename_experiment(self, experiment_id: str, new_name: str) -> None:
+        self._post("/experiments/update", experiment_id=experiment_id, new_name=new_name)
+
+    def delete_experiment(self, experiment_id: str) -> None:
+        self._post("/experiments/delete", experiment_id=experiment_id)
+
+    def restore_experiment(self, experiment_id: str) -> None:
+        self._post("/experiments/restore", experiment_id=experiment_id)
+
+    def set_experiment_tag(self, experiment_id: str, tag: ExperimentTag) -> None:
+        self._post(
+            "/experiments/set-experiment-tag",
+            experiment_id=experiment_id,
+            key=tag.key,
+            value=tag.value,
+        )
+
+    def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
+        self._post("/experiments/delete-experiment-tag", experiment_id=experiment_id, key=key)
+
+    # -- runs --------------------------------------------------------------------------------
+
+    def create_run(
+        self,
+        experiment_id: str,
+        user_id: str,
+        start_time: int,
+        tags: Sequence[RunTag],
+        run_name: str | None,
+    ) -> Run:
+        answer = self._post(
+            "/runs/create",
+            experiment_id=experiment_id,
+            user_id=user_id,
+            start_time=start_time,
+            tags=_pairs(tags),
+            run_name=run_name or None,
+        )
+        return _run(answer["run"])
+
+    def get_run(self, run_id: str) -> Run:
+        return _run(self._get("/runs/get", run_id=run_id, run_uuid=run_id)["run"])
+
+    def update_run_info(
+        self,
+        run_id: str,
+        run_status: RunStatus | None = None,
+        end_time: int | None = None,
+        run_name: str | None = None,
+    ) -> RunInfo:
+        status = RunStatus.parse(run_status).value if run_status is not None else None
+        answer = self._post(
+            "/runs/update",
+            idempotent=True,  # absolute values: setting them twice is setting them once
+            run_id=run_id,
+            run_uuid=run_id,
+            status=status,
+            end_time=end_time,
+            run_name=run_name or None,
+        )
+        return _run_info(answer["run_info"])
+
+    def delete_run(self, run_id: str) -> None:
+        self._post("/runs/delete", run_id=run_id)
+
+    def restore_run(self, run_id: str) -> None:
+        self._post("/runs/restore", run_id=run_id)
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        self._post("/runs/delete-tag", run_id=run_id, key=key)
+
+    # -- logging -----------------------------------------------------------------------------
+
+    def log_batch(
+        self,
+        run_id: str,
+        metrics: Sequence[Metric] = (),
+        params: Sequence[Param] = (),
+        tags: Sequence[RunTag] = (),
+    ) -> None:
+        points = check.metric_points(run_id, metrics) if metrics else []
+        self._log_batch(
+            run_id,
+            [_point(p) for p in points],
+            [{"key": p.key, "value": _text(p.value)} for p in params],
+            [{"key": t.key, "value": _text(t.value)} for t in tags],
+        )
+
+    def _log_batch(
+        self,
+        run_id: str,
+        metrics: list[dict[str, Any]],
+        params: list[dict[str, str]] | None = None,
+        tags: list[dict[str, str]] | None = None,
+    ) -> None:
+        self._post(
+            "/runs/log-batch",
+            idempotent=True,
+            run_id=run_id,
+            metrics=metrics or None,
+            params=params or None,
+            tags=tags or None,
+        )
+
+    def log_metric_points(self, points: Sequence[MetricPoint]) -> None:
+        """One log-batch per run and 1,000 points. Points of a run the server refuses (gone,
+        deleted) are skipped and named in the error raised after the others are stored."""
+        by_run: dict[str, list[dict[str, Any]]] = {}
+        for point in points:
+            by_run.setdefault(point[0], []).append(_point(point))
+        refused: dict[str, str] = {}
+        for run_id, encoded in by_run.items():
+            try:
+                for start in range(0, len(encoded), BATCH_POINTS):
+                    self._log_batch(run_id, encoded[start : start + BATCH_POINTS])
+            except (ResourceDoesNotExistError, InvalidParameterValueError) as error:
+                refused[run_id] = error.message
+        if refused:
+            detail = ", ".join(f"{run_id} ({why})" for run_id, why in sorted(refused.items()))
+            raise InvalidParameterValueError(
+                f"Metrics for runs that are not active were not stored: {detail}"
+            )
+
+    def end_run(
+        self,
+        run_id: str,
+        status: RunStatus,
+        end_time: int,
+        points: Sequence[MetricPoint] = (),
+    ) -> None:
+        """The last points, then the end: two kinds of call over HTTP, not one transaction.
+        A refused point does not keep the run from ending; its error is raised after."""
+        ended = RunStatus.parse(status)  # a bad status or end time is refused before writing
+        check.integer("end_time", end_time, minimum=0)
+        refused: InvalidParameterValueError | None = None
+        try:
+            self.log_metric_points(points)
+        except InvalidParameterValueError as error:
+            refused = error
+        self.update_run_info(run_id, ended, end_time)
+        if refused is not None:
+            raise refused
+
+    def get_metric_history(
+        self,
+        run_id: str,
+        key: str,
+        max_results: int | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[Metric]:
+        """One page when `max_results` is given; else every point, fetched in pages."""
+        if max_results is not None:
+            return self._history_page(run_id, key, max_results, page_token)
+        history: list[Metric] = []
+        token = page_token
+        while True:
+            page = self._history_page(run_id, key, HISTORY_PAGE, token)
+            history.extend(page)
+            token = page.token
+            if not token:
+                return PagedList(history, None)
+
+    def _history_page(
+        self, run_id: str, key: str, max_results: int, page_token: str | None
+    ) -> PagedList[Metric]:
+        answer = self._get(
+            "/metrics/get-history",
+            run_id=run_id,
+            run_uuid=run_id,
+            metric_key=key,
+            max_results=max_results,
+            page_token=page_token or None,
+        )
+        found = [_metric(m) for m in answer.get("metrics") or ()]
+        return PagedList(found, answer.get("next_page_token") or None)
+
+    def search_runs(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str | None = None,
+        run_view_type: ViewType = ViewType.ACTIVE_ONLY,
+        max_results: int = SEARCH_MAX_RESULTS_DEFAULT,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[Run]:
+        ids = [experiment_ids] if isinstance(experiment_ids, str) else list(experiment_ids)
+        answer = self._post(
+            "/runs/search",
+            idempotent=True,
+            experiment_ids=ids,
+            filter=filter_string or None,
+            run_view_type=ViewType(run_view_type).name,
+            max_results=max_results,
+            order_by=list(order_by) if order_by else None,
+            page_token=page_token or None,
+        )
+        found = [_run(r) for r in answer.get("runs") or ()]
+        return PagedList(found, answer.get("next_page_token") or None)
+
+    def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput]) -> None:
+        self._post(
+            "/runs/log-inputs",
+            run_id=run_id,
+            datasets=[
+                {"tags": _pairs(d.tags), "dataset": _dataset_json(d.dataset)} for d in datasets
+            ],
+        )
+
+
+# -- to the wire -----------------------------------------------------------------------------
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else str(value)
+
+
+def _pairs(items: Sequence[ExperimentTag | RunTag | InputTag]) -> list[dict[str, str]]:
+    return [{"key": item.key, "value": _text(item.value)} for item in items]
+
+
+def _point(point: MetricPoint) -> dict[str, Any]:
+    _, key, value, timestamp, step = point
+    return {"key": key, "value": encode_double(value), "timestamp": timestamp, "step": step}
+
+
+def _dataset_json(dataset: Dataset) -> dict[str, str]:
+    fields = {
+        "name": dataset.name,
+        "digest": dataset.digest,
+        "source_type": dataset.source_type,
+        "source": dataset.source,
+        "schema": dataset.schema,
+        "profile": dataset.profile,
+    }
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+# -- from the wire ---------------------------------------------------------------------------
+
+
+def _key_values(items: Any) -> dict[str, str]:
+    return {str(i["key"]): str(i.get("value", "")) for i in items or ()}
+
+
+def _optional_int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def _experiment(e: Mapping[str, Any]) -> Experiment:
+    return Experiment(
+        experiment_id=str(e["experiment_id"]),
+        name=str(e.get("name", "")),
+        artifact_location=str(e.get("artifact_location", "")),
+        lifecycle_stage=str(e.get("lifecycle_stage", LifecycleStage.ACTIVE)),
+        tags=_key_values(e.get("tags")),
+        creation_time=_optional_int(e.get("creation_time")),
+        last_update_time=_optional_int(e.get("last_update_time")),
+    )
+
+
+def _run_info(i: Mapping[str, Any]) -> RunInfo:
+    return RunInfo(
+        run_id=str(i.get("run_id") or i["run_uuid"]),
+        experiment_id=str(i["experiment_id"]),
+        run_name=str(i.get("run_name", "")),
+        user_id=str(i.get("user_id", "")),
+        status=RunStatus.parse(i.get("status", RunStatus.RUNNING.value)).value,
+        start_time=int(i.get("start_time") or 0),
+        end_time=_optional_int(i.get("end_time")),
+        artifact_uri=str(i.get("artifact_uri", "")),
+        lifecycle_stage=str(i.get("lifecycle_stage", LifecycleStage.ACTIVE)),
+    )
+
+
+def _metric(m: Mapping[str, Any]) -> Metric:
+    return Metric(
+        str(m["key"]), decode_double(m["value"]), int(m.get("timestamp", 0)), int(m.get("step", 0))
+    )
+
+
+def _dataset_input(item: Mapping[str, Any]) -> DatasetInput:
+    d = item.get("dataset") or {}
+    dataset = Dataset(
+        name=str(d.get("name", "")),
+        digest=str(d.get("digest", "")),
+        source_type=str(d.get("source_type", "")),
+        source=str(d.get("source", "")),
+        schema=d.get("schema"),
+        profile=d.get("profile"),
+    )
+    tags = tuple(InputTag(str(t["key"]), str(t.get("value", ""))) for t in item.get("tags") or ())
+    return DatasetInput(dataset, tags)
+
+
+def _run(r: Mapping[str, Any]) -> Run:
+    data = r.get("data") or {}
+    inputs = r.get("inputs") or {}
+    return Run(
+        info=_run_info(r["info"]),
+        data=RunData(
+            latest_metrics=tuple(_metric(m) for m in data.get("metrics") or ()),
+            params=_key_values(data.get("params")),
+            tags=_key_values(data.get("tags")),
+        ),
+        inputs=RunInputs(
+            dataset_inputs=tuple(_dataset_input(i) for i in inputs.get("dataset_inputs") or ())
+        ),
+    )

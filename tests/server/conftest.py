@@ -1,0 +1,155 @@
+"""A real `cairn server` process per backend (SQLite, PostgreSQL), shared by the server suites.
+
+The server runs as a subprocess on 127.0.0.1, started exactly as a user starts it (the
+`cairn server` command), and is polled over HTTP until `/health` answers. The PostgreSQL
+variant gets a fresh database of its own on the server that tests/conftest.py uses
+(CAIRN_TEST_POSTGRES_URI), dropped at the end of the session by that conftest's
+`server_store_uris` fixture. An unreachable PostgreSQL skips those tests, or fails them
+under CAIRN_REQUIRE_DATABASES=1, as everywhere in the suite.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+SERVER_BACKENDS = ["sqlite", "postgresql"]
+START_SECONDS = 60.0
+STOP_SECONDS = 15.0
+POSTGRES_URI = os.environ.get(
+    "CAIRN_TEST_POSTGRES_URI", "postgresql://postgres@127.0.0.1:5432/test"
+)
+
+
+@dataclass(frozen=True)
+class TrackingServer:
+    """A running server: where it listens and which database it serves."""
+
+    backend: str
+    url: str
+    backend_uri: str
+    workdir: Path
+
+    @property
+    def api(self) -> str:
+        return f"{self.url}/api/2.0/mlflow"
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _healthy(port: int) -> bool:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+    try:
+        connection.request("GET", "/health")
+        response = connection.getresponse()
+        return response.status == 200 and response.read() == b"OK"
+    except OSError:
+        return False
+    finally:
+        connection.close()
+
+
+def _start(workdir: Path, backend_uri: str) -> tuple[subprocess.Popen[bytes], int]:
+    """Start `cairn server` on a free port and poll /health until it answers (bounded)."""
+    log_path = workdir / "server.log"
+    for _attempt in range(3):  # another process may take the port between probe and bind
+        port = _free_port()
+        command = [
+            sys.executable,
+            "-c",
+            "from cairn.cli import cli; cli()",
+            "server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--backend-store-uri",
+            backend_uri,
+            "--artifacts-destination",
+            str(workdir / "artifacts"),
+        ]
+        with open(log_path, "ab") as log:
+            process = subprocess.Popen(command, cwd=workdir, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + START_SECONDS
+        while time.monotonic() < deadline:
+            if _healthy(port):
+                return process, port
+            try:
+                process.wait(0.05)
+            except subprocess.TimeoutExpired:
+                continue
+            break  # the process ended (a taken port, most likely): try another port
+        else:
+            _stop(process)
+            pytest.fail(f"cairn server did not answer in {START_SECONDS}s:\n{_tail(log_path)}")
+    pytest.fail(f"cairn server did not start:\n{_tail(log_path)}")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(STOP_SECONDS)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(STOP_SECONDS)
+
+
+def _tail(path: Path) -> str:
+    return path.read_text(errors="replace")[-4000:] if path.exists() else "(no log)"
+
+
+def _fresh_postgres_database(server_store_uris: dict[str, str]) -> str:
+    """A new, empty database for the server; registered so tests/conftest.py drops it."""
+    from cairn.store.sql.engine import normalize_uri
+
+    name = f"cairn_test_{uuid.uuid4().hex[:10]}"
+    url = sa.make_url(normalize_uri(POSTGRES_URI))
+    try:
+        engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.exec_driver_sql(f"CREATE DATABASE {name}")
+        engine.dispose()
+    except Exception as error:
+        reason = f"postgresql server unreachable at {POSTGRES_URI}: {error.__class__.__name__}"
+        if os.environ.get("CAIRN_REQUIRE_DATABASES") == "1":
+            pytest.fail(f"{reason} (CAIRN_REQUIRE_DATABASES=1: a skip here is a failure)")
+        pytest.skip(reason)
+    uri = url.set(database=name).render_as_string(hide_password=False)
+    # A key of its own: the `store` fixtures wipe the "postgresql" database between tests.
+    server_store_uris["postgresql-server"] = uri
+    return uri
+
+
+@pytest.fixture(scope="session", params=SERVER_BACKENDS)
+def tracking_server(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    server_store_uris: dict[str, str],
+) -> Iterator[TrackingServer]:
+    """A running `cairn server` over a fresh database, once per backend."""
+    backend = request.param
+    workdir = tmp_path_factory.mktemp(f"server-{backend}")
+    if backend == "sqlite":
+        backend_uri = f"sqlite:///{workdir / 'srv.db'}"
+    else:
+        backend_uri = _fresh_postgres_database(server_store_uris)
+    process, port = _start(workdir, backend_uri)
+    try:
+        yield TrackingServer(backend, f"http://127.0.0.1:{port}", backend_uri, workdir)
+    finally:
+        _stop(process)
