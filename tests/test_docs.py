@@ -42,7 +42,16 @@ def test_quickstart_runs_on_the_default_store(tmp_path: Path) -> None:
     assert "best run: 50 loss points" in result.stdout
 
 
-@pytest.mark.parametrize("command", [["--help"], ["db", "--help"], ["db", "upgrade", "--help"]])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["--help"],
+        ["db", "--help"],
+        ["db", "upgrade", "--help"],
+        ["server", "--help"],
+        ["ui", "--help"],
+    ],
+)
 def test_every_cli_command_has_help(command: list[str]) -> None:
     from click.testing import CliRunner
 

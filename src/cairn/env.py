@@ -82,3 +82,70 @@ def system_metrics_interval_seconds() -> float:
 def s3_endpoint_url() -> str | None:
     """`CAIRN_S3_ENDPOINT_URL`: an S3-compatible endpoint (MinIO, Ceph, …) instead of AWS."""
     return os.environ.get("CAIRN_S3_ENDPOINT_URL") or None
+
+
+# -- talking to a tracking server (each also read under MLflow's name, so settings carry over)
+
+
+def _first(*names: str) -> str | None:
+    for name in names:
+        value = os.environ.get(name)
+        if value:
+            return value
+    return None
+
+
+def _number(names: tuple[str, ...], default: float, minimum: float) -> float:
+    for name in names:
+        raw = os.environ.get(name)
+        if raw:
+            try:
+                value = float(raw)
+            except ValueError:
+                continue
+            if value >= minimum:
+                return value
+    return default
+
+
+def tracking_password() -> str | None:
+    """`CAIRN_TRACKING_PASSWORD` / `MLFLOW_TRACKING_PASSWORD`: HTTP Basic, with the username."""
+    return _first("CAIRN_TRACKING_PASSWORD", "MLFLOW_TRACKING_PASSWORD")
+
+
+def tracking_token() -> str | None:
+    """`CAIRN_TRACKING_TOKEN` / `MLFLOW_TRACKING_TOKEN`: a Bearer API token."""
+    return _first("CAIRN_TRACKING_TOKEN", "MLFLOW_TRACKING_TOKEN")
+
+
+def tracking_insecure_tls() -> bool:
+    """`CAIRN_TRACKING_INSECURE_TLS`: skip certificate checks (for test servers only)."""
+    raw = _first("CAIRN_TRACKING_INSECURE_TLS", "MLFLOW_TRACKING_INSECURE_TLS") or ""
+    return raw.strip().lower() in ("1", "true", "yes", "on")
+
+
+def tracking_server_cert_path() -> str | None:
+    """`CAIRN_TRACKING_SERVER_CERT_PATH`: a CA bundle for the server's certificate."""
+    return _first("CAIRN_TRACKING_SERVER_CERT_PATH", "MLFLOW_TRACKING_SERVER_CERT_PATH")
+
+
+def http_request_timeout() -> float:
+    """`CAIRN_HTTP_REQUEST_TIMEOUT`: seconds to wait for a connection or any one read."""
+    return _number(("CAIRN_HTTP_REQUEST_TIMEOUT", "MLFLOW_HTTP_REQUEST_TIMEOUT"), 120.0, 0.001)
+
+
+def http_max_retries() -> int:
+    """`CAIRN_HTTP_REQUEST_MAX_RETRIES`: how often a failed call is tried again."""
+    names = ("CAIRN_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_HTTP_REQUEST_MAX_RETRIES")
+    return int(_number(names, 5, 0))
+
+
+def http_backoff_factor() -> float:
+    """`CAIRN_HTTP_REQUEST_BACKOFF_FACTOR`: the first wait before a retry, doubling after."""
+    names = ("CAIRN_HTTP_REQUEST_BACKOFF_FACTOR", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR")
+    return _number(names, 0.5, 0)
+
+
+def http_retry_deadline() -> float:
+    """`CAIRN_HTTP_REQUEST_RETRY_DEADLINE`: seconds after the first try when retries stop."""
+    return _number(("CAIRN_HTTP_REQUEST_RETRY_DEADLINE",), 60.0, 0)

@@ -8,6 +8,7 @@ The tree::
     ├── ResourceAlreadyExistsError     RESOURCE_ALREADY_EXISTS  400  (MLflow answers 400, not 409)
     ├── InvalidStateError              INVALID_STATE            500  (as MLflow)
     ├── PermissionDeniedError          PERMISSION_DENIED        403
+    ├── UnauthenticatedError           UNAUTHENTICATED          401
     └── TemporarilyUnavailableError    TEMPORARILY_UNAVAILABLE  503
 
 `error_for_code` maps a code back to its class, so an error that crosses the REST API
@@ -55,6 +56,11 @@ class PermissionDeniedError(CairnError):
     http_status = 403
 
 
+class UnauthenticatedError(CairnError):
+    error_code = "UNAUTHENTICATED"
+    http_status = 401
+
+
 class TemporarilyUnavailableError(CairnError):
     error_code = "TEMPORARILY_UNAVAILABLE"
     http_status = 503
@@ -68,6 +74,7 @@ _BY_CODE: dict[str, type[CairnError]] = {
         ResourceAlreadyExistsError,
         InvalidStateError,
         PermissionDeniedError,
+        UnauthenticatedError,
         TemporarilyUnavailableError,
     )
 }

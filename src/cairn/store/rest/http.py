@@ -28,7 +28,7 @@ import random
 import threading
 import time
 import urllib.request
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import IO, Any
 from urllib.parse import quote, unquote, urlencode, urlsplit
@@ -73,19 +73,6 @@ class ServerUnavailableError(ConnectionError):
 # -- settings ------------------------------------------------------------------------------------
 
 
-def _setting(names: Sequence[str], default: float, minimum: float) -> float:
-    for name in names:
-        raw = os.environ.get(name)
-        if raw:
-            try:
-                value = float(raw)
-            except ValueError:
-                continue
-            if value >= minimum:
-                return value
-    return default
-
-
 @dataclass(frozen=True)
 class RetryPolicy:
     """How often and how long a failed call is tried again.
@@ -104,15 +91,9 @@ class RetryPolicy:
         """CAIRN_HTTP_REQUEST_MAX_RETRIES / _BACKOFF_FACTOR / _RETRY_DEADLINE, else MLflow's
         MLFLOW_HTTP_REQUEST_MAX_RETRIES / _BACKOFF_FACTOR, else the defaults above."""
         return cls(
-            max_retries=int(
-                _setting(
-                    ("CAIRN_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_HTTP_REQUEST_MAX_RETRIES"), 5, 0
-                )
-            ),
-            backoff_factor=_setting(
-                ("CAIRN_HTTP_REQUEST_BACKOFF_FACTOR", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR"), 0.5, 0
-            ),
-            deadline=_setting(("CAIRN_HTTP_REQUEST_RETRY_DEADLINE",), 60.0, 0),
+            max_retries=env.http_max_retries(),
+            backoff_factor=env.http_backoff_factor(),
+            deadline=env.http_retry_deadline(),
         )
 
     def wait(self, retry_number: int, retry_after: float | None) -> float:
@@ -126,19 +107,7 @@ class RetryPolicy:
 def request_timeout() -> float:
     """CAIRN_HTTP_REQUEST_TIMEOUT, else MLFLOW_HTTP_REQUEST_TIMEOUT, else 120 s: the longest
     wait for a connection or for any one read (not for a whole transfer)."""
-    return _setting(("CAIRN_HTTP_REQUEST_TIMEOUT", "MLFLOW_HTTP_REQUEST_TIMEOUT"), 120.0, 0.001)
-
-
-def _first_env(*names: str) -> str | None:
-    for name in names:
-        value = os.environ.get(name)
-        if value:
-            return value
-    return None
-
-
-def _truthy(raw: str | None) -> bool:
-    return (raw or "").strip().lower() in ("1", "true", "yes", "on")
+    return env.http_request_timeout()
 
 
 # -- doubles ---------------------------------------------------------------------------------------
@@ -233,9 +202,9 @@ class HttpSession:
     def _new_pool(self) -> urllib3.PoolManager:
         options: dict[str, Any] = {"maxsize": 10, "block": False, "blocksize": 1 << 20}
         if self._scheme == "https":
-            if _truthy(_first_env("CAIRN_TRACKING_INSECURE_TLS", "MLFLOW_TRACKING_INSECURE_TLS")):
+            if env.tracking_insecure_tls():
                 options["cert_reqs"] = "CERT_NONE"
-            ca = _first_env("CAIRN_TRACKING_SERVER_CERT_PATH", "MLFLOW_TRACKING_SERVER_CERT_PATH")
+            ca = env.tracking_server_cert_path()
             if ca:
                 options["ca_certs"] = ca
         proxy = self._proxy()
@@ -263,8 +232,8 @@ class HttpSession:
         Basic (username and password) wins over a token, as in MLflow's client."""
         headers = {"User-Agent": f"cairn/{__version__}"}
         username = env.tracking_username()
-        password = _first_env("CAIRN_TRACKING_PASSWORD", "MLFLOW_TRACKING_PASSWORD")
-        token = _first_env("CAIRN_TRACKING_TOKEN", "MLFLOW_TRACKING_TOKEN")
+        password = env.tracking_password()
+        token = env.tracking_token()
         if not (username and password) and self._url_credentials is not None:
             username, password = self._url_credentials
         if username and password:
