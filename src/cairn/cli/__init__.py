@@ -6,6 +6,7 @@ import click
 
 from cairn.cli.db import db
 from cairn.cli.server import server, ui
+from cairn.cli.users import users
 
 
 @click.group()
@@ -17,3 +18,4 @@ def cli() -> None:
 cli.add_command(db)
 cli.add_command(server)
 cli.add_command(ui)
+cli.add_command(users)

@@ -26,14 +26,22 @@ def build_app(
     allowed_hosts: Sequence[str] | None = None,
     cors_allowed_origins: Sequence[str] | None = None,
     max_artifact_upload_bytes: int | None = DEFAULT_MAX_UPLOAD,
+    auth: bool = False,
 ) -> object:
-    """The application for a store URI (default: ./cairn-data/) and an artifact folder."""
+    """The application for a store URI (default: ./cairn-data/) and an artifact folder;
+    with `auth`, users must authenticate (users and permissions live in the same store)."""
     from cairn.server.app import create_app
     from cairn.store.sql.tracking import SqlTrackingStore
     from cairn.store.uri import default_tracking_uri
 
     # Experiments created through the server keep their artifacts behind its proxy.
     store = SqlTrackingStore(backend_store_uri or default_tracking_uri(), ARTIFACT_SCHEME_ROOT)
+    auth_store = None
+    if auth:
+        from cairn.server.auth_store import AuthStore, check_argon2_available
+
+        check_argon2_available()
+        auth_store = AuthStore(store.engine)
     return create_app(
         store,
         artifacts_destination,
@@ -41,6 +49,7 @@ def build_app(
         allowed_hosts=allowed_hosts,
         cors_allowed_origins=cors_allowed_origins,
         max_artifact_upload_bytes=max_artifact_upload_bytes,
+        auth=auth_store,
     )
 
 
@@ -69,6 +78,7 @@ def app_from_environment() -> object:
         allowed_hosts=settings["allowed_hosts"],
         cors_allowed_origins=settings["cors_allowed_origins"],
         max_artifact_upload_bytes=settings["max_artifact_upload_bytes"],
+        auth=settings.get("auth", False),
     )
 
 
@@ -141,6 +151,7 @@ def _settings(
     allowed_hosts: str | None,
     cors_allowed_origins: str | None,
     max_artifact_upload_bytes: int,
+    auth: bool = False,
 ) -> dict[str, Any]:
     """The options, checked now (a typo fails the command, not each worker)."""
     from cairn.artifacts.uri import artifact_repository
@@ -159,6 +170,13 @@ def _settings(
         raise click.BadParameter(str(error)) from None
     if max_artifact_upload_bytes < 0:
         raise click.BadParameter("must be 0 (no limit) or more", param_hint="--max-upload-bytes")
+    if auth:
+        from cairn.server.auth_store import check_argon2_available
+
+        try:
+            check_argon2_available()
+        except CairnError as error:
+            raise click.ClickException(error.message) from None
     return {
         "backend_store_uri": backend_store_uri,
         "artifacts_destination": destination,
@@ -166,6 +184,7 @@ def _settings(
         "allowed_hosts": hosts,
         "cors_allowed_origins": origins,
         "max_artifact_upload_bytes": max_artifact_upload_bytes or None,
+        "auth": auth,
     }
 
 
@@ -215,6 +234,13 @@ async def _no_app(scope: Any, receive: Any, send: Any) -> None:  # pragma: no co
     help="Largest artifact the proxy accepts in one upload (0: no limit).",
 )
 @click.option("--workers", default=1, show_default=True, type=int, help="Worker processes.")
+@click.option(
+    "--auth",
+    is_flag=True,
+    default=False,
+    help="Require HTTP Basic credentials or an API token on every call but /health and "
+    "/version, and per-experiment permissions (manage users with `cairn users`).",
+)
 def server(
     host: str,
     port: int,
@@ -225,6 +251,7 @@ def server(
     cors_allowed_origins: str | None,
     max_artifact_upload_bytes: int,
     workers: int,
+    auth: bool,
 ) -> None:
     """Serve a tracking store over MLflow's REST API (mlflow clients work unchanged)."""
     settings = _settings(
@@ -234,6 +261,7 @@ def server(
         allowed_hosts,
         cors_allowed_origins,
         max_artifact_upload_bytes,
+        auth,
     )
     if host in ("0.0.0.0", "::") and allowed_hosts is None:
         click.echo(

@@ -13,6 +13,8 @@ from starlette.routing import BaseRoute, Route
 
 from cairn.exceptions import CairnError
 from cairn.server import artifacts_api, errors, security, tracking_api
+from cairn.server.auth import AuthMiddleware
+from cairn.server.auth_store import AuthStore
 from cairn.server.context import DEFAULT_MAX_ARTIFACT_UPLOAD_BYTES, Context
 from cairn.server.messages import Message
 from cairn.server.routes import Endpoint, Handler, build_routes
@@ -32,13 +34,15 @@ def create_app(
     allowed_hosts: Sequence[str] | None = None,
     cors_allowed_origins: Sequence[str] | None = None,
     max_artifact_upload_bytes: int | None = DEFAULT_MAX_ARTIFACT_UPLOAD_BYTES,
+    auth: AuthStore | None = None,
 ) -> Starlette:
     """The server over `tracking`, proxying artifacts to `artifacts_destination`.
 
     `allowed_hosts` / `cors_allowed_origins`: the Host and Origin allow-lists (None: local
     and private addresses, local origins; `["*"]`: anything). Experiment artifact
     locations must lie under the destination (`mlflow-artifacts:/…`) or one of
-    `allowed_artifact_roots`."""
+    `allowed_artifact_roots`. With `auth`, every call but /health and /version needs a
+    user's credentials and permission (see cairn.server.auth)."""
     context = Context(
         tracking, artifacts_destination, tuple(allowed_artifact_roots), max_artifact_upload_bytes
     )
@@ -53,15 +57,19 @@ def create_app(
         *build_routes(endpoints, context),
         *artifacts_api.ArtifactProxy(context).routes(),
     ]
+    middleware = [
+        Middleware(
+            security.SecurityMiddleware,
+            allowed_hosts=allowed_hosts,
+            cors_allowed_origins=cors_allowed_origins,
+        )
+    ]
+    if auth is not None:
+        # Inside the security middleware: CORS preflights and Host checks come first.
+        middleware.append(Middleware(AuthMiddleware, store=auth, tracking=tracking))
     return Starlette(
         routes=routes,
-        middleware=[
-            Middleware(
-                security.SecurityMiddleware,
-                allowed_hosts=allowed_hosts,
-                cors_allowed_origins=cors_allowed_origins,
-            )
-        ],
+        middleware=middleware,
         exception_handlers={
             CairnError: errors.on_cairn_error,
             Exception: errors.on_unexpected_error,

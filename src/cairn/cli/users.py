@@ -1,0 +1,127 @@
+"""`cairn users ...`: the accounts, API tokens and permissions of `cairn server --auth`."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from cairn.exceptions import CairnError
+
+if TYPE_CHECKING:
+    from cairn.server.auth_store import AuthStore
+
+_STORE_OPTION = click.option(
+    "--backend-store-uri",
+    default=None,
+    help="Tracking store URI, as given to `cairn server` (default: SQLite in ./cairn-data/).",
+)
+
+
+@click.group()
+def users() -> None:
+    """Manage the users, API tokens and experiment permissions of `cairn server --auth`."""
+
+
+@contextmanager
+def _store(backend_store_uri: str | None) -> Iterator[AuthStore]:
+    from cairn.server.auth_store import AuthStore
+    from cairn.store.sql import engine, migrate
+    from cairn.store.uri import default_tracking_uri
+
+    uri = backend_store_uri or default_tracking_uri()
+    try:
+        target = engine.create(uri)
+    except CairnError as error:
+        raise click.ClickException(error.message) from None
+    try:
+        migrate.ensure_schema(target)
+        yield AuthStore(target)
+    except CairnError as error:
+        raise click.ClickException(error.message) from None
+    finally:
+        target.dispose()
+
+
+def _read_password(password_stdin: bool) -> str:
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    from cairn.server.auth_store import check_password_strength
+
+    try:
+        check_password_strength(password)
+    except CairnError as error:
+        raise click.ClickException(error.message) from None
+    return password
+
+
+def _command(function: Callable[..., Any]) -> Callable[..., Any]:
+    return _STORE_OPTION(function)
+
+
+@users.command()
+@click.argument("username")
+@click.option("--admin", is_flag=True, default=False, help="May do anything on the server.")
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    default=False,
+    help="Read the password from the first line of standard input instead of prompting.",
+)
+@_command
+def create(username: str, admin: bool, password_stdin: bool, backend_store_uri: str | None) -> None:
+    """Create user USERNAME with a password (at least 8 characters)."""
+    password = _read_password(password_stdin)
+    with _store(backend_store_uri) as store:
+        store.create_user(username, password, is_admin=admin)
+    click.echo(f"Created {'administrator' if admin else 'user'} {username}.")
+
+
+@users.command()
+@click.argument("username")
+@click.option("--name", default="", help="A label for the token (where it is used).")
+@_command
+def token(username: str, name: str, backend_store_uri: str | None) -> None:
+    """Create an API token for USERNAME and print it (only this once; keep it safe)."""
+    with _store(backend_store_uri) as store:
+        value = store.create_token(username, name)
+    click.echo(value)
+
+
+@users.command()
+@click.argument("username")
+@click.argument("experiment_id")
+@click.argument("permission", type=click.Choice(["READ", "EDIT", "MANAGE"], case_sensitive=False))
+@_command
+def grant(
+    username: str, experiment_id: str, permission: str, backend_store_uri: str | None
+) -> None:
+    """Give USERNAME the PERMISSION (READ, EDIT or MANAGE) on experiment EXPERIMENT_ID."""
+    with _store(backend_store_uri) as store:
+        store.grant(username, experiment_id, permission.upper())
+    click.echo(f"Granted {permission.upper()} on experiment {experiment_id} to {username}.")
+
+
+@users.command(name="list")
+@_command
+def list_users(backend_store_uri: str | None) -> None:
+    """List the users (an asterisk marks administrators)."""
+    with _store(backend_store_uri) as store:
+        found = store.list_users()
+    for user in found:
+        click.echo(f"{user.username}{' *' if user.is_admin else ''}")
+
+
+@users.command()
+@click.argument("username")
+@_command
+def delete(username: str, backend_store_uri: str | None) -> None:
+    """Delete USERNAME with their API tokens and permissions."""
+    with _store(backend_store_uri) as store:
+        store.delete_user(username)
+    click.echo(f"Deleted user {username}.")

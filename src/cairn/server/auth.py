@@ -1,0 +1,418 @@
+"""`cairn server --auth`: who is calling (HTTP Basic or a Bearer API token) and whether
+they may (per-experiment READ < EDIT < MANAGE; admins may do anything).
+
+`AuthMiddleware` wraps the whole application except `/health` and `/version`:
+
+* Authentication: `Authorization: Basic base64(user:password)` (what MLflow's client sends
+  for MLFLOW_TRACKING_USERNAME/PASSWORD) or `Authorization: Bearer <token>`
+  (MLFLOW_TRACKING_TOKEN). Anything else: 401 UNAUTHENTICATED with
+  `WWW-Authenticate: Basic realm="cairn"`. argon2 takes tens of milliseconds, so a
+  successful Basic check is remembered for `BASIC_CACHE_SECONDS`, keyed by
+  sha256(user:password); the user row is still read on every request, so a deleted user
+  is refused at once.
+* Authorisation: `RULES` maps (method, path under the API prefix) to the permission the
+  call needs and where its experiment comes from (`experiment_id`, a run's experiment,
+  an experiment name, a list of `experiment_ids`). JSON bodies (capped as the app caps
+  them) are read here and replayed to the application. Artifact proxy calls name their
+  experiment in the first path segment (`<experiment_id>/<run_id>/artifacts/...`); their
+  bodies are never buffered. A call not in the table is for admins only.
+* `experiments/create` makes its caller MANAGE the new experiment; `experiments/search`
+  answers only the experiments the caller can read (each page is filtered, so a page may
+  come back shorter than `max_results`); `runs/search` refuses experiments the caller
+  cannot read.
+* `POST …/experiments/permissions/create` (experiment_id, username, permission) grants a
+  permission, for callers who MANAGE the experiment.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from cairn.exceptions import (
+    CairnError,
+    InvalidParameterValueError,
+    PermissionDeniedError,
+    UnauthenticatedError,
+)
+from cairn.server import errors
+from cairn.server.artifacts_api import PROXY_PREFIXES, raw_artifact_path
+from cairn.server.auth_store import AuthStore, User, permission_allows
+from cairn.server.messages import Message as ApiMessage
+from cairn.server.routes import API_PREFIXES
+from cairn.server.wire import json_response
+from cairn.store.base import TrackingStore
+
+OPEN_PATHS = frozenset({"/health", "/version"})
+REALM_HEADER = 'Basic realm="cairn"'
+BASIC_CACHE_SECONDS = 60.0
+_BASIC_CACHE_MAX = 10_000
+GRANT_PATH = "/experiments/permissions/create"
+
+# Where a call's experiment comes from.
+ANY = "any"  # any authenticated user
+EXPERIMENT = "experiment_id"
+RUN = "run"
+NAME = "experiment_name"
+IDS = "experiment_ids"
+
+
+@dataclass(frozen=True)
+class Rule:
+    permission: str  # READ, EDIT, MANAGE ("" with ANY)
+    source: str
+
+
+_READ, _EDIT, _MANAGE = "READ", "EDIT", "MANAGE"
+RULES: dict[tuple[str, str], Rule] = {
+    ("POST", "/experiments/create"): Rule("", ANY),
+    ("GET", "/experiments/get"): Rule(_READ, EXPERIMENT),
+    ("GET", "/experiments/get-by-name"): Rule(_READ, NAME),
+    ("POST", "/experiments/search"): Rule("", ANY),  # answers are filtered
+    ("GET", "/experiments/search"): Rule("", ANY),
+    ("POST", "/experiments/update"): Rule(_MANAGE, EXPERIMENT),
+    ("POST", "/experiments/delete"): Rule(_MANAGE, EXPERIMENT),
+    ("POST", "/experiments/restore"): Rule(_MANAGE, EXPERIMENT),
+    ("POST", "/experiments/set-experiment-tag"): Rule(_MANAGE, EXPERIMENT),
+    ("POST", "/experiments/delete-experiment-tag"): Rule(_MANAGE, EXPERIMENT),
+    ("POST", GRANT_PATH): Rule(_MANAGE, EXPERIMENT),
+    ("POST", "/runs/create"): Rule(_EDIT, EXPERIMENT),
+    ("GET", "/runs/get"): Rule(_READ, RUN),
+    ("POST", "/runs/update"): Rule(_EDIT, RUN),
+    ("POST", "/runs/delete"): Rule(_EDIT, RUN),
+    ("POST", "/runs/restore"): Rule(_EDIT, RUN),
+    ("POST", "/runs/search"): Rule(_READ, IDS),
+    ("POST", "/runs/log-metric"): Rule(_EDIT, RUN),
+    ("POST", "/runs/log-parameter"): Rule(_EDIT, RUN),
+    ("POST", "/runs/set-tag"): Rule(_EDIT, RUN),
+    ("POST", "/runs/delete-tag"): Rule(_EDIT, RUN),
+    ("POST", "/runs/log-batch"): Rule(_EDIT, RUN),
+    ("POST", "/runs/log-inputs"): Rule(_EDIT, RUN),
+    ("GET", "/metrics/get-history"): Rule(_READ, RUN),
+    ("POST", "/logged-models/search"): Rule(_READ, IDS),
+    ("GET", "/artifacts/list"): Rule(_READ, RUN),
+}
+_OPEN_TO_USERS = frozenset({"/api/3.0/mlflow/server-info"})
+_PROXY_PERMISSION = {"GET": _READ, "HEAD": _READ, "PUT": _EDIT, "DELETE": _EDIT}
+
+
+def _unauthenticated(message: str) -> Response:
+    response = errors.error_response(UnauthenticatedError(message))
+    response.headers["WWW-Authenticate"] = REALM_HEADER
+    return response
+
+
+class Authenticator:
+    """Credentials to a user, with successful Basic checks remembered briefly."""
+
+    def __init__(self, store: AuthStore, cache_seconds: float = BASIC_CACHE_SECONDS) -> None:
+        self.store = store
+        self.cache_seconds = cache_seconds
+        self._basic: dict[bytes, tuple[int, float]] = {}
+
+    def authenticate(self, authorization: str | None) -> User | None:
+        """The user the `Authorization` header proves, or None (blocking: call it off the
+        event loop)."""
+        if not authorization:
+            return None
+        scheme, _, credentials = authorization.strip().partition(" ")
+        credentials = credentials.strip()
+        if scheme.lower() == "bearer" and credentials:
+            return self.store.user_for_token(credentials)
+        if scheme.lower() != "basic" or not credentials:
+            return None
+        try:
+            decoded = base64.b64decode(credentials, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        username, colon, password = decoded.partition(":")
+        if not colon or not username:
+            return None
+        key = hashlib.sha256(decoded.encode("utf-8")).digest()
+        now = time.monotonic()
+        cached = self._find_cached(key, now)
+        if cached is not None:
+            user = self.store.user_by_id(cached)
+            if user is not None and hmac.compare_digest(user.username, username):
+                return user
+            self._basic.pop(key, None)
+        user = self.store.verify_password(username, password)
+        if user is not None:
+            if len(self._basic) >= _BASIC_CACHE_MAX:
+                self._basic.clear()
+            self._basic[key] = (user.id, now + self.cache_seconds)
+        return user
+
+    def _find_cached(self, key: bytes, now: float) -> int | None:
+        # Keyed by a SHA-256 of the credentials: the lookup reveals nothing usable about
+        # the password, and a hit means the whole credential matched.
+        entry = self._basic.get(key)
+        if entry is None:
+            return None
+        user_id, expires = entry
+        if expires <= now:
+            self._basic.pop(key, None)
+            return None
+        return user_id
+
+
+class _Replay:
+    """`receive` for the application after the middleware has read the whole body."""
+
+    def __init__(self, body: bytes, receive: Receive) -> None:
+        self.body: bytes | None = body
+        self.receive = receive
+
+    async def __call__(self) -> Message:
+        if self.body is not None:
+            body, self.body = self.body, None
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await self.receive()
+
+
+class AuthMiddleware:
+    def __init__(self, app: ASGIApp, store: AuthStore, tracking: TrackingStore) -> None:
+        self.app = app
+        self.store = store
+        self.tracking = tracking
+        self.authenticator = Authenticator(store)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        try:
+            user = await run_in_threadpool(
+                self.authenticator.authenticate, headers.get("authorization")
+            )
+        except CairnError as error:
+            await errors.error_response(error)(scope, receive, send)
+            return
+        if user is None:
+            reason = (
+                "Invalid credentials."
+                if "authorization" in headers
+                else "Authentication required: give a username and password or an API token."
+            )
+            await _unauthenticated(reason)(scope, receive, send)
+            return
+        try:
+            await self._authorise(user, scope, receive, send)
+        except CairnError as error:
+            await errors.error_response(error)(scope, receive, send)
+
+    async def _authorise(self, user: User, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope["path"]
+        method = "GET" if scope["method"] == "HEAD" else scope["method"]
+        if path in _OPEN_TO_USERS:
+            await self.app(scope, receive, send)
+            return
+        for prefix in PROXY_PREFIXES:
+            if path == prefix or path.startswith(prefix + "/"):
+                await self._proxy(user, scope, receive, send, method, path == prefix)
+                return
+        endpoint = next((path[len(p) :] for p in API_PREFIXES if path.startswith(p + "/")), None)
+        rule = RULES.get((method, endpoint)) if endpoint is not None else None
+        if rule is None:
+            if not user.is_admin:
+                raise PermissionDeniedError("Only administrators may use this endpoint.")
+            await self.app(scope, receive, send)
+            return
+        replay: Receive = receive
+        message = ApiMessage({}, from_query=True)
+        if method == "GET":
+            message = await ApiMessage.read(Request(scope, receive))
+        else:
+            body = await _read_body(scope, receive)
+            replay = _Replay(body, receive)
+            message = await ApiMessage.read(Request(scope, _Replay(body, receive)))
+        if endpoint == GRANT_PATH:
+            await self._grant(user, message, scope, receive, send)
+            return
+        if not user.is_admin:
+            await run_in_threadpool(self._check, user, rule, message)
+        if endpoint == "/experiments/create":
+            if not user.is_admin and message.get("artifact_location"):
+                raise PermissionDeniedError(
+                    "Only administrators may choose an experiment's artifact location."
+                )
+            await self.app(scope, replay, _ResponseHook(send, self._on_created(user)))
+        elif endpoint == "/experiments/search" and not user.is_admin:
+            readable = await run_in_threadpool(self.store.readable_experiments, user.id)
+            await self.app(scope, replay, _ResponseHook(send, _only_readable(readable)))
+        else:
+            await self.app(scope, replay, send)
+
+    def _check(self, user: User, rule: Rule, message: ApiMessage) -> None:
+        """Raise PermissionDeniedError unless `user` may make the call (blocking)."""
+        if rule.source == ANY:
+            return
+        if rule.source == IDS:
+            for experiment_id in message.repeated("experiment_ids"):
+                self._require(user, str(experiment_id), rule.permission)
+            return
+        if rule.source == EXPERIMENT:
+            experiment_id = message.get("experiment_id")
+            if experiment_id is None or experiment_id == "":
+                raise InvalidParameterValueError(
+                    "Missing value for required parameter 'experiment_id'."
+                )
+            self._require(user, str(experiment_id), rule.permission)
+            return
+        if rule.source == NAME:
+            name = message.string("experiment_name", required=True) or ""
+            experiment = self.tracking.get_experiment_by_name(name)
+            if experiment is not None:  # else the application answers 404
+                self._require(user, experiment.experiment_id, rule.permission)
+            return
+        run = self.tracking.get_run(message.run_id())
+        self._require(user, run.info.experiment_id, rule.permission)
+
+    def _require(self, user: User, experiment_id: str, permission: str) -> None:
+        if user.is_admin:
+            return
+        held = self.store.permission(user.id, experiment_id)
+        if not permission_allows(held, permission):
+            raise PermissionDeniedError(
+                f"User {user.username!r} needs {permission} permission on experiment "
+                f"{experiment_id!r}."
+            )
+
+    async def _proxy(
+        self, user: User, scope: Scope, receive: Receive, send: Send, method: str, listing: bool
+    ) -> None:
+        permission = _PROXY_PERMISSION.get(method)
+        if not user.is_admin:
+            if permission is None:
+                raise PermissionDeniedError("Only administrators may use this endpoint.")
+            request = Request(scope, receive)
+            if listing:
+                from cairn.artifacts.paths import safe_relative
+
+                values = request.query_params.getlist("path")
+                relative = safe_relative(values[0] if len(values) == 1 else None)
+            else:
+                relative = raw_artifact_path(request)
+            experiment_id = relative.split("/", 1)[0]
+            if not experiment_id.isdigit():
+                raise PermissionDeniedError(
+                    "Only administrators may reach artifacts outside an experiment's folder."
+                )
+            await run_in_threadpool(self._require, user, experiment_id, permission)
+        await self.app(scope, receive, send)
+
+    async def _grant(
+        self, user: User, message: ApiMessage, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        experiment_id = str(message.required("experiment_id"))
+        username = message.string("username", required=True) or ""
+        permission = message.string("permission", required=True) or ""
+
+        def grant() -> None:
+            self._require(user, experiment_id, _MANAGE)
+            self.store.grant(username, experiment_id, permission)
+
+        await run_in_threadpool(grant)
+        await json_response({})(scope, receive, send)
+
+    def _on_created(self, user: User) -> Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]:
+        async def make_manager(payload: dict[str, Any]) -> dict[str, Any]:
+            experiment_id = payload.get("experiment_id")
+            if isinstance(experiment_id, str):
+                await run_in_threadpool(self.store.grant_to, user.id, experiment_id, _MANAGE)
+            return payload
+
+        return make_manager
+
+
+def _only_readable(
+    readable: set[str],
+) -> Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]:
+    async def keep(payload: dict[str, Any]) -> dict[str, Any]:
+        found = payload.get("experiments")
+        if isinstance(found, list):
+            kept = [e for e in found if str(e.get("experiment_id")) in readable]
+            if kept:
+                payload["experiments"] = kept
+            else:
+                payload.pop("experiments")
+        return payload
+
+    return keep
+
+
+class _ResponseHook:
+    """`send` that holds a successful JSON response back, lets `change` rewrite its
+    payload, and sends the result (error responses pass through as they are)."""
+
+    def __init__(
+        self, send: Send, change: Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
+    ) -> None:
+        self.send = send
+        self.change = change
+        self.start: Message | None = None
+        self.chunks: list[bytes] = []
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            if message["status"] != 200:
+                self.change = _unchanged
+                await self.send(message)
+                return
+            self.start = message
+            return
+        if self.start is None or message["type"] != "http.response.body":
+            await self.send(message)
+            return
+        self.chunks.append(message.get("body", b""))
+        if message.get("more_body", False):
+            return
+        body = b"".join(self.chunks)
+        payload = orjson.loads(body) if body else {}
+        payload = await self.change(payload)
+        body = orjson.dumps(payload)
+        headers = [
+            (name, value)
+            for name, value in self.start.get("headers", [])
+            if name.lower() != b"content-length"
+        ]
+        headers.append((b"content-length", str(len(body)).encode()))
+        await self.send({**self.start, "headers": headers})
+        await self.send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+async def _unchanged(payload: dict[str, Any]) -> dict[str, Any]:
+    return payload
+
+
+async def _read_body(scope: Scope, receive: Receive) -> bytes:
+    from cairn.server.messages import MAX_BODY_BYTES, BadRequestError
+
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise BadRequestError(f"The request body is larger than {MAX_BODY_BYTES} bytes.")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)

@@ -1,0 +1,296 @@
+"""Users, API tokens and experiment permissions, in the tracking database (migration 0002).
+
+Passwords are hashed with argon2 (argon2-cffi, the `auth` extra, imported only when a
+password is hashed or checked); API tokens are 32 random bytes, stored as their SHA-256
+(a token has full entropy, so a slow hash adds nothing) and shown once when created.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import Engine
+
+from cairn.exceptions import (
+    CairnError,
+    InvalidParameterValueError,
+    ResourceAlreadyExistsError,
+    ResourceDoesNotExistError,
+)
+from cairn.store.sql.engine import WRITE
+
+PERMISSIONS = ("READ", "EDIT", "MANAGE")
+"""Each level includes the ones before it."""
+MIN_PASSWORD_LENGTH = 8
+_RANK = {name: rank for rank, name in enumerate(PERMISSIONS, start=1)}
+_INSTALL_HINT = "Authentication needs argon2-cffi: pip install 'cairn[auth]'"
+
+_metadata = sa.MetaData()
+users_table = sa.Table(
+    "users",
+    _metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("username", sa.String(255), nullable=False),
+    sa.Column("password_hash", sa.String(255), nullable=False),
+    sa.Column("is_admin", sa.Boolean, nullable=False),
+    sa.Column("created", sa.BigInteger, nullable=False),
+)
+tokens_table = sa.Table(
+    "tokens",
+    _metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("user_id", sa.Integer, nullable=False),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("created", sa.BigInteger, nullable=False),
+    sa.Column("last_used", sa.BigInteger, nullable=True),
+)
+permissions_table = sa.Table(
+    "experiment_permissions",
+    _metadata,
+    sa.Column("experiment_id", sa.Integer, nullable=False),
+    sa.Column("user_id", sa.Integer, nullable=False),
+    sa.Column("permission", sa.String(16), nullable=False),
+)
+_experiments = sa.Table(
+    "experiments", _metadata, sa.Column("experiment_id", sa.Integer, primary_key=True)
+)
+
+
+class AuthUnavailableError(CairnError):
+    """argon2-cffi is not installed."""
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    username: str
+    is_admin: bool
+    created: int
+
+
+def _password_hasher() -> Any:
+    try:
+        from argon2 import PasswordHasher
+    except ImportError:
+        raise AuthUnavailableError(_INSTALL_HINT) from None
+    return PasswordHasher()
+
+
+def check_argon2_available() -> None:
+    """Raise AuthUnavailableError (naming the extra to install) unless argon2 is there."""
+    _password_hasher()
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def check_password_strength(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidParameterValueError(
+            f"The password is too weak: use at least {MIN_PASSWORD_LENGTH} characters."
+        )
+
+
+def permission_allows(held: str | None, needed: str) -> bool:
+    return held is not None and _RANK.get(held, 0) >= _RANK[needed]
+
+
+def _now() -> int:
+    return int(time.time() * 1000)
+
+
+def _experiment_key(experiment_id: str) -> int:
+    if not isinstance(experiment_id, str) or not experiment_id.isdigit():
+        raise InvalidParameterValueError(f"Invalid experiment ID {experiment_id!r}.")
+    return int(experiment_id)
+
+
+def _user(row: Any) -> User:
+    return User(int(row.id), str(row.username), bool(row.is_admin), int(row.created))
+
+
+class AuthStore:
+    """The three auth tables over an engine whose schema is at migration 0002 or later."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.password_verifications = 0
+        """How many argon2 verifications this store has run (the server's cache keeps
+        repeated Basic-auth requests from running one each)."""
+
+    # users --------------------------------------------------------------------------------
+
+    def create_user(self, username: str, password: str, is_admin: bool = False) -> User:
+        if not username or len(username) > 255 or ":" in username or username != username.strip():
+            raise InvalidParameterValueError(
+                f"Invalid username {username!r}: it must be non-empty, without ':' or "
+                "surrounding spaces."
+            )
+        check_password_strength(password)
+        password_hash = _password_hasher().hash(password)
+        with self.engine.connect().execution_options(**WRITE) as conn, conn.begin():
+            if conn.execute(
+                sa.select(users_table.c.id).where(users_table.c.username == username)
+            ).first():
+                raise ResourceAlreadyExistsError(f"User {username!r} already exists.")
+            created = _now()
+            result = conn.execute(
+                users_table.insert().values(
+                    username=username,
+                    password_hash=password_hash,
+                    is_admin=is_admin,
+                    created=created,
+                )
+            )
+            key = result.inserted_primary_key
+            assert key is not None
+            return User(int(key[0]), username, is_admin, created)
+
+    def get_user(self, username: str) -> User:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(users_table).where(users_table.c.username == username)
+            ).first()
+        if row is None:
+            raise ResourceDoesNotExistError(f"No user {username!r}.")
+        return _user(row)
+
+    def user_by_id(self, user_id: int) -> User | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(users_table).where(users_table.c.id == user_id)).first()
+        return None if row is None else _user(row)
+
+    def list_users(self) -> list[User]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(users_table).order_by(users_table.c.username)).all()
+        return [_user(row) for row in rows]
+
+    def delete_user(self, username: str) -> None:
+        with self.engine.connect().execution_options(**WRITE) as conn, conn.begin():
+            row = conn.execute(
+                sa.select(users_table.c.id).where(users_table.c.username == username)
+            ).first()
+            if row is None:
+                raise ResourceDoesNotExistError(f"No user {username!r}.")
+            for table in (tokens_table, permissions_table):
+                conn.execute(table.delete().where(table.c.user_id == row.id))
+            conn.execute(users_table.delete().where(users_table.c.id == row.id))
+
+    def verify_password(self, username: str, password: str) -> User | None:
+        """The user if `password` is theirs; None otherwise (an unknown user costs a
+        verification too, so timing does not tell which names exist)."""
+        hasher = _password_hasher()
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(users_table).where(users_table.c.username == username)
+            ).first()
+        stored = row.password_hash if row is not None else _DUMMY_HASH.get(hasher)
+        self.password_verifications += 1
+        try:
+            hasher.verify(stored, password)
+        except Exception:  # argon2's VerifyMismatchError, InvalidHashError, ...
+            return None
+        return None if row is None else _user(row)
+
+    # tokens -------------------------------------------------------------------------------
+
+    def create_token(self, username: str, name: str = "") -> str:
+        """A new API token for the user; only its hash is kept, so this is the one chance
+        to see it."""
+        user = self.get_user(username)
+        token = secrets.token_urlsafe(32)
+        with self.engine.connect().execution_options(**WRITE) as conn, conn.begin():
+            conn.execute(
+                tokens_table.insert().values(
+                    token_hash=hash_token(token), user_id=user.id, name=name, created=_now()
+                )
+            )
+        return token
+
+    def user_for_token(self, token: str) -> User | None:
+        digest = hash_token(token)
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(users_table)
+                .join(tokens_table, tokens_table.c.user_id == users_table.c.id)
+                .where(tokens_table.c.token_hash == digest)
+            ).first()
+        # The lookup is by a hash of the token, so comparing it leaks nothing about the token.
+        return None if row is None else _user(row)
+
+    # permissions --------------------------------------------------------------------------
+
+    def grant(self, username: str, experiment_id: str, permission: str) -> None:
+        user = self.get_user(username)
+        self.grant_to(user.id, experiment_id, permission)
+
+    def grant_to(self, user_id: int, experiment_id: str, permission: str) -> None:
+        permission = permission.upper() if isinstance(permission, str) else permission
+        if permission not in PERMISSIONS:
+            raise InvalidParameterValueError(
+                f"Invalid permission {permission!r}: use one of {', '.join(PERMISSIONS)}."
+            )
+        key = _experiment_key(experiment_id)
+        with self.engine.connect().execution_options(**WRITE) as conn, conn.begin():
+            if (
+                conn.execute(
+                    sa.select(_experiments.c.experiment_id).where(
+                        _experiments.c.experiment_id == key
+                    )
+                ).first()
+                is None
+            ):
+                raise ResourceDoesNotExistError(f"No experiment with ID {experiment_id}.")
+            where = (permissions_table.c.experiment_id == key) & (
+                permissions_table.c.user_id == user_id
+            )
+            if conn.execute(sa.select(permissions_table.c.permission).where(where)).first():
+                conn.execute(permissions_table.update().where(where).values(permission=permission))
+            else:
+                conn.execute(
+                    permissions_table.insert().values(
+                        experiment_id=key, user_id=user_id, permission=permission
+                    )
+                )
+
+    def permission(self, user_id: int, experiment_id: str) -> str | None:
+        if not isinstance(experiment_id, str) or not experiment_id.isdigit():
+            return None
+        with self.engine.connect() as conn:
+            value = conn.execute(
+                sa.select(permissions_table.c.permission).where(
+                    (permissions_table.c.experiment_id == int(experiment_id))
+                    & (permissions_table.c.user_id == user_id)
+                )
+            ).scalar()
+        return None if value is None else str(value)
+
+    def readable_experiments(self, user_id: int) -> set[str]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(permissions_table.c.experiment_id).where(
+                    permissions_table.c.user_id == user_id
+                )
+            ).all()
+        return {str(row.experiment_id) for row in rows}
+
+
+class _DummyHash:
+    """A hash of nothing, verified against for unknown users (made once, lazily)."""
+
+    def __init__(self) -> None:
+        self.value: str | None = None
+
+    def get(self, hasher: Any) -> str:
+        if self.value is None:
+            self.value = str(hasher.hash(secrets.token_urlsafe(16)))
+        return self.value
+
+
+_DUMMY_HASH = _DummyHash()
