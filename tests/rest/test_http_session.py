@@ -22,12 +22,12 @@ from cairn.exceptions import (
     ResourceDoesNotExistError,
     TemporarilyUnavailableError,
 )
+from cairn.proto_json import encode_double
 from cairn.store.rest.http import (
     HttpSession,
     RetryPolicy,
     ServerUnavailableError,
     decode_double,
-    encode_double,
     query_string,
 )
 

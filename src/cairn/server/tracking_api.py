@@ -11,6 +11,7 @@ from typing import Any
 
 from cairn.entities import ExperimentTag, Metric, Param, RunTag, ViewType
 from cairn.exceptions import InvalidParameterValueError, ResourceDoesNotExistError
+from cairn.proto_json import parse_double
 from cairn.server import wire
 from cairn.server.context import Context
 from cairn.server.messages import Message
@@ -155,7 +156,7 @@ def search_runs(ctx: Context, msg: Message) -> dict[str, Any]:
 def log_metric(ctx: Context, msg: Message) -> dict[str, Any]:
     metric = Metric(
         _key(msg),
-        wire.parse_double("value", msg.required("value")),
+        parse_double("value", msg.required("value")),
         msg.integer("timestamp", required=True) or 0,
         msg.integer("step", default=0) or 0,
     )

@@ -7,7 +7,6 @@ reads it: int64 as numbers or strings, "NaN"/"Infinity" for doubles, `run_uuid` 
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import orjson
@@ -29,6 +28,8 @@ from cairn.entities import (
     ViewType,
 )
 from cairn.exceptions import InvalidParameterValueError
+from cairn.proto_json import encode_double as double
+from cairn.proto_json import parse_double, parse_int
 
 JSON = "application/json"
 
@@ -39,15 +40,6 @@ def json_response(payload: Any, status: int = 200) -> Response:
 
 def _key_values(mapping: dict[str, str]) -> list[dict[str, str]]:
     return [{"key": k, "value": v} for k, v in mapping.items()]
-
-
-def double(value: float) -> float | str:
-    """MLflow writes NaN as the string "NaN" (±inf are stored clamped, never returned)."""
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "Infinity" if value > 0 else "-Infinity"
-    return value
 
 
 def experiment(e: Experiment) -> dict[str, Any]:
@@ -123,44 +115,6 @@ def file_info(f: FileInfo) -> dict[str, Any]:
 
 
 # -- reading requests ----------------------------------------------------------------------
-
-
-def parse_double(name: str, value: Any) -> float:
-    if isinstance(value, bool):
-        raise InvalidParameterValueError(f"Invalid value {value!r} for parameter '{name}'.")
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
-        special = {
-            "nan": math.nan,
-            "infinity": math.inf,
-            "-infinity": -math.inf,
-            "inf": math.inf,
-            "-inf": -math.inf,
-        }
-        if value.strip().lower() in special:
-            return special[value.strip().lower()]
-        try:
-            return float(value)
-        except ValueError:
-            pass
-    raise InvalidParameterValueError(f"Invalid value {value!r} for parameter '{name}'.")
-
-
-def parse_int(name: str, value: Any) -> int:
-    """int64 fields arrive as JSON numbers or as strings (proto JSON allows both)."""
-    if isinstance(value, bool):
-        raise InvalidParameterValueError(f"Invalid value {value!r} for parameter '{name}'.")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str):
-        try:
-            return int(value.strip())
-        except ValueError:
-            pass
-    raise InvalidParameterValueError(f"Invalid value {value!r} for parameter '{name}'.")
 
 
 def parse_dataset_input(item: Any) -> DatasetInput:

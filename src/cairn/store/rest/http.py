@@ -22,7 +22,6 @@ Conventions follow MLflow's client (reference mlflow-compat.md §1.1–1.2):
 from __future__ import annotations
 
 import base64
-import math
 import os
 import random
 import threading
@@ -45,6 +44,7 @@ except ImportError as missing:  # pragma: no cover - urllib3 comes with boto3 an
 
 from cairn import __version__, env
 from cairn.exceptions import CairnError, InvalidParameterValueError, error_for_code
+from cairn.proto_json import parse_double
 
 JSON = "application/json"
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
@@ -113,24 +113,9 @@ def request_timeout() -> float:
 # -- doubles ---------------------------------------------------------------------------------------
 
 
-def encode_double(value: float) -> float | str:
-    """JSON has no NaN or infinity: MLflow's wire format spells them as strings."""
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "Infinity" if value > 0 else "-Infinity"
-    return value
-
-
-_SPECIAL_DOUBLES = {"nan": math.nan, "infinity": math.inf, "-infinity": -math.inf}
-
-
 def decode_double(value: Any) -> float:
     """A double as the server wrote it: a number, or "NaN" / "Infinity" / "-Infinity"."""
-    if isinstance(value, str):
-        special = _SPECIAL_DOUBLES.get(value.strip().lower())
-        return special if special is not None else float(value)
-    return float(value)
+    return parse_double("value", value)
 
 
 def _dumps(payload: Any) -> bytes:

@@ -37,8 +37,9 @@ from cairn.entities import (
     ViewType,
 )
 from cairn.exceptions import InvalidParameterValueError, ResourceDoesNotExistError
+from cairn.proto_json import encode_double
 from cairn.store.base import SEARCH_MAX_RESULTS_DEFAULT, MetricPoint, TrackingStore
-from cairn.store.rest.http import HttpSession, decode_double, encode_double, shared_session
+from cairn.store.rest.http import HttpSession, decode_double, shared_session
 
 API = "/api/2.0/mlflow"
 BATCH_POINTS = check.MAX_BATCH_METRICS  # the most metrics one log-batch may carry
