@@ -11,10 +11,8 @@ tests/rest/ runs the store contract through it.
 
 from __future__ import annotations
 
-import http.client
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -28,6 +26,7 @@ import sqlalchemy as sa
 
 from cairn.store.rest.tracking import RestTrackingStore
 from cairn.store.sql.tracking import SqlTrackingStore
+from local_processes import answers_health, free_port
 
 POSTGRES_URI = os.environ.get(
     "CAIRN_TEST_POSTGRES_URI", "postgresql://postgres@127.0.0.1:5432/test"
@@ -210,24 +209,6 @@ class RestServer:
         _wipe(self.database)
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _healthy(port: int) -> bool:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-    try:
-        connection.request("GET", "/health")
-        response = connection.getresponse()
-        return response.status == 200 and response.read() == b"OK"
-    except OSError:
-        return False
-    finally:
-        connection.close()
-
-
 def _stop_server(process: subprocess.Popen[bytes]) -> None:
     process.terminate()
     try:
@@ -241,7 +222,7 @@ def _start_server(folder: Path, db_uri: str) -> tuple[subprocess.Popen[bytes], i
     """`cairn server` on a free port, polled on /health until it answers (a bounded loop)."""
     log = folder / "server.log"
     for _attempt in range(3):  # another process may take the port between probe and bind
-        port = _free_port()
+        port = free_port()
         command = [sys.executable, "-c", "from cairn.cli import cli; cli()", "server"]
         command += ["--host", "127.0.0.1", "--port", str(port), "--backend-store-uri", db_uri]
         command += ["--artifacts-destination", str(folder / "artifacts")]
@@ -250,7 +231,7 @@ def _start_server(folder: Path, db_uri: str) -> tuple[subprocess.Popen[bytes], i
             process = subprocess.Popen(command, cwd=folder, stdout=out, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + REST_SERVER_START_SECONDS
         while time.monotonic() < deadline:
-            if _healthy(port):
+            if answers_health(port):
                 return process, port
             try:
                 process.wait(0.05)  # not a sleep: returns at once if the server died

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import http.client
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -29,16 +28,11 @@ from cairn.artifacts.base import ArtifactRepository
 from cairn.artifacts.local import LocalArtifactRepository
 from cairn.artifacts.s3 import S3ArtifactRepository
 from cairn.artifacts.uri import artifact_repository
+from local_processes import free_port
 
 REPOSITORY_KINDS = ["local", "s3"]
 SERVER_START_SECONDS = 60.0
 SERVER_STOP_SECONDS = 15.0
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _answers(port: int) -> bool:
@@ -55,7 +49,7 @@ def _answers(port: int) -> bool:
 def _start_moto(log_path: Path) -> tuple[subprocess.Popen[bytes], int]:
     """Start moto on a free port; poll it over HTTP until it answers (a bounded loop)."""
     for _attempt in range(3):  # another process may grab the port between probe and bind
-        port = _free_port()
+        port = free_port()
         with open(log_path, "ab") as log:
             process = subprocess.Popen(
                 [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],

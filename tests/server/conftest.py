@@ -10,9 +10,7 @@ under CAIRN_REQUIRE_DATABASES=1, as everywhere in the suite.
 
 from __future__ import annotations
 
-import http.client
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +21,8 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+
+from local_processes import answers_health, free_port
 
 SERVER_BACKENDS = ["sqlite", "postgresql"]
 START_SECONDS = 60.0
@@ -46,29 +46,11 @@ class TrackingServer:
         return f"{self.url}/api/2.0/mlflow"
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _healthy(port: int) -> bool:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-    try:
-        connection.request("GET", "/health")
-        response = connection.getresponse()
-        return response.status == 200 and response.read() == b"OK"
-    except OSError:
-        return False
-    finally:
-        connection.close()
-
-
 def _start(workdir: Path, backend_uri: str) -> tuple[subprocess.Popen[bytes], int]:
     """Start `cairn server` on a free port and poll /health until it answers (bounded)."""
     log_path = workdir / "server.log"
     for _attempt in range(3):  # another process may take the port between probe and bind
-        port = _free_port()
+        port = free_port()
         command = [
             sys.executable,
             "-c",
@@ -87,7 +69,7 @@ def _start(workdir: Path, backend_uri: str) -> tuple[subprocess.Popen[bytes], in
             process = subprocess.Popen(command, cwd=workdir, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + START_SECONDS
         while time.monotonic() < deadline:
-            if _healthy(port):
+            if answers_health(port):
                 return process, port
             try:
                 process.wait(0.05)

@@ -1,0 +1,28 @@
+"""What every test that starts a real process on loopback needs: a free port, and a way to
+ask a Cairn server whether it is up yet."""
+
+from __future__ import annotations
+
+import http.client
+import socket
+
+
+def free_port() -> int:
+    """A port nothing listens on now (another process may still take it before we bind)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def answers_health(port: int) -> bool:
+    """Whether a Cairn server on 127.0.0.1:`port` answers `GET /health` with OK."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+    try:
+        connection.request("GET", "/health")
+        response = connection.getresponse()
+        return response.status == 200 and response.read() == b"OK"
+    except OSError:
+        return False
+    finally:
+        connection.close()
