@@ -99,6 +99,19 @@ def server_store_uris() -> Iterator[dict[str, str]]:
         _drop_database(uri)
 
 
+@pytest.fixture(scope="session")
+def new_server_database(server_store_uris: dict[str, str]) -> Callable[[str, str], str]:
+    """A factory: `new_server_database("postgresql", key)` creates a fresh database for this
+    session, registered under `key` so it is dropped at the end; returns its URI."""
+
+    def create(backend: str, key: str) -> str:
+        base = POSTGRES_URI if backend == "postgresql" else MYSQL_URI
+        server_store_uris[key] = _server_database(base, backend)
+        return server_store_uris[key]
+
+    return create
+
+
 def _wipe(store: SqlTrackingStore) -> None:
     with store.engine.begin() as conn:
         for table in TABLES:

@@ -14,13 +14,11 @@ import os
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
 from local_processes import answers_health, free_port
 
@@ -95,33 +93,11 @@ def _tail(path: Path) -> str:
     return path.read_text(errors="replace")[-4000:] if path.exists() else "(no log)"
 
 
-def _fresh_postgres_database(server_store_uris: dict[str, str]) -> str:
-    """A new, empty database for the server; registered so tests/conftest.py drops it."""
-    from cairn.store.sql.engine import normalize_uri
-
-    name = f"cairn_test_{uuid.uuid4().hex[:10]}"
-    url = sa.make_url(normalize_uri(POSTGRES_URI))
-    try:
-        engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-        with engine.connect() as conn:
-            conn.exec_driver_sql(f"CREATE DATABASE {name}")
-        engine.dispose()
-    except Exception as error:
-        reason = f"postgresql server unreachable at {POSTGRES_URI}: {error.__class__.__name__}"
-        if os.environ.get("CAIRN_REQUIRE_DATABASES") == "1":
-            pytest.fail(f"{reason} (CAIRN_REQUIRE_DATABASES=1: a skip here is a failure)")
-        pytest.skip(reason)
-    uri = url.set(database=name).render_as_string(hide_password=False)
-    # A key of its own: the `store` fixtures wipe the "postgresql" database between tests.
-    server_store_uris["postgresql-server"] = uri
-    return uri
-
-
 @pytest.fixture(scope="session", params=SERVER_BACKENDS)
 def tracking_server(
     request: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,
-    server_store_uris: dict[str, str],
+    new_server_database: Callable[[str, str], str],
 ) -> Iterator[TrackingServer]:
     """A running `cairn server` over a fresh database, once per backend."""
     backend = request.param
@@ -129,7 +105,8 @@ def tracking_server(
     if backend == "sqlite":
         backend_uri = f"sqlite:///{workdir / 'srv.db'}"
     else:
-        backend_uri = _fresh_postgres_database(server_store_uris)
+        # A key of its own: the `store` fixtures wipe the "postgresql" database between tests.
+        backend_uri = new_server_database("postgresql", "postgresql-server")
     process, port = _start(workdir, backend_uri)
     try:
         yield TrackingServer(backend, f"http://127.0.0.1:{port}", backend_uri, workdir)

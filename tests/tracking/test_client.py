@@ -183,3 +183,14 @@ def test_two_clients_on_one_file_see_each_other(tmp_path: Path) -> None:
     run_id = writer.create_run("0").info.run_id
     writer.log_metric(run_id, "m", 1.5)
     assert reader.get_run(run_id).data.metrics == {"m": 1.5}
+
+
+def test_client_runs_are_tagged_with_the_configured_user(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Client and the fluent API name the same user (CAIRN_TRACKING_USERNAME first)."""
+    monkeypatch.setenv("CAIRN_TRACKING_USERNAME", "alice")
+    client = cairn.Client(f"sqlite:///{tmp_path / 'users.db'}")
+    run = client.create_run("0")
+    assert run.data.tags["mlflow.user"] == "alice"
+    assert client.get_run(run.info.run_id).info.user_id == "alice"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-import getpass
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -23,21 +21,11 @@ from cairn.entities import (
 )
 from cairn.store.base import SEARCH_MAX_RESULTS_DEFAULT, TrackingStore
 from cairn.tracking.artifact_logging import ArtifactLogging
-
-USER_TAG = "mlflow.user"
+from cairn.tracking.user import USER_TAG, current_user
 
 
 def now_ms() -> int:
     return int(time.time() * 1000)
-
-
-@functools.cache
-def current_user() -> str:
-    """The OS user, looked up once per process."""
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # no passwd entry, e.g. in some containers
-        return "unknown"
 
 
 class Client(ArtifactLogging):

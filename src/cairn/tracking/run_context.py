@@ -33,7 +33,6 @@ environment files.
 from __future__ import annotations
 
 import functools
-import getpass
 import logging
 import os
 import re
@@ -46,8 +45,8 @@ from dataclasses import dataclass, field
 
 from cairn import env
 from cairn.tracking import environment
+from cairn.tracking.user import USER_TAG, current_user
 
-USER_TAG = "mlflow.user"
 SOURCE_NAME_TAG = "mlflow.source.name"
 SOURCE_TYPE_TAG = "mlflow.source.type"
 GIT_COMMIT_TAG = "mlflow.source.git.commit"
@@ -69,7 +68,6 @@ CONSOLE = "<console>"
 NOTEBOOK = "<notebook>"
 LOCAL_SOURCE = "LOCAL"
 NOTEBOOK_SOURCE = "NOTEBOOK"
-UNKNOWN_USER = "unknown"
 
 _logger = logging.getLogger(__name__)
 _OBJECT_ID = re.compile(r"[0-9a-f]{40}([0-9a-f]{24})?")  # SHA-1 or SHA-256
@@ -86,20 +84,6 @@ def capture_source_enabled() -> bool:
 
 
 # -- who and what ran ---------------------------------------------------------------------------
-
-
-def current_user() -> str:
-    """`CAIRN_TRACKING_USERNAME`, then `MLFLOW_TRACKING_USERNAME` (as MLflow), then the OS user."""
-    return env.tracking_username() or _os_user()
-
-
-@functools.cache
-def _os_user() -> str:
-    """Looked up once per process: a passwd lookup costs more than a whole fluent log call."""
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError, ImportError):  # no passwd entry, e.g. in some containers
-        return UNKNOWN_USER
 
 
 @dataclass(frozen=True)

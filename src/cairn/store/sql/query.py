@@ -138,17 +138,17 @@ def _dataset_exists(i: int, clause: Comparison) -> ColumnElement[bool]:
 def _apply_run_order(query: Select[Any], i: int, spec: OrderBy) -> tuple[Select[Any], list[Any]]:
     if spec.kind == "attribute":
         column = RUN_ATTRIBUTES[spec.key]
-        return query, [_nulls_last(column, column.is_(None)), _direction(column, spec)]
+        return query, [_nulls_last(column.is_(None)), _direction(column, spec)]
     table = {"metric": latest_metrics, "param": params, "tag": tags}[spec.kind].alias(f"o{i}")
     on = and_(table.c.run_uuid == runs.c.run_uuid, table.c.key == spec.key)
     missing: ColumnElement[bool] = table.c.value.is_(None)
     if spec.kind == "metric":
         missing = missing | table.c.is_nan.is_(True)
     query = query.outerjoin(table, on)
-    return query, [_nulls_last(table.c.value, missing), _direction(table.c.value, spec)]
+    return query, [_nulls_last(missing), _direction(table.c.value, spec)]
 
 
-def _nulls_last(column: Any, missing: ColumnElement[bool]) -> Any:
+def _nulls_last(missing: ColumnElement[bool]) -> Any:
     # Runs without the key (and NaN metrics) sort after all others, in both directions.
     return case((missing, 1), else_=0)
 
