@@ -35,6 +35,11 @@ MYSQL_URI = os.environ.get("CAIRN_TEST_MYSQL_URI", "mysql+pymysql://root@127.0.0
 BACKENDS = ["sqlite", "postgresql", "mysql"]
 # Children first, so deleting never trips a foreign key.
 TABLES = [
+    "run_outputs",
+    "logged_model_metrics",
+    "logged_model_params",
+    "logged_model_tags",
+    "logged_models",
     "input_tags",
     "inputs",
     "datasets",

@@ -17,9 +17,11 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+import cairn
 from local_processes import answers_health, free_port
 
 SERVER_BACKENDS = ["sqlite", "postgresql"]
@@ -112,3 +114,32 @@ def tracking_server(
         yield TrackingServer(backend, f"http://127.0.0.1:{port}", backend_uri, workdir)
     finally:
         _stop(process)
+
+
+@pytest.fixture
+def mlflow(tracking_server: TrackingServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """The mlflow module, pointed at the live server; fluent state is cleaned up after."""
+    monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_server.url)
+    # No retries: an unexpected 5xx should fail the test now, not after minutes of backoff.
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    # set_experiment writes MLFLOW_EXPERIMENT_ID; monkeypatch removes it again afterwards.
+    for name in ("MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_RUN_ID"):
+        monkeypatch.delenv(name, raising=False)
+    import mlflow
+
+    assert mlflow.get_tracking_uri() == tracking_server.url
+    yield mlflow
+    while mlflow.active_run() is not None:
+        mlflow.end_run()
+
+
+@pytest.fixture
+def client(mlflow: Any) -> Any:
+    return mlflow.MlflowClient()
+
+
+@pytest.fixture
+def cairn_client(tracking_server: TrackingServer) -> cairn.Client:
+    """Cairn's own client on the server's database: what MLflow wrote, read by Cairn."""
+    return cairn.Client(tracking_server.backend_uri)

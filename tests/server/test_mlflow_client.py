@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -18,40 +17,11 @@ import pytest
 import cairn
 
 if TYPE_CHECKING:
-    from conftest import TrackingServer
+    pass
 
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
-
-
-@pytest.fixture
-def mlflow(tracking_server: TrackingServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """The mlflow module, pointed at the live server; fluent state is cleaned up after."""
-    monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_server.url)
-    # No retries: an unexpected 5xx should fail the test now, not after minutes of backoff.
-    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
-    # set_experiment writes MLFLOW_EXPERIMENT_ID; monkeypatch removes it again afterwards.
-    for name in ("MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_RUN_ID"):
-        monkeypatch.delenv(name, raising=False)
-    import mlflow
-
-    assert mlflow.get_tracking_uri() == tracking_server.url
-    yield mlflow
-    while mlflow.active_run() is not None:
-        mlflow.end_run()
-
-
-@pytest.fixture
-def client(mlflow: Any) -> Any:
-    return mlflow.MlflowClient()
-
-
-@pytest.fixture
-def cairn_client(tracking_server: TrackingServer) -> cairn.Client:
-    """Cairn's own client on the server's database: what MLflow wrote, read by Cairn."""
-    return cairn.Client(tracking_server.backend_uri)
 
 
 def test_fluent_run_is_stored_as_cairn_reads_it(

@@ -4,6 +4,13 @@ from cairn.entities.dataset import Dataset, DatasetInput, InputTag, RunInputs
 from cairn.entities.experiment import Experiment
 from cairn.entities.file_info import FileInfo
 from cairn.entities.lifecycle import LifecycleStage, RunStatus, ViewType
+from cairn.entities.logged_model import (
+    LoggedModel,
+    LoggedModelMetric,
+    LoggedModelOutput,
+    LoggedModelStatus,
+    RunOutputs,
+)
 from cairn.entities.metric import ExperimentTag, Metric, Param, RunTag
 from cairn.entities.paged_list import PagedList
 from cairn.entities.run import Run, RunData, RunInfo
@@ -16,6 +23,10 @@ __all__ = [
     "FileInfo",
     "InputTag",
     "LifecycleStage",
+    "LoggedModel",
+    "LoggedModelMetric",
+    "LoggedModelOutput",
+    "LoggedModelStatus",
     "Metric",
     "PagedList",
     "Param",
@@ -23,6 +34,7 @@ __all__ = [
     "RunData",
     "RunInfo",
     "RunInputs",
+    "RunOutputs",
     "RunStatus",
     "RunTag",
     "ViewType",

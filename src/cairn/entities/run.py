@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from cairn.entities.dataset import RunInputs
+from cairn.entities.logged_model import RunOutputs
 from cairn.entities.metric import Metric
 
 
@@ -48,3 +49,4 @@ class Run:
     info: RunInfo
     data: RunData = field(default_factory=RunData)
     inputs: RunInputs = field(default_factory=RunInputs)
+    outputs: RunOutputs = field(default_factory=RunOutputs)

@@ -12,7 +12,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from cairn.exceptions import CairnError
-from cairn.server import artifacts_api, errors, security, tracking_api
+from cairn.server import artifacts_api, errors, logged_models_api, security, tracking_api
 from cairn.server.auth import AuthMiddleware
 from cairn.server.auth_store import AuthStore
 from cairn.server.context import DEFAULT_MAX_ARTIFACT_UPLOAD_BYTES, Context
@@ -49,6 +49,7 @@ def create_app(
     endpoints = [
         *(_guard_artifact_location(e) for e in tracking_api.ENDPOINTS),
         *artifacts_api.TRACKING_ENDPOINTS,
+        *logged_models_api.ENDPOINTS,
     ]
     routes: list[BaseRoute] = [
         Route("/health", _health, methods=["GET"]),

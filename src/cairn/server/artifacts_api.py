@@ -331,8 +331,12 @@ def _listed(entry: FileInfo) -> dict[str, Any]:
 def list_run_artifacts(ctx: Context, msg: Message) -> dict[str, Any]:
     """The files of a run's artifact folder; paths relative to the run's artifact root."""
     run = ctx.tracking.get_run(msg.run_id())
-    root_uri = run.info.artifact_uri
-    relative = safe_relative(msg.string("path"))
+    return list_under(ctx, run.info.artifact_uri, msg.string("path"))
+
+
+def list_under(ctx: Context, root_uri: str, path: str | None) -> dict[str, Any]:
+    """`{root_uri, files}` for the folder `path` under an artifact root (a run's, a model's)."""
+    relative = safe_relative(path)
     repository = artifact_repository(security.artifact_repository_uri(root_uri, ctx))
     files = [wire.file_info(e) for e in repository.list_artifacts(relative) if _shown(e)]
     return {"root_uri": root_uri, "files": files}

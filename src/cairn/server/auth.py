@@ -68,6 +68,7 @@ EXPERIMENT = "experiment_id"
 RUN = "run"
 NAME = "experiment_name"
 IDS = "experiment_ids"
+MODEL = "model_id"  # a logged model's experiment, the model named in the path
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,16 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/runs/log-batch"): Rule(_EDIT, RUN),
     ("POST", "/runs/log-inputs"): Rule(_EDIT, RUN),
     ("GET", "/metrics/get-history"): Rule(_READ, RUN),
+    ("POST", "/logged-models"): Rule(_EDIT, EXPERIMENT),
     ("POST", "/logged-models/search"): Rule(_READ, IDS),
+    ("GET", "/logged-models/{model_id}"): Rule(_READ, MODEL),
+    ("PATCH", "/logged-models/{model_id}"): Rule(_EDIT, MODEL),
+    ("DELETE", "/logged-models/{model_id}"): Rule(_EDIT, MODEL),
+    ("PATCH", "/logged-models/{model_id}/tags"): Rule(_EDIT, MODEL),
+    ("DELETE", "/logged-models/{model_id}/tags/{tag_key}"): Rule(_EDIT, MODEL),
+    ("POST", "/logged-models/{model_id}/params"): Rule(_EDIT, MODEL),
+    ("GET", "/logged-models/{model_id}/artifacts/directories"): Rule(_READ, MODEL),
+    ("POST", "/runs/outputs"): Rule(_EDIT, RUN),
     ("GET", "/artifacts/list"): Rule(_READ, RUN),
 }
 _OPEN_TO_USERS = frozenset({"/api/3.0/mlflow/server-info"})
@@ -226,7 +236,8 @@ class AuthMiddleware:
                 await self._proxy(user, scope, receive, send, method, path == prefix)
                 return
         endpoint = next((path[len(p) :] for p in API_PREFIXES if path.startswith(p + "/")), None)
-        rule = RULES.get((method, endpoint)) if endpoint is not None else None
+        template, model_id = _template(endpoint) if endpoint is not None else (None, None)
+        rule = RULES.get((method, template)) if template is not None else None
         if rule is None:
             if not user.is_admin:
                 raise PermissionDeniedError("Only administrators may use this endpoint.")
@@ -244,6 +255,8 @@ class AuthMiddleware:
             await self._grant(user, message, scope, receive, send)
             return
         if not user.is_admin:
+            if model_id is not None:
+                message.fields["model_id"] = model_id
             await run_in_threadpool(self._check, user, rule, message)
         if endpoint == "/experiments/create":
             if not user.is_admin and message.get("artifact_location"):
@@ -278,6 +291,10 @@ class AuthMiddleware:
             experiment = self.tracking.get_experiment_by_name(name)
             if experiment is not None:  # else the application answers 404
                 self._require(user, experiment.experiment_id, rule.permission)
+            return
+        if rule.source == MODEL:
+            model = self.tracking.get_logged_model(str(message.get("model_id")))
+            self._require(user, model.experiment_id, rule.permission)
             return
         run = self.tracking.get_run(message.run_id())
         self._require(user, run.info.experiment_id, rule.permission)
@@ -337,6 +354,18 @@ class AuthMiddleware:
             return payload
 
         return make_manager
+
+
+def _template(endpoint: str) -> tuple[str, str | None]:
+    """A path as its RULES key: `/logged-models/m-1…/tags` is `/logged-models/{model_id}/tags`
+    (and the model id). Other paths have no parameters."""
+    head, _, rest = endpoint.partition("/logged-models/")
+    if head or not rest or rest == "search":
+        return endpoint, None
+    model_id, _, tail = rest.partition("/")
+    if tail.startswith("tags/"):
+        tail = "tags/{tag_key}"
+    return "/logged-models/{model_id}" + ("/" + tail if tail else ""), model_id
 
 
 def _only_readable(

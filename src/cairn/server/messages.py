@@ -35,6 +35,13 @@ class Message:
 
     @classmethod
     async def read(cls, request: Request) -> Message:
+        """The call's fields; fields in the path (`/logged-models/{model_id}`) win."""
+        message = await cls._read_fields(request)
+        message.fields.update(request.path_params)
+        return message
+
+    @classmethod
+    async def _read_fields(cls, request: Request) -> Message:
         if request.method == "GET":
             query: dict[str, Any] = {}
             for key, value in request.query_params.multi_items():
@@ -114,7 +121,7 @@ class Message:
 async def _body(request: Request) -> bytes:
     content_type = request.headers.get("content-type", "")
     if (
-        request.method in ("POST", "PUT")
+        request.method in ("POST", "PUT", "PATCH")
         and content_type.split(";")[0].strip() != "application/json"
     ):
         raise BadRequestError("Bad Request. Content-Type must be one of ['application/json'].")

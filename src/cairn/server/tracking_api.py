@@ -10,7 +10,7 @@ import time
 from typing import Any
 
 from cairn.entities import ExperimentTag, Metric, Param, RunTag, ViewType
-from cairn.exceptions import InvalidParameterValueError, ResourceDoesNotExistError
+from cairn.exceptions import ResourceDoesNotExistError
 from cairn.proto_json import parse_double
 from cairn.server import wire
 from cairn.server.context import Context
@@ -180,12 +180,18 @@ def delete_tag(ctx: Context, msg: Message) -> dict[str, Any]:
 
 
 def log_batch(ctx: Context, msg: Message) -> dict[str, Any]:
+    run_id = msg.run_id()
+    metrics = msg.repeated("metrics")
     ctx.tracking.log_batch(
-        msg.run_id(),
-        metrics=wire.parse_metrics(msg.repeated("metrics")),
+        run_id,
+        metrics=wire.parse_metrics(metrics),
         params=wire.parse_params(msg.repeated("params")),
         tags=wire.parse_run_tags(msg.repeated("tags")),
     )
+    # Points naming a model_id also belong to that model (MLflow 3); both writes are
+    # idempotent, so a retried batch stores nothing twice.
+    for model_id, linked in wire.parse_model_metrics(metrics, run_id).items():
+        ctx.tracking.log_model_metrics(model_id, linked)
     return {}
 
 
@@ -203,15 +209,6 @@ def get_metric_history(ctx: Context, msg: Message) -> dict[str, Any]:
         page_token=msg.string("page_token"),
     )
     return wire.page("metrics", [wire.metric(m) for m in history], history.token)
-
-
-def search_logged_models(ctx: Context, msg: Message) -> dict[str, Any]:
-    """MLflow 3's LoggedModel search. Cairn stores no LoggedModels yet (models come with the
-    models issue), so every search is truthfully empty; MLflow's client asks this before it
-    lists a run's subfolder, and needs the endpoint to answer."""
-    if not msg.repeated("experiment_ids"):
-        raise InvalidParameterValueError("Missing value for required parameter 'experiment_ids'.")
-    return {}
 
 
 ENDPOINTS = [
@@ -238,5 +235,4 @@ ENDPOINTS = [
     Endpoint("POST", "/runs/log-batch", log_batch),
     Endpoint("POST", "/runs/log-inputs", log_inputs),
     Endpoint("GET", "/metrics/get-history", get_metric_history),
-    Endpoint("POST", "/logged-models/search", search_logged_models),
 ]

@@ -19,6 +19,8 @@ from cairn.entities import (
     ExperimentTag,
     FileInfo,
     InputTag,
+    LoggedModel,
+    LoggedModelMetric,
     Metric,
     Param,
     Run,
@@ -104,7 +106,47 @@ def run(r: Run) -> dict[str, Any]:
             }
             for i in r.inputs.dataset_inputs
         ]
-    return {"info": run_info(r.info), "data": data, "inputs": inputs}
+    out = {"info": run_info(r.info), "data": data, "inputs": inputs}
+    if r.outputs.model_outputs:
+        models = [{"model_id": o.model_id, "step": o.step} for o in r.outputs.model_outputs]
+        out["outputs"] = {"model_outputs": models}
+    return out
+
+
+def logged_model(m: LoggedModel) -> dict[str, Any]:
+    info: dict[str, Any] = {
+        "model_id": m.model_id,
+        "experiment_id": m.experiment_id,
+        "name": m.name,
+        "creation_timestamp_ms": m.creation_timestamp,
+        "last_updated_timestamp_ms": m.last_updated_timestamp,
+        "artifact_uri": m.artifact_uri,
+        "status": m.status.value,
+        "creator_id": m.creator_id,
+        "model_type": m.model_type,
+        "source_run_id": m.source_run_id,
+        "status_message": m.status_message,
+        "tags": _key_values(m.tags),
+    }
+    data: dict[str, Any] = {
+        "params": _key_values(m.params),
+        "metrics": [_model_metric(x, m.model_id) for x in m.metrics],
+    }
+    return {"info": {k: v for k, v in info.items() if v is not None}, "data": data}
+
+
+def _model_metric(x: LoggedModelMetric, model_id: str) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "key": x.key,
+        "value": double(x.value),
+        "timestamp": x.timestamp,
+        "step": x.step,
+        "model_id": model_id,
+        "run_id": x.run_id,
+        "dataset_name": x.dataset_name,
+        "dataset_digest": x.dataset_digest,
+    }
+    return {k: v for k, v in out.items() if v is not None}
 
 
 def file_info(f: FileInfo) -> dict[str, Any]:
@@ -246,6 +288,31 @@ def parse_metrics(items: list[Any], name: str = "metrics") -> list[Metric]:
             )
         )
     return out
+
+
+def parse_model_metrics(
+    items: list[Any], run_id: str, name: str = "metrics"
+) -> dict[str, list[LoggedModelMetric]]:
+    """The metrics of a log-batch that name a `model_id` (MLflow 3 links a run's metrics to
+    the models it logged this way), grouped by model."""
+    linked: dict[str, list[LoggedModelMetric]] = {}
+    for i, raw in enumerate(items):
+        if not isinstance(raw, dict) or not raw.get("model_id"):
+            continue  # the common case: a plain run metric, parsed once by parse_metrics
+        path = f"{name}[{i}]"
+        (point,) = parse_metrics([raw], path)
+        linked.setdefault(_text(path, raw, "model_id", True), []).append(
+            LoggedModelMetric(
+                point.key,
+                point.value,
+                point.timestamp,
+                point.step,
+                run_id,
+                _text(path, raw, "dataset_name", False) or None,
+                _text(path, raw, "dataset_digest", False) or None,
+            )
+        )
+    return linked
 
 
 def _key_value_items(name: str, items: list[Any]) -> list[tuple[str, str]]:

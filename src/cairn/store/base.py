@@ -7,12 +7,16 @@ in one place: the store validates its input and raises `CairnError` subclasses.
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from cairn.entities import (
     DatasetInput,
     Experiment,
     ExperimentTag,
+    LoggedModel,
+    LoggedModelMetric,
+    LoggedModelOutput,
+    LoggedModelStatus,
     Metric,
     PagedList,
     Param,
@@ -30,6 +34,7 @@ MetricPoint = tuple[str, str, float, int, int]
 
 SEARCH_MAX_RESULTS_DEFAULT = 1000
 SEARCH_MAX_RESULTS_LIMIT = 50_000
+LOGGED_MODELS_MAX_RESULTS_DEFAULT = 50  # the proto's default
 
 
 class TrackingStore(abc.ABC):
@@ -181,6 +186,68 @@ class TrackingStore(abc.ABC):
     @abc.abstractmethod
     def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput]) -> None:
         """Record datasets a run used; a dataset is stored once per experiment (name, digest)."""
+
+    # -- logged models (MLflow 3) -----------------------------------------------------------
+
+    @abc.abstractmethod
+    def create_logged_model(
+        self,
+        experiment_id: str,
+        name: str | None = None,
+        source_run_id: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        params: Mapping[str, str] | None = None,
+        model_type: str | None = None,
+        creator_id: str | None = None,
+    ) -> LoggedModel:
+        """Create a PENDING model whose files go to `<experiment location>/models/<id>/artifacts`
+        (MLflow's layout); a missing name is generated."""
+
+    @abc.abstractmethod
+    def get_logged_model(self, model_id: str, allow_deleted: bool = False) -> LoggedModel:
+        """The model with its tags, params and metrics; unknown or deleted ids raise
+        ResourceDoesNotExistError (deleted ones are returned with `allow_deleted`)."""
+
+    @abc.abstractmethod
+    def finalize_logged_model(self, model_id: str, status: LoggedModelStatus) -> LoggedModel:
+        """Mark the upload READY or UPLOAD_FAILED."""
+
+    @abc.abstractmethod
+    def delete_logged_model(self, model_id: str) -> None:
+        """Soft-delete the model: it disappears from get and search."""
+
+    @abc.abstractmethod
+    def set_logged_model_tags(self, model_id: str, tags: Mapping[str, str]) -> None:
+        """Insert or overwrite tags."""
+
+    @abc.abstractmethod
+    def delete_logged_model_tag(self, model_id: str, key: str) -> None:
+        """Remove a tag; a missing tag raises ResourceDoesNotExistError."""
+
+    @abc.abstractmethod
+    def log_logged_model_params(self, model_id: str, params: Mapping[str, str]) -> None:
+        """Add params; as for runs, a param logged again must keep its value."""
+
+    @abc.abstractmethod
+    def log_model_metrics(self, model_id: str, metrics: Sequence[LoggedModelMetric]) -> None:
+        """Link metric points (usually a run's) to a model; exact repeats are stored once."""
+
+    @abc.abstractmethod
+    def search_logged_models(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str | None = None,
+        max_results: int = LOGGED_MODELS_MAX_RESULTS_DEFAULT,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[LoggedModel]:
+        """Models of the experiments matching the filter (attributes `name`, `model_id`,
+        `model_type`, `status`, `source_run_id`, `creation_timestamp`,
+        `last_updated_timestamp`; `metrics.`, `params.`, `tags.`), newest first by default."""
+
+    @abc.abstractmethod
+    def log_outputs(self, run_id: str, models: Sequence[LoggedModelOutput]) -> None:
+        """Record that the run produced these models (`run.outputs.model_outputs`)."""
 
     # -- convenience built on the abstract methods ----------------------------------------
 

@@ -148,6 +148,29 @@ EXPERIMENT_GRAMMAR = Grammar(
     },
 )
 
+_MODEL_STRINGS = ("name", "model_id", "model_type", "status", "source_run_id")
+_LOGGED_MODEL_ATTRIBUTES: dict[str, KeySpec] = {
+    **{name: KeySpec(name, STRING_OR_LIST) for name in _MODEL_STRINGS},
+    **{
+        name: KeySpec("creation_timestamp", NUMBER)
+        for name in ("creation_timestamp", "creation_time")
+    },
+    **{
+        name: KeySpec("last_updated_timestamp", NUMBER)
+        for name in ("last_updated_timestamp", "last_updated_time")
+    },
+}
+
+LOGGED_MODEL_GRAMMAR = Grammar(
+    entity="logged models",
+    kinds={
+        "metric": KindSpec(("metric", "metrics"), open_keys=NUMBER),
+        "param": KindSpec(("param", "params"), open_keys=STRING),
+        "tag": KindSpec(("tag", "tags"), open_keys=STRING),
+        "attribute": KindSpec(("attribute", "attributes", "attr"), keys=_LOGGED_MODEL_ATTRIBUTES),
+    },
+)
+
 
 # -- tokenizer ---------------------------------------------------------------------------
 

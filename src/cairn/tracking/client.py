@@ -21,6 +21,7 @@ from cairn.entities import (
 )
 from cairn.store.base import SEARCH_MAX_RESULTS_DEFAULT, TrackingStore
 from cairn.tracking.artifact_logging import ArtifactLogging
+from cairn.tracking.logged_model_client import LoggedModelClient
 from cairn.tracking.user import USER_TAG, current_user
 
 
@@ -28,7 +29,7 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-class Client(ArtifactLogging):
+class Client(ArtifactLogging, LoggedModelClient):
     """Talks to one tracking store.
 
     Example:

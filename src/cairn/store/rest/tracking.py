@@ -25,6 +25,7 @@ from cairn.entities import (
     ExperimentTag,
     InputTag,
     LifecycleStage,
+    LoggedModelOutput,
     Metric,
     PagedList,
     Param,
@@ -32,6 +33,7 @@ from cairn.entities import (
     RunData,
     RunInfo,
     RunInputs,
+    RunOutputs,
     RunStatus,
     RunTag,
     ViewType,
@@ -40,13 +42,14 @@ from cairn.exceptions import InvalidParameterValueError, ResourceDoesNotExistErr
 from cairn.proto_json import encode_double
 from cairn.store.base import SEARCH_MAX_RESULTS_DEFAULT, MetricPoint, TrackingStore
 from cairn.store.rest.http import HttpSession, decode_double, shared_session
+from cairn.store.rest.logged_models import RestLoggedModels
 
 API = "/api/2.0/mlflow"
 BATCH_POINTS = check.MAX_BATCH_METRICS  # the most metrics one log-batch may carry
 HISTORY_PAGE = 25_000  # MLflow's client pages metric histories this size
 
 
-class RestTrackingStore(TrackingStore):
+class RestTrackingStore(RestLoggedModels, TrackingStore):
     """A tracking server's store, reached over HTTP(S).
 
     `artifact_root` is part of the store-builder protocol and unused: the server decides
@@ -421,5 +424,11 @@ def _run(r: Mapping[str, Any]) -> Run:
         ),
         inputs=RunInputs(
             dataset_inputs=tuple(_dataset_input(i) for i in inputs.get("dataset_inputs") or ())
+        ),
+        outputs=RunOutputs(
+            tuple(
+                LoggedModelOutput(str(o["model_id"]), int(o.get("step") or 0))
+                for o in (r.get("outputs") or {}).get("model_outputs") or ()
+            )
         ),
     )

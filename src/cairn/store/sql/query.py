@@ -21,6 +21,10 @@ from cairn.store.sql.schema import (
     input_tags,
     inputs,
     latest_metrics,
+    logged_model_metrics,
+    logged_model_params,
+    logged_model_tags,
+    logged_models,
     params,
     runs,
     tags,
@@ -42,6 +46,15 @@ EXPERIMENT_ATTRIBUTES = {
     "experiment_id": experiments.c.experiment_id,
     "creation_time": experiments.c.creation_time,
     "last_update_time": experiments.c.last_update_time,
+}
+LOGGED_MODEL_ATTRIBUTES = {
+    "name": logged_models.c.name,
+    "model_id": logged_models.c.model_id,
+    "model_type": logged_models.c.model_type,
+    "status": logged_models.c.status,
+    "source_run_id": logged_models.c.source_run_id,
+    "creation_timestamp": logged_models.c.creation_timestamp_ms,
+    "last_updated_timestamp": logged_models.c.last_updated_timestamp_ms,
 }
 DATASET_CONTEXT_TAG = "mlflow.data.context"
 
@@ -201,3 +214,55 @@ def _experiment_number(value: Any) -> int:
     if isinstance(value, str) and value.isdigit() and int(value) <= MAX_EXPERIMENT_ID:
         return int(value)
     return -1
+
+
+def logged_model_search(
+    experiment_ids: Sequence[int], filters: Sequence[Comparison], order: Sequence[OrderBy]
+) -> Select[Any]:
+    """SELECT model_id of matching, undeleted logged models in the requested order.
+
+    A model's metric matches when any of its points does (a model usually has one point per
+    metric; MLflow compares every linked point too)."""
+    model = logged_models.c.model_id
+    query = select(model).where(
+        logged_models.c.experiment_id.in_(list(experiment_ids)),
+        logged_models.c.lifecycle_stage == "active",
+    )
+    children = {"metric": logged_model_metrics, "param": logged_model_params}
+    children["tag"] = logged_model_tags
+    for i, clause in enumerate(filters):
+        if clause.kind == "attribute":
+            column = LOGGED_MODEL_ATTRIBUTES[clause.key]
+            query = query.where(compare(column, clause.op, clause.value))
+            continue
+        table = children[clause.kind].alias(f"f{i}")
+        matched = compare(table.c.value, clause.op, clause.value)
+        if clause.kind == "metric":
+            matched = and_(matched, table.c.is_nan.is_(False))
+        query = query.where(
+            exists().where(table.c.model_id == model, table.c.key == clause.key, matched)
+        )
+    ordering: list[Any] = []
+    for i, spec in enumerate(order):
+        if spec.kind == "attribute":
+            column = LOGGED_MODEL_ATTRIBUTES[spec.key]
+            ordering += [_nulls_last(column.is_(None)), _direction(column, spec)]
+            continue
+        value = _model_order_value(children[spec.kind].alias(f"o{i}"), spec)
+        ordering += [_nulls_last(value.is_(None)), _direction(value, spec)]
+    if not order:
+        ordering.append(logged_models.c.creation_timestamp_ms.desc())
+    ordering.append(model)
+    return query.order_by(*ordering)
+
+
+def _model_order_value(table: Any, spec: OrderBy) -> Any:
+    """A model's value of a key as a scalar subquery: the latest point of a metric."""
+    query = select(table.c.value).where(
+        table.c.model_id == logged_models.c.model_id, table.c.key == spec.key
+    )
+    if spec.kind == "metric":
+        query = query.where(table.c.is_nan.is_(False)).order_by(
+            table.c.timestamp.desc(), table.c.step.desc()
+        )
+    return query.limit(1).scalar_subquery()

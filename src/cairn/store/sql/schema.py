@@ -125,3 +125,58 @@ input_tags = Table(
     Column("name", String(255), primary_key=True),
     Column("value", String(500), nullable=False),
 )
+
+logged_models = Table(
+    "logged_models",
+    metadata,
+    Column("model_id", String(64), primary_key=True),
+    Column("experiment_id", Integer, nullable=False),
+    Column("name", String(500), nullable=False),
+    Column("artifact_location", String(2048), nullable=False),
+    Column("creation_timestamp_ms", BigInteger, nullable=False),
+    Column("last_updated_timestamp_ms", BigInteger, nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("lifecycle_stage", String(32), nullable=False),
+    Column("model_type", String(500)),
+    Column("source_run_id", String(32)),
+    Column("status_message", String(1000)),
+    Column("creator_id", String(256)),
+)
+
+logged_model_tags = Table(
+    "logged_model_tags",
+    metadata,
+    Column("model_id", String(64), primary_key=True),
+    Column("key", String(250), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+logged_model_params = Table(
+    "logged_model_params",
+    metadata,
+    Column("model_id", String(64), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+logged_model_metrics = Table(
+    "logged_model_metrics",
+    metadata,
+    Column("model_id", String(64), primary_key=True),
+    Column("key", String(250), primary_key=True),
+    Column("timestamp", BigInteger, primary_key=True),
+    Column("step", BigInteger, primary_key=True),
+    Column("run_uuid", String(32), primary_key=True),
+    Column("value", Double, nullable=False),
+    Column("is_nan", Boolean, nullable=False),
+    Column("dataset_name", String(500)),
+    Column("dataset_digest", String(36)),
+)
+
+run_outputs = Table(
+    "run_outputs",
+    metadata,
+    Column("run_uuid", String(32), primary_key=True),
+    Column("model_id", String(64), primary_key=True),
+    Column("step", BigInteger, nullable=False),
+)

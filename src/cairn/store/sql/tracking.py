@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import operator
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import BigInteger, Engine, String, bindparam, delete, func, insert, select, update
@@ -30,7 +29,6 @@ from cairn.entities import (
 )
 from cairn.entities.run_columns import RunColumns
 from cairn.exceptions import (
-    CairnError,
     InvalidParameterValueError,
     InvalidStateError,
     ResourceAlreadyExistsError,
@@ -45,6 +43,7 @@ from cairn.store.base import (
 )
 from cairn.store.ids import new_run_id
 from cairn.store.sql import dialects, engine, loading, migrate, query
+from cairn.store.sql.logged_models import SqlLoggedModels
 from cairn.store.sql.prepared import Prepared
 from cairn.store.sql.schema import experiment_tags, experiments, runs
 from cairn.store.sql.schema import metrics as metrics_table
@@ -79,14 +78,13 @@ _PARAMS_OF_RUN = Prepared(
 DEFAULT_EXPERIMENT_ID = "0"
 DEFAULT_EXPERIMENT_NAME = "Default"
 RUN_NAME_TAG = "mlflow.runName"
-_RETRIES = 5
 
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-class SqlTrackingStore(TrackingStore, ColumnarRunSearch):
+class SqlTrackingStore(SqlLoggedModels, TrackingStore, ColumnarRunSearch):
     """Tracking data in one SQL database; artifact locations derive from `artifact_root`."""
 
     def __init__(self, db_uri: str, artifact_root: str) -> None:
@@ -101,30 +99,6 @@ class SqlTrackingStore(TrackingStore, ColumnarRunSearch):
 
     def close(self) -> None:
         self.engine.dispose()
-
-    # -- transactions -----------------------------------------------------------------------
-
-    @contextlib.contextmanager
-    def _read(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn, conn.begin():
-            yield conn
-
-    @contextlib.contextmanager
-    def _write(self) -> Iterator[Connection]:
-        with self.engine.connect().execution_options(cairn_write=True) as conn, conn.begin():
-            yield conn
-
-    def _retrying(self, work: Any) -> Any:
-        """Run `work(conn)` in a write transaction, again if the database reports a deadlock."""
-        for attempt in range(_RETRIES):
-            try:
-                with self._write() as conn:
-                    return work(conn)
-            except Exception as error:  # SQLAlchemy's or, on the prepared path, the driver's
-                if attempt == _RETRIES - 1 or not _is_transient(error):
-                    raise
-                time.sleep(0.01 * 2**attempt)  # back off before retrying a deadlocked write
-        raise AssertionError("unreachable")
 
     # -- experiments ------------------------------------------------------------------------
 
@@ -698,14 +672,6 @@ class SqlTrackingStore(TrackingStore, ColumnarRunSearch):
         from cairn.store.sql import inputs as dataset_inputs
 
         self._retrying(lambda conn: dataset_inputs.log(conn, self, run_id, datasets))
-
-
-def _is_transient(error: Exception) -> bool:
-    """A deadlock or lock timeout, worth one more try (never a constraint or a bad value)."""
-    if isinstance(error, CairnError) or isinstance(error, IntegrityError):
-        return False
-    text = str(getattr(error, "orig", None) or error).lower()
-    return "deadlock" in text or "locked" in text or "serializ" in text or "lock wait" in text
 
 
 def _page_size(max_results: object, limit: int = page_token.SEARCH_MAX_RESULTS_LIMIT) -> int:
