@@ -390,3 +390,33 @@ def test_basic_verifications_are_cached(tmp_path: Path) -> None:
         assert authenticator.authenticate(header) is None
     finally:
         database.dispose()
+
+
+def test_logged_model_routes_follow_the_experiments_permissions(setup: Setup) -> None:
+    server = setup.server
+    create = {"experiment_id": setup.shared, "name": "by-editor"}
+    refused = call(server, "POST", "/logged-models", create, basic("reader"))
+    assert refused.status == 403 and refused.json()["error_code"] == "PERMISSION_DENIED"
+    made = call(server, "POST", "/logged-models", create, basic("editor"))
+    assert made.status == 200, made.body
+    model_id = made.json()["model"]["info"]["model_id"]
+    path = f"/logged-models/{model_id}"
+    assert call(server, "GET", path, None, basic("reader")).status == 200
+    assert call(server, "GET", path, None, basic("outsider")).status == 403
+    ready = {"model_id": model_id, "status": "LOGGED_MODEL_READY"}
+    assert call(server, "PATCH", path, ready, basic("reader")).status == 403
+    assert call(server, "PATCH", path, ready, basic("editor")).status == 200
+    tags = {"tags": [{"key": "k", "value": "v"}]}
+    assert call(server, "PATCH", path + "/tags", tags, basic("reader")).status == 403
+    assert call(server, "PATCH", path + "/tags", tags, basic("editor")).status == 200
+    assert call(server, "DELETE", path + "/tags/k", None, basic("outsider")).status == 403
+    assert call(server, "DELETE", path + "/tags/k", None, basic("editor")).status == 200
+    outputs = {"run_id": setup.run, "models": [{"model_id": model_id, "step": 0}]}
+    assert call(server, "POST", "/runs/outputs", outputs, basic("reader")).status == 403
+    assert call(server, "POST", "/runs/outputs", outputs, basic("editor")).status == 200
+    search = {"experiment_ids": [setup.secret]}
+    assert call(server, "POST", "/logged-models/search", search, basic("editor")).status == 403
+    assert call(server, "DELETE", path, None, basic("reader")).status == 403
+    assert call(server, "GET", path, None, ADMIN).json()["model"]["info"]["status"] == (
+        "LOGGED_MODEL_READY"
+    )
