@@ -9,6 +9,7 @@ The tree::
     ├── InvalidStateError              INVALID_STATE            500  (as MLflow)
     ├── PermissionDeniedError          PERMISSION_DENIED        403
     ├── UnauthenticatedError           UNAUTHENTICATED          401
+    ├── NotImplementedByServerError    NOT_IMPLEMENTED          501
     └── TemporarilyUnavailableError    TEMPORARILY_UNAVAILABLE  503
 
 `error_for_code` maps a code back to its class, so an error that crosses the REST API
@@ -61,6 +62,13 @@ class UnauthenticatedError(CairnError):
     http_status = 401
 
 
+class NotImplementedByServerError(CairnError):
+    """A capability this server or storage lacks (multipart uploads on a local folder)."""
+
+    error_code = "NOT_IMPLEMENTED"
+    http_status = 501
+
+
 class TemporarilyUnavailableError(CairnError):
     error_code = "TEMPORARILY_UNAVAILABLE"
     http_status = 503
@@ -75,6 +83,7 @@ _BY_CODE: dict[str, type[CairnError]] = {
         InvalidStateError,
         PermissionDeniedError,
         UnauthenticatedError,
+        NotImplementedByServerError,
         TemporarilyUnavailableError,
     )
 }

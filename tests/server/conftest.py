@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from live_server import LiveServer, start_moto, start_server
 
 import cairn
 from local_processes import answers_health, free_port
@@ -143,3 +144,48 @@ def client(mlflow: Any) -> Any:
 def cairn_client(tracking_server: TrackingServer) -> cairn.Client:
     """Cairn's own client on the server's database: what MLflow wrote, read by Cairn."""
     return cairn.Client(tracking_server.backend_uri)
+
+
+# -- a server whose artifact destination is S3 (a real moto server) -------------------------
+
+S3_ENV = {
+    "AWS_ACCESS_KEY_ID": "cairn-test-key",
+    "AWS_SECRET_ACCESS_KEY": "cairn-test-secret",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_EC2_METADATA_DISABLED": "true",
+    "NO_PROXY": "127.0.0.1",
+    "no_proxy": "127.0.0.1",
+}
+
+
+@pytest.fixture(scope="module")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, Any]]:
+    import boto3
+
+    folder = tmp_path_factory.mktemp("proxy-s3")
+    moto, endpoint = start_moto(folder)
+    try:
+        client = boto3.session.Session(
+            aws_access_key_id=S3_ENV["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=S3_ENV["AWS_SECRET_ACCESS_KEY"],
+            region_name=S3_ENV["AWS_DEFAULT_REGION"],
+        ).client("s3", endpoint_url=endpoint)
+        client.create_bucket(Bucket="proxied")
+        live = start_server(
+            folder,
+            destination_uri="s3://proxied/store",
+            env={
+                **S3_ENV,
+                "CAIRN_S3_ENDPOINT_URL": endpoint,
+                # No AWS configuration of this machine's user may leak in.
+                "AWS_CONFIG_FILE": str(folder / "absent"),
+                "AWS_SHARED_CREDENTIALS_FILE": str(folder / "absent"),
+            },
+        )
+        try:
+            yield live, client
+        finally:
+            live.stop()
+    finally:
+        moto.terminate()
+        moto.wait(15)

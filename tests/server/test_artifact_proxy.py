@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from live_server import LiveServer, start_moto, start_server
+from live_server import LiveServer, start_server
 
 API = "/api/2.0/mlflow-artifacts/artifacts"
 AJAX = "/ajax-api/2.0/mlflow-artifacts/artifacts"
@@ -333,44 +333,6 @@ def test_the_server_still_answers(server: LiveServer) -> None:
 
 
 # -- an S3 destination (a real moto server) ------------------------------------------------
-
-S3_ENV = {
-    "AWS_ACCESS_KEY_ID": "cairn-test-key",
-    "AWS_SECRET_ACCESS_KEY": "cairn-test-secret",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_EC2_METADATA_DISABLED": "true",
-    "AWS_CONFIG_FILE": "/nonexistent/cairn-test",
-    "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/cairn-test",
-    "NO_PROXY": "127.0.0.1",
-    "no_proxy": "127.0.0.1",
-}
-
-
-@pytest.fixture(scope="module")
-def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, Any]]:
-    import boto3
-
-    folder = tmp_path_factory.mktemp("proxy-s3")
-    moto, endpoint = start_moto(folder)
-    try:
-        client = boto3.session.Session(
-            aws_access_key_id=S3_ENV["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=S3_ENV["AWS_SECRET_ACCESS_KEY"],
-            region_name=S3_ENV["AWS_DEFAULT_REGION"],
-        ).client("s3", endpoint_url=endpoint)
-        client.create_bucket(Bucket="proxied")
-        live = start_server(
-            folder,
-            destination_uri="s3://proxied/store",
-            env={**S3_ENV, "CAIRN_S3_ENDPOINT_URL": endpoint},
-        )
-        try:
-            yield live, client
-        finally:
-            live.stop()
-    finally:
-        moto.terminate()
-        moto.wait(15)
 
 
 def test_s3_destination_round_trip(s3_server: tuple[LiveServer, Any]) -> None:

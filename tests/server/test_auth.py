@@ -420,3 +420,13 @@ def test_logged_model_routes_follow_the_experiments_permissions(setup: Setup) ->
     assert call(server, "GET", path, None, ADMIN).json()["model"]["info"]["status"] == (
         "LOGGED_MODEL_READY"
     )
+
+
+def test_multipart_uploads_need_edit_permission(setup: Setup) -> None:
+    path = f"/api/2.0/mlflow-artifacts/mpu/create/{setup.shared}/{setup.run}/artifacts"
+    body = json.dumps({"path": "big.bin", "num_parts": 2}).encode()
+    for user, status in (("reader", 403), ("outsider", 403), ("editor", 501)):
+        headers = {**basic(user), "Content-Type": "application/json"}
+        reply = setup.server.request("POST", path, body=body, headers=headers)
+        assert reply.status == status, (user, reply.body)
+    # 501: this server's destination is a local folder, which cannot presign part uploads.

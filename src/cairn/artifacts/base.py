@@ -8,6 +8,7 @@ Implementations stream: a file never sits in memory whole.
 from __future__ import annotations
 
 import abc
+from dataclasses import dataclass
 
 from cairn.entities import FileInfo
 
@@ -36,3 +37,33 @@ class ArtifactRepository(abc.ABC):
     @abc.abstractmethod
     def delete_artifacts(self, artifact_path: str | None = None) -> None:
         """Delete a file or a directory tree (everything when None)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PartUpload:
+    """Where a client PUTs one part of a multipart upload, straight to the storage."""
+
+    part_number: int
+    url: str
+    headers: dict[str, str]
+
+
+class MultipartUpload(abc.ABC):
+    """Optional capability (MLflow's MultipartUploadMixin): very large files go to storage in
+    parts, through presigned URLs, without passing through the server."""
+
+    @abc.abstractmethod
+    def create_multipart_upload(
+        self, artifact_path: str, num_parts: int, expires_seconds: int
+    ) -> tuple[str, list[PartUpload]]:
+        """Start uploading the file `artifact_path`: (upload_id, one URL per part)."""
+
+    @abc.abstractmethod
+    def complete_multipart_upload(
+        self, artifact_path: str, upload_id: str, parts: list[tuple[int, str]]
+    ) -> None:
+        """Assemble the file from its (part_number, etag) parts."""
+
+    @abc.abstractmethod
+    def abort_multipart_upload(self, artifact_path: str, upload_id: str) -> None:
+        """Drop an unfinished upload and the parts already sent."""

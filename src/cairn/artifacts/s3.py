@@ -19,6 +19,7 @@ The semantics are LocalArtifactRepository's, call for call:
 
 from __future__ import annotations
 
+import contextlib
 import mimetypes
 import os
 import re
@@ -29,7 +30,7 @@ from types import ModuleType
 from typing import Any
 
 from cairn import env
-from cairn.artifacts.base import ArtifactRepository
+from cairn.artifacts.base import ArtifactRepository, MultipartUpload, PartUpload
 from cairn.artifacts.paths import file_destination, safe_relative
 from cairn.entities import FileInfo
 from cairn.exceptions import CairnError, InvalidParameterValueError, ResourceDoesNotExistError
@@ -40,6 +41,7 @@ MAX_CONCURRENCY = 4
 # Downloaded chunks (256 KB each) waiting for the writer thread; boto3's default of 100
 # lets a fast server push a download's peak memory up by ~70 MB, 16 keeps it near 20 MB.
 MAX_IO_QUEUE = 16
+MAX_PARTS = 10_000  # S3's limit per multipart upload
 _DELETE_BATCH = 1000  # the most keys one DeleteObjects call takes
 _BUCKET = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$")
 _MISSING = ("404", "NoSuchKey", "NotFound")
@@ -113,7 +115,7 @@ def parse_s3_uri(uri: str) -> tuple[str, str]:
     return bucket, prefix
 
 
-class S3ArtifactRepository(ArtifactRepository):
+class S3ArtifactRepository(ArtifactRepository, MultipartUpload):
     def __init__(self, root_uri: str) -> None:
         super().__init__(root_uri)
         self.bucket, self.prefix = parse_s3_uri(root_uri)
@@ -336,6 +338,73 @@ class S3ArtifactRepository(ArtifactRepository):
             # The local repository keeps the parent folder: so does the marker.
             parent = relative.rpartition("/")[0]
             self._put_folder_marker(parent)
+
+    # Multipart uploads through presigned URLs (the server's /mpu endpoints) -------------
+
+    def _file_key(self, artifact_path: str) -> str:
+        relative = safe_relative(artifact_path)
+        if not relative:
+            raise InvalidParameterValueError("A multipart upload needs a file path.")
+        return self._key(relative)
+
+    def create_multipart_upload(
+        self, artifact_path: str, num_parts: int, expires_seconds: int
+    ) -> tuple[str, list[PartUpload]]:
+        key = self._file_key(artifact_path)
+        if not 1 <= num_parts <= MAX_PARTS:
+            raise InvalidParameterValueError(f"num_parts must be from 1 to {MAX_PARTS}.")
+        started = self._client.create_multipart_upload(Bucket=self.bucket, Key=key)
+        upload_id = str(started["UploadId"])
+        urls = [
+            PartUpload(
+                number,
+                self._client.generate_presigned_url(
+                    "upload_part",
+                    Params={
+                        "Bucket": self.bucket,
+                        "Key": key,
+                        "UploadId": upload_id,
+                        "PartNumber": number,
+                    },
+                    ExpiresIn=expires_seconds,
+                ),
+                {},
+            )
+            for number in range(1, num_parts + 1)
+        ]
+        return upload_id, urls
+
+    def complete_multipart_upload(
+        self, artifact_path: str, upload_id: str, parts: list[tuple[int, str]]
+    ) -> None:
+        listed = [{"PartNumber": n, "ETag": etag} for n, etag in sorted(parts)]
+        with _upload_errors(upload_id):
+            self._client.complete_multipart_upload(
+                Bucket=self.bucket,
+                Key=self._file_key(artifact_path),
+                UploadId=upload_id,
+                MultipartUpload={"Parts": listed},
+            )
+
+    def abort_multipart_upload(self, artifact_path: str, upload_id: str) -> None:
+        with _upload_errors(upload_id):
+            self._client.abort_multipart_upload(
+                Bucket=self.bucket, Key=self._file_key(artifact_path), UploadId=upload_id
+            )
+
+
+@contextlib.contextmanager
+def _upload_errors(upload_id: str) -> Iterator[None]:
+    """S3's answer about an unknown upload or bad parts, as the error a caller can act on."""
+    from botocore.exceptions import ClientError
+
+    try:
+        yield
+    except ClientError as error:
+        code = str(error.response.get("Error", {}).get("Code"))
+        if code == "NoSuchUpload":
+            raise ResourceDoesNotExistError(f"No multipart upload {upload_id!r}.") from None
+        raise InvalidParameterValueError(f"The storage refused the upload: {code}.") from None
 
 
 def _upload_arguments(local_file: str) -> dict[str, str]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from starlette.applications import Starlette
@@ -17,6 +17,7 @@ from cairn.server.auth import AuthMiddleware
 from cairn.server.auth_store import AuthStore
 from cairn.server.context import DEFAULT_MAX_ARTIFACT_UPLOAD_BYTES, Context
 from cairn.server.messages import Message
+from cairn.server.multipart_api import MultipartRoutes
 from cairn.server.routes import Endpoint, Handler, build_routes
 from cairn.server.wire import json_response
 from cairn.store.base import TrackingStore
@@ -51,12 +52,15 @@ def create_app(
         *artifacts_api.TRACKING_ENDPOINTS,
         *logged_models_api.ENDPOINTS,
     ]
+    proxy = artifacts_api.ArtifactProxy(context)
+    multipart = MultipartRoutes(proxy.repository)
     routes: list[BaseRoute] = [
         Route("/health", _health, methods=["GET"]),
         Route("/version", _version, methods=["GET"]),
-        Route("/api/3.0/mlflow/server-info", _server_info, methods=["GET"]),
+        Route("/api/3.0/mlflow/server-info", _server_info(multipart.enabled), methods=["GET"]),
         *build_routes(endpoints, context),
-        *artifacts_api.ArtifactProxy(context).routes(),
+        *proxy.routes(),
+        *multipart.routes(),
     ]
     middleware = [
         Middleware(
@@ -103,14 +107,17 @@ async def _version(_request: Request) -> Response:
     return PlainTextResponse(MLFLOW_COMPATIBLE_VERSION)
 
 
-async def _server_info(_request: Request) -> Response:
-    return json_response(
-        {
-            "store_type": "SqlStore",
-            "workspaces_enabled": False,
-            "artifact_serving_enabled": True,
-            "multipart_uploads_enabled": False,
-            "multipart_downloads_enabled": False,
-            "artifacts_presigned_only": False,
-        }
-    )
+def _server_info(multipart_uploads: bool) -> Callable[[Request], Awaitable[Response]]:
+    info = {
+        "store_type": "SqlStore",
+        "workspaces_enabled": False,
+        "artifact_serving_enabled": True,
+        "multipart_uploads_enabled": multipart_uploads,
+        "multipart_downloads_enabled": False,
+        "artifacts_presigned_only": False,
+    }
+
+    async def answer(_request: Request) -> Response:
+        return json_response(info)
+
+    return answer

@@ -218,12 +218,14 @@ def raw_artifact_path(request: Request) -> str:
     scope = request.scope
     raw: bytes | None = scope.get("raw_path")
     if raw is None:  # servers need not give raw_path; the decoded path is the fallback
-        text = request.path_params.get("path", "")
+        text = str(next(iter(request.path_params.values()), ""))
     else:
         root = str(scope.get("root_path", "")).encode()
         if root and raw.startswith(root):
             raw = raw[len(root) :]
-        for prefix in PROXY_PREFIXES:
+        from cairn.server.multipart_api import MULTIPART_PREFIXES
+
+        for prefix in PROXY_PREFIXES + MULTIPART_PREFIXES:
             head = prefix.encode() + b"/"
             if raw.startswith(head):
                 rest = raw[len(head) :]

@@ -52,6 +52,7 @@ from cairn.server import errors
 from cairn.server.artifacts_api import PROXY_PREFIXES, raw_artifact_path
 from cairn.server.auth_store import AuthStore, User, permission_allows
 from cairn.server.messages import Message as ApiMessage
+from cairn.server.multipart_api import MULTIPART_PREFIXES
 from cairn.server.routes import API_PREFIXES
 from cairn.server.wire import json_response
 from cairn.store.base import TrackingStore
@@ -116,7 +117,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/artifacts/list"): Rule(_READ, RUN),
 }
 _OPEN_TO_USERS = frozenset({"/api/3.0/mlflow/server-info"})
-_PROXY_PERMISSION = {"GET": _READ, "HEAD": _READ, "PUT": _EDIT, "DELETE": _EDIT}
+_PROXY_PERMISSION = {"GET": _READ, "HEAD": _READ, "PUT": _EDIT, "DELETE": _EDIT, "POST": _EDIT}
 
 
 def _unauthenticated(message: str) -> Response:
@@ -231,7 +232,7 @@ class AuthMiddleware:
         if path in _OPEN_TO_USERS:
             await self.app(scope, receive, send)
             return
-        for prefix in PROXY_PREFIXES:
+        for prefix in PROXY_PREFIXES + MULTIPART_PREFIXES:
             if path == prefix or path.startswith(prefix + "/"):
                 await self._proxy(user, scope, receive, send, method, path == prefix)
                 return
