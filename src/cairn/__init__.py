@@ -6,10 +6,15 @@
         cairn.log_param("max_depth", 5)
         cairn.log_metric("loss", 0.3, step=1)
 
-Importing cairn is cheap: the database layer and pandas load on first use.
+Importing cairn is cheap: the database layer and pandas load on first use, and so do the
+model modules (`cairn.models`, `cairn.pyfunc`, `cairn.sklearn`, `cairn.onnx`), which are
+attributes of `cairn` all the same.
 """
 
 from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from cairn import artifacts
 from cairn.entities import ViewType
@@ -48,6 +53,12 @@ from cairn.tracking.fluent_artifacts import (
     log_text,
 )
 
+if TYPE_CHECKING:
+    from cairn import models as models
+    from cairn import onnx as onnx
+    from cairn import pyfunc as pyfunc
+    from cairn import sklearn as sklearn
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -84,3 +95,13 @@ __all__ = [
     "set_tracking_uri",
     "start_run",
 ]
+
+# Submodules reached as attributes but imported on first use: they pull in numpy, pandas,
+# scikit-learn or onnx. Kept out of __all__ so `from cairn import *` stays light too.
+_LAZY_SUBMODULES = ("models", "onnx", "pyfunc", "sklearn")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY_SUBMODULES:
+        return importlib.import_module(f"cairn.{name}")
+    raise AttributeError(f"module 'cairn' has no attribute {name!r}")

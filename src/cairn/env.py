@@ -149,3 +149,16 @@ def http_backoff_factor() -> float:
 def http_retry_deadline() -> float:
     """`CAIRN_HTTP_REQUEST_RETRY_DEADLINE`: seconds after the first try when retries stop."""
     return _number(("CAIRN_HTTP_REQUEST_RETRY_DEADLINE",), 60.0, 0)
+
+
+# -- models
+
+
+def allow_pickle() -> bool:
+    """`CAIRN_ALLOW_PICKLE`, else MLflow's `MLFLOW_ALLOW_PICKLE_DESERIALIZATION`: whether
+    `load_model` may unpickle a model (pickle and cloudpickle run code from the file). Default
+    on, as MLflow; a service that loads models it did not train should set it to false."""
+    raw = _first("CAIRN_ALLOW_PICKLE", "MLFLOW_ALLOW_PICKLE_DESERIALIZATION")
+    if raw is None:
+        return True
+    return raw.strip().lower() in ("1", "true", "yes", "on")

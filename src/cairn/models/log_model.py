@@ -1,0 +1,65 @@
+"""`log_model`, once for every flavor: a model becomes an MLflow-3 LoggedModel of a run.
+
+The steps are MLflow 3's: take the active run (starting one, as `log_metric` would), create
+a PENDING LoggedModel linked to it, record it as the run's output, save the model to a
+scratch directory with `run_id`, `model_id` and `artifact_path` in its MLmodel, upload that
+directory to the model's artifact URI, and mark the model READY, or UPLOAD_FAILED if saving
+or uploading raised (the error is then re-raised). The model's URI is `models:/<model_id>`;
+`runs:/<run_id>/<name>` finds it too (see `uri.py`).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+
+from cairn.entities import LoggedModelOutput, LoggedModelStatus
+from cairn.exceptions import InvalidParameterValueError
+from cairn.models.model import Model, ModelInfo
+
+SaveFunction = Callable[[str, Model], None]
+
+
+def log_model(
+    flavor: str,
+    name: str,
+    save: SaveFunction,
+    registered_model_name: str | None = None,
+) -> ModelInfo:
+    """Log what `save(path, mlmodel)` writes as a new LoggedModel named `name`.
+
+    `save` is the flavor's `save_model` with its arguments bound; it must fill the given
+    `Model` (which carries the run and model ids) rather than start a new one.
+    """
+    _refuse_registration(registered_model_name)
+    if not name or "/" in name:
+        raise InvalidParameterValueError(f"Invalid model name {name!r}: give a non-empty name.")
+    from cairn.tracking import fluent
+
+    run_id = fluent._run_id_for_logging()
+    client = fluent._get_client()
+    experiment_id = client.get_run(run_id).info.experiment_id
+    logged = client.create_logged_model(
+        experiment_id, name=name, source_run_id=run_id, model_type=flavor
+    )
+    client.log_outputs(run_id, [LoggedModelOutput(logged.model_id, 0)])
+    mlmodel = Model(run_id=run_id, model_id=logged.model_id, artifact_path=logged.artifact_uri)
+    try:
+        with tempfile.TemporaryDirectory(prefix="cairn-model-") as scratch:
+            save(f"{scratch}/model", mlmodel)
+            client.log_model_artifacts(logged.model_id, f"{scratch}/model")
+    except BaseException:
+        client.finalize_logged_model(logged.model_id, LoggedModelStatus.UPLOAD_FAILED)
+        raise
+    client.finalize_logged_model(logged.model_id, LoggedModelStatus.READY)
+    return ModelInfo.of(mlmodel, logged.model_uri)
+
+
+def _refuse_registration(registered_model_name: str | None) -> None:
+    """The one place `registered_model_name=` is handled, until the registry exists."""
+    if registered_model_name is not None:
+        raise InvalidParameterValueError(
+            f"Cannot register {registered_model_name!r}: the model registry is not available "
+            "yet. Log the model without registered_model_name; its models:/<model_id> URI "
+            "loads it."
+        )

@@ -1,0 +1,120 @@
+"""Model URIs to local model directories.
+
+Forms understood:
+
+- a local path or `file://` URI: used in place;
+- `runs:/<run_id>/<name>`: as in MLflow 3, the run's artifacts at `<name>/` if they hold an
+  MLmodel file (models logged by MLflow 2 or with `log_artifacts`), else the LoggedModel
+  named `<name>` that the run output;
+- `models:/<model_id>` (`m-` and 32 hex digits): a LoggedModel, from its artifact URI;
+- `models:/<name>/<version|stage|latest>` and `models:/<name>@<alias>`: the model registry,
+  resolved in `_registered_model` (one place, for when the registry lands);
+- any other artifact URI (`s3://…`, `mlflow-artifacts:/…`): downloaded.
+
+Models stored in a local folder are read where they are, not copied, unless `dst_path` is
+given: a model directory is never written to by loading, and copying a large model only to
+read it once is slow.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+from typing import TYPE_CHECKING
+
+from cairn.artifacts.paths import local_path_of, safe_relative
+from cairn.artifacts.uri import artifact_repository, scheme_of
+from cairn.exceptions import InvalidParameterValueError, ResourceDoesNotExistError
+from cairn.models.model import MLMODEL_FILE_NAME
+
+if TYPE_CHECKING:
+    from cairn.entities import LoggedModel
+    from cairn.tracking.client import Client
+
+LOGGED_MODEL_ID = re.compile(r"m-[0-9a-f]{32}")
+
+
+def download_model(model_uri: str, dst_path: str | None = None) -> str:
+    """The local directory holding the model at `model_uri` (see the module docstring)."""
+    if model_uri.startswith("runs:/"):
+        run_id, _, name = model_uri[len("runs:/") :].strip("/").partition("/")
+        return _from_run(run_id, safe_relative(name), dst_path)
+    if model_uri.startswith("models:/"):
+        return _from_models_uri(model_uri, dst_path)
+    return fetch_directory(model_uri, "", dst_path)
+
+
+def fetch_directory(root_uri: str, relative: str, dst_path: str | None) -> str:
+    """`relative` under `root_uri` as a local directory: in place for local folders."""
+    if scheme_of(root_uri) == "file" and dst_path is None:
+        local = (
+            os.path.join(local_path_of(root_uri), relative) if relative else local_path_of(root_uri)
+        )
+        if not os.path.isdir(local):
+            raise ResourceDoesNotExistError(f"No model directory at {local!r}.")
+        return os.path.abspath(local)
+    if scheme_of(root_uri) == "file":
+        source = fetch_directory(root_uri, relative, None)
+        target = os.path.join(dst_path or "", os.path.basename(source))
+        shutil.copytree(source, target)
+        return target
+    destination = dst_path or tempfile.mkdtemp(prefix="cairn-model-")
+    return artifact_repository(root_uri).download_artifacts(relative, destination)
+
+
+def _client() -> Client:
+    from cairn.tracking.client import Client
+
+    return Client()
+
+
+def _from_run(run_id: str, name: str, dst_path: str | None) -> str:
+    client = _client()
+    if name and any(
+        entry.path == f"{name}/{MLMODEL_FILE_NAME}" for entry in client.list_artifacts(run_id, name)
+    ):
+        return fetch_directory(client.get_run(run_id).info.artifact_uri, name, dst_path)
+    return fetch_directory(_run_output_model(client, run_id, name).artifact_uri, "", dst_path)
+
+
+def _run_output_model(client: Client, run_id: str, name: str) -> LoggedModel:
+    """The latest model named `name` among the run's outputs (MLflow 3's `runs:/` rule)."""
+    outputs = client.get_run(run_id).outputs.model_outputs
+    models = [client.get_logged_model(output.model_id) for output in outputs]
+    named = [m for m in models if m.name == name]
+    if not named:
+        raise ResourceDoesNotExistError(
+            f"Run {run_id} has no model artifacts at {name!r} and logged no model named "
+            f"{name!r} (its models: {sorted(m.name for m in models)})."
+        )
+    return max(named, key=lambda m: m.creation_timestamp)
+
+
+def _from_models_uri(model_uri: str, dst_path: str | None) -> str:
+    rest = model_uri[len("models:/") :].strip("/")
+    if LOGGED_MODEL_ID.fullmatch(rest):
+        return fetch_directory(_client().get_logged_model(rest).artifact_uri, "", dst_path)
+    if "@" in rest:
+        name, _, alias = rest.partition("@")
+        return _registered_model(model_uri, name, alias=alias)
+    name, _, selector = rest.partition("/")
+    if not name or not selector or "/" in selector:
+        raise InvalidParameterValueError(
+            f"Invalid model URI {model_uri!r}: expected models:/<model_id>, "
+            "models:/<name>/<version|stage|latest> or models:/<name>@<alias>."
+        )
+    return _registered_model(model_uri, name, selector=selector)
+
+
+def _registered_model(
+    model_uri: str, name: str, selector: str | None = None, alias: str | None = None
+) -> str:
+    """Where registry URIs will resolve (a version's source is itself a model URI, so the
+    registry's answer will go back through `download_model`)."""
+    raise InvalidParameterValueError(
+        f"Cannot load {model_uri!r}: the model registry is not available yet, so registered "
+        f"model names (here {name!r}) do not resolve. Use models:/<model_id> or "
+        "runs:/<run_id>/<name>."
+    )

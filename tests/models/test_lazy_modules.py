@@ -1,0 +1,21 @@
+"""The model modules are attributes of `cairn` but load only when first used."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def test_model_modules_load_on_first_use() -> None:
+    code = (
+        "import sys, cairn\n"
+        "heavy = ('sklearn', 'onnx', 'onnxruntime', 'numpy', 'cairn.pyfunc')\n"
+        "before = [m for m in heavy if m in sys.modules]\n"
+        "assert cairn.pyfunc.load_model is cairn.pyfunc.pyfunc_model.load_model\n"
+        "assert cairn.sklearn.FLAVOR_NAME == 'sklearn' and cairn.onnx.FLAVOR_NAME == 'onnx'\n"
+        "assert callable(cairn.models.infer_signature)\n"
+        "print(','.join(before))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == ""
