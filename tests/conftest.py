@@ -25,6 +25,7 @@ import pytest
 import sqlalchemy as sa
 
 from cairn.store.rest.tracking import RestTrackingStore
+from cairn.store.sql.registry import SqlRegistryStore
 from cairn.store.sql.tracking import SqlTrackingStore
 from local_processes import answers_health, free_port
 
@@ -35,6 +36,13 @@ MYSQL_URI = os.environ.get("CAIRN_TEST_MYSQL_URI", "mysql+pymysql://root@127.0.0
 BACKENDS = ["sqlite", "postgresql", "mysql"]
 # Children first, so deleting never trips a foreign key.
 TABLES = [
+    "registered_model_permissions",
+    "model_version_events",
+    "registered_model_aliases",
+    "model_version_tags",
+    "model_versions",
+    "registered_model_tags",
+    "registered_models",
     "run_outputs",
     "logged_model_metrics",
     "logged_model_params",
@@ -153,6 +161,23 @@ def store(
     store = make_store(request.param, tmp_path, sqlite_template, server_store_uris)
     yield store
     store.close()
+
+
+@pytest.fixture
+def registry_uri(store: SqlTrackingStore) -> str:
+    """Where the registry under test lives, for `cairn.store.uri.registry_store` in other
+    processes: the `store` fixture's database (a REST run of the contract overrides this
+    with the server's URL)."""
+    return store.db_uri
+
+
+@pytest.fixture
+def registry(registry_uri: str) -> Iterator[SqlRegistryStore]:
+    """The RegistryStore under contract test, on the `store` fixture's database (and so once
+    per backend): tests create runs and logged models with `store`, register them here."""
+    registry = SqlRegistryStore(registry_uri)
+    yield registry
+    registry.close()
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ MLFLOW_FLUENT_NAMES = {
     "log_metrics",
     "log_param",
     "log_params",
+    "register_model",
     "search_runs",
     "set_experiment",
     "set_tag",

@@ -52,6 +52,7 @@ from cairn.tracking.fluent_artifacts import (
     log_table,
     log_text,
 )
+from cairn.tracking.registry import register_model
 
 if TYPE_CHECKING:
     from cairn import models as models
@@ -88,6 +89,7 @@ __all__ = [
     "log_params",
     "log_table",
     "log_text",
+    "register_model",
     "search_runs",
     "set_experiment",
     "set_tag",

@@ -13,7 +13,7 @@ from sklearn.linear_model import LogisticRegression
 
 import cairn
 from cairn.entities import LoggedModelStatus
-from cairn.exceptions import InvalidParameterValueError, ResourceDoesNotExistError
+from cairn.exceptions import ResourceDoesNotExistError
 from cairn.models.uri import LOGGED_MODEL_ID
 
 
@@ -104,22 +104,6 @@ def test_a_failed_save_marks_the_model_upload_failed(workdir: Path) -> None:
     assert len(outputs) == 1
     failed = cairn.Client().get_logged_model(outputs[0].model_id)
     assert failed.status == LoggedModelStatus.UPLOAD_FAILED
-
-
-def test_registration_is_refused_before_anything_is_logged(
-    workdir: Path, classifier: LogisticRegression
-) -> None:
-    with pytest.raises(InvalidParameterValueError, match="registry is not available"):
-        cairn.sklearn.log_model(classifier, registered_model_name="churn")
-    assert cairn.active_run() is None
-
-
-@pytest.mark.parametrize(
-    "uri", ["models:/churn/1", "models:/churn/Production", "models:/churn@champion"]
-)
-def test_registry_uris_say_the_registry_is_missing(workdir: Path, uri: str) -> None:
-    with pytest.raises(InvalidParameterValueError, match="registry is not available"):
-        cairn.pyfunc.load_model(uri)
 
 
 def test_unknown_model_ids_and_paths(workdir: Path) -> None:

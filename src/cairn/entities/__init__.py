@@ -13,6 +13,14 @@ from cairn.entities.logged_model import (
 )
 from cairn.entities.metric import ExperimentTag, Metric, Param, RunTag
 from cairn.entities.paged_list import PagedList
+from cairn.entities.registry import (
+    ModelVersion,
+    ModelVersionEvent,
+    ModelVersionEventKind,
+    ModelVersionStage,
+    ModelVersionStatus,
+    RegisteredModel,
+)
 from cairn.entities.run import Run, RunData, RunInfo
 
 __all__ = [
@@ -28,8 +36,14 @@ __all__ = [
     "LoggedModelOutput",
     "LoggedModelStatus",
     "Metric",
+    "ModelVersion",
+    "ModelVersionEvent",
+    "ModelVersionEventKind",
+    "ModelVersionStage",
+    "ModelVersionStatus",
     "PagedList",
     "Param",
+    "RegisteredModel",
     "Run",
     "RunData",
     "RunInfo",

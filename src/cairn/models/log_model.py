@@ -5,11 +5,13 @@ a PENDING LoggedModel linked to it, record it as the run's output, save the mode
 scratch directory with `run_id`, `model_id` and `artifact_path` in its MLmodel, upload that
 directory to the model's artifact URI, and mark the model READY, or UPLOAD_FAILED if saving
 or uploading raised (the error is then re-raised). The model's URI is `models:/<model_id>`;
-`runs:/<run_id>/<name>` finds it too (see `uri.py`).
+`runs:/<run_id>/<name>` finds it too (see `uri.py`). With `registered_model_name`, the
+model then becomes the next version of that registered model (created if new).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 from collections.abc import Callable
 
@@ -31,7 +33,6 @@ def log_model(
     `save` is the flavor's `save_model` with its arguments bound; it must fill the given
     `Model` (which carries the run and model ids) rather than start a new one.
     """
-    _refuse_registration(registered_model_name)
     if not name or "/" in name:
         raise InvalidParameterValueError(f"Invalid model name {name!r}: give a non-empty name.")
     from cairn.tracking import fluent
@@ -52,14 +53,8 @@ def log_model(
         client.finalize_logged_model(logged.model_id, LoggedModelStatus.UPLOAD_FAILED)
         raise
     client.finalize_logged_model(logged.model_id, LoggedModelStatus.READY)
-    return ModelInfo.of(mlmodel, logged.model_uri)
-
-
-def _refuse_registration(registered_model_name: str | None) -> None:
-    """The one place `registered_model_name=` is handled, until the registry exists."""
-    if registered_model_name is not None:
-        raise InvalidParameterValueError(
-            f"Cannot register {registered_model_name!r}: the model registry is not available "
-            "yet. Log the model without registered_model_name; its models:/<model_id> URI "
-            "loads it."
-        )
+    info = ModelInfo.of(mlmodel, logged.model_uri)
+    if registered_model_name is None:
+        return info
+    version = client.register_model(logged.model_uri, registered_model_name)
+    return dataclasses.replace(info, registered_model_version=version.version)

@@ -148,6 +148,7 @@ class ModelInfo:
     utc_time_created: str
     metadata: dict[str, Any] | None = None
     saved_input_example_info: dict[str, Any] | None = None
+    registered_model_version: str | None = None
 
     @classmethod
     def of(cls, model: Model, model_uri: str) -> ModelInfo:

@@ -7,8 +7,8 @@ Forms understood:
   MLmodel file (models logged by MLflow 2 or with `log_artifacts`), else the LoggedModel
   named `<name>` that the run output;
 - `models:/<model_id>` (`m-` and 32 hex digits): a LoggedModel, from its artifact URI;
-- `models:/<name>/<version|stage|latest>` and `models:/<name>@<alias>`: the model registry,
-  resolved in `_registered_model` (one place, for when the registry lands);
+- `models:/<name>/<version|stage|latest>` and `models:/<name>@<alias>`: the registered
+  version's source, itself one of the forms above;
 - any other artifact URI (`s3://…`, `mlflow-artifacts:/…`): downloaded.
 
 Models stored in a local folder are read where they are, not copied, unless `dst_path` is
@@ -30,7 +30,7 @@ from cairn.exceptions import InvalidParameterValueError, ResourceDoesNotExistErr
 from cairn.models.model import MLMODEL_FILE_NAME
 
 if TYPE_CHECKING:
-    from cairn.entities import LoggedModel
+    from cairn.entities import LoggedModel, ModelVersion
     from cairn.tracking.client import Client
 
 LOGGED_MODEL_ID = re.compile(r"m-[0-9a-f]{32}")
@@ -70,13 +70,24 @@ def _client() -> Client:
     return Client()
 
 
-def _from_run(run_id: str, name: str, dst_path: str | None) -> str:
+def run_model_target(run_id: str, name: str) -> str | None:
+    """What `runs:/<run_id>/<name>` names: None for a model directory among the run's own
+    artifacts, else the id of the LoggedModel called `name` that the run output."""
     client = _client()
+    name = safe_relative(name)
     if name and any(
         entry.path == f"{name}/{MLMODEL_FILE_NAME}" for entry in client.list_artifacts(run_id, name)
     ):
+        return None
+    return _run_output_model(client, run_id, name).model_id
+
+
+def _from_run(run_id: str, name: str, dst_path: str | None) -> str:
+    client = _client()
+    model_id = run_model_target(run_id, name)
+    if model_id is None:
         return fetch_directory(client.get_run(run_id).info.artifact_uri, name, dst_path)
-    return fetch_directory(_run_output_model(client, run_id, name).artifact_uri, "", dst_path)
+    return fetch_directory(client.get_logged_model(model_id).artifact_uri, "", dst_path)
 
 
 def _run_output_model(client: Client, run_id: str, name: str) -> LoggedModel:
@@ -96,25 +107,41 @@ def _from_models_uri(model_uri: str, dst_path: str | None) -> str:
     rest = model_uri[len("models:/") :].strip("/")
     if LOGGED_MODEL_ID.fullmatch(rest):
         return fetch_directory(_client().get_logged_model(rest).artifact_uri, "", dst_path)
+    source = _registered_source(model_uri, resolve_model_version(model_uri))
+    if source.startswith("models:/") and not LOGGED_MODEL_ID.fullmatch(source[len("models:/") :]):
+        raise InvalidParameterValueError(f"{model_uri!r} points at another registered model.")
+    return download_model(source, dst_path)
+
+
+def resolve_model_version(model_uri: str) -> ModelVersion:
+    """The registered version a `models:/<name>/<version|stage|latest>` or
+    `models:/<name>@<alias>` URI names (stage names are case-insensitive, as MLflow's)."""
+    rest = model_uri[len("models:/") :].strip("/")
+    registry = _client()
     if "@" in rest:
         name, _, alias = rest.partition("@")
-        return _registered_model(model_uri, name, alias=alias)
+        return registry.get_model_version_by_alias(name, alias)
     name, _, selector = rest.partition("/")
     if not name or not selector or "/" in selector:
         raise InvalidParameterValueError(
             f"Invalid model URI {model_uri!r}: expected models:/<model_id>, "
             "models:/<name>/<version|stage|latest> or models:/<name>@<alias>."
         )
-    return _registered_model(model_uri, name, selector=selector)
+    if selector.isdigit():
+        return registry.get_model_version(name, selector)
+    if selector.lower() == "latest":
+        return registry.get_model_version_by_alias(name, "latest")
+    found = registry.get_latest_versions(name, [selector])
+    if not found:
+        raise ResourceDoesNotExistError(
+            f"Registered model {name!r} has no version in {selector!r}."
+        )
+    return found[0]
 
 
-def _registered_model(
-    model_uri: str, name: str, selector: str | None = None, alias: str | None = None
-) -> str:
-    """Where registry URIs will resolve (a version's source is itself a model URI, so the
-    registry's answer will go back through `download_model`)."""
-    raise InvalidParameterValueError(
-        f"Cannot load {model_uri!r}: the model registry is not available yet, so registered "
-        f"model names (here {name!r}) do not resolve. Use models:/<model_id> or "
-        "runs:/<run_id>/<name>."
-    )
+def _registered_source(model_uri: str, version: ModelVersion) -> str:
+    """A version's source, where its files are; `runs:/` and `models:/<id>` are resolved
+    by `download_model` in turn."""
+    if not version.source:
+        raise ResourceDoesNotExistError(f"{model_uri!r} has no source.")
+    return version.source

@@ -18,8 +18,11 @@ from cairn.entities import (
     LoggedModelOutput,
     LoggedModelStatus,
     Metric,
+    ModelVersion,
+    ModelVersionEvent,
     PagedList,
     Param,
+    RegisteredModel,
     Run,
     RunInfo,
     RunStatus,
@@ -280,3 +283,158 @@ class ColumnarRunSearch(abc.ABC):
         page_token: str | None = None,
     ) -> tuple[RunColumns, str | None]:
         """One page of search_runs as columns, and the next page's token."""
+
+
+REGISTERED_MODELS_MAX_RESULTS_DEFAULT = 100
+REGISTERED_MODELS_MAX_RESULTS_LIMIT = 1000
+MODEL_VERSIONS_MAX_RESULTS_DEFAULT = 10_000
+MODEL_VERSIONS_MAX_RESULTS_LIMIT = 200_000
+
+
+class RegistryStore(abc.ABC):
+    """Registered models and their versions (MLflow's model registry), plus the history of
+    every stage transition and alias move. `user_id` names who acted, for that history.
+
+    Errors follow MLflow: unknown names and versions raise ResourceDoesNotExistError, a taken
+    name ResourceAlreadyExistsError, anything malformed (a bad stage, a reserved alias, a
+    source outside any run's or logged model's artifacts) InvalidParameterValueError."""
+
+    # -- registered models --------------------------------------------------------------
+
+    @abc.abstractmethod
+    def create_registered_model(
+        self,
+        name: str,
+        tags: Mapping[str, str] | None = None,
+        description: str | None = None,
+        user_id: str | None = None,
+    ) -> RegisteredModel:
+        """Names are non-empty and contain neither '/' nor ':'."""
+
+    @abc.abstractmethod
+    def get_registered_model(self, name: str) -> RegisteredModel: ...
+
+    @abc.abstractmethod
+    def rename_registered_model(self, name: str, new_name: str) -> RegisteredModel:
+        """Rename the model and all its versions."""
+
+    @abc.abstractmethod
+    def update_registered_model(self, name: str, description: str | None) -> RegisteredModel: ...
+
+    @abc.abstractmethod
+    def delete_registered_model(self, name: str) -> None:
+        """Delete the model, its versions, tags, aliases and history."""
+
+    @abc.abstractmethod
+    def search_registered_models(
+        self,
+        filter_string: str | None = None,
+        max_results: int = REGISTERED_MODELS_MAX_RESULTS_DEFAULT,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[RegisteredModel]:
+        """Filter on `name` (=, !=, LIKE, ILIKE) and `tags.<key>`; order by `name`,
+        `timestamp`/`last_updated_timestamp` (both the last update, as MLflow); name ASC by
+        default."""
+
+    @abc.abstractmethod
+    def set_registered_model_tag(self, name: str, key: str, value: str) -> None: ...
+
+    @abc.abstractmethod
+    def delete_registered_model_tag(self, name: str, key: str) -> None: ...
+
+    @abc.abstractmethod
+    def get_latest_versions(
+        self, name: str, stages: Sequence[str] | None = None
+    ) -> list[ModelVersion]:
+        """The highest version in each requested stage (every stage when None or empty)."""
+
+    # -- model versions ------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def create_model_version(
+        self,
+        name: str,
+        source: str,
+        run_id: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        run_link: str | None = None,
+        description: str | None = None,
+        model_id: str | None = None,
+        user_id: str | None = None,
+    ) -> ModelVersion:
+        """The next version number (one more than any version ever created, deleted ones
+        included), READY at once. Concurrent calls get distinct consecutive numbers."""
+
+    @abc.abstractmethod
+    def get_model_version(self, name: str, version: str) -> ModelVersion: ...
+
+    @abc.abstractmethod
+    def update_model_version(
+        self, name: str, version: str, description: str | None
+    ) -> ModelVersion: ...
+
+    @abc.abstractmethod
+    def transition_model_version_stage(
+        self,
+        name: str,
+        version: str,
+        stage: str,
+        archive_existing_versions: bool = False,
+        user_id: str | None = None,
+    ) -> ModelVersion:
+        """Move a version to a stage; with `archive_existing_versions` (Staging and
+        Production only) every other version in that stage goes to Archived. Each move is
+        recorded in the history."""
+
+    @abc.abstractmethod
+    def delete_model_version(self, name: str, version: str, user_id: str | None = None) -> None:
+        """Delete the version and its aliases; its number is never reused."""
+
+    @abc.abstractmethod
+    def get_model_version_download_uri(self, name: str, version: str) -> str:
+        """The version's stored `source`."""
+
+    @abc.abstractmethod
+    def search_model_versions(
+        self,
+        filter_string: str | None = None,
+        max_results: int = MODEL_VERSIONS_MAX_RESULTS_DEFAULT,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[ModelVersion]:
+        """Filter on `name`, `version_number`, `run_id` (also IN), `source_path`,
+        `current_stage`, `tags.<key>`; order by `name`, `version_number`,
+        `creation_timestamp`, `last_updated_timestamp`; name ASC, version DESC by default."""
+
+    @abc.abstractmethod
+    def set_model_version_tag(self, name: str, version: str, key: str, value: str) -> None: ...
+
+    @abc.abstractmethod
+    def delete_model_version_tag(self, name: str, version: str, key: str) -> None: ...
+
+    # -- aliases and history -----------------------------------------------------------------
+
+    @abc.abstractmethod
+    def set_registered_model_alias(
+        self, name: str, alias: str, version: str, user_id: str | None = None
+    ) -> None:
+        """Point `alias` at `version`, moving it if it exists. `latest` (any case) and
+        `v<digits>` are reserved; aliases are `[A-Za-z0-9_-]`, at most 255 characters."""
+
+    @abc.abstractmethod
+    def delete_registered_model_alias(
+        self, name: str, alias: str, user_id: str | None = None
+    ) -> None: ...
+
+    @abc.abstractmethod
+    def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
+        """`latest` is the highest version; an unknown alias raises
+        InvalidParameterValueError (MLflow answers 400 here, not 404)."""
+
+    @abc.abstractmethod
+    def get_model_version_history(self, name: str, version: str) -> list[ModelVersionEvent]:
+        """Every recorded event of the version, oldest first."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections; the store must not be used afterwards."""

@@ -77,6 +77,7 @@ class KeySpec:
     canonical: str
     spec: FieldSpec
     orderable: bool = True
+    filterable: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +172,48 @@ LOGGED_MODEL_GRAMMAR = Grammar(
     },
 )
 
+# Registered models: MLflow's SQL store filters on `name` and tags only, and orders by `name`
+# or the last update, spelled `timestamp` or `last_updated_timestamp` (one key, so naming
+# both is a duplicate). It refuses `creation_timestamp` in order_by.
+_LAST_UPDATE = KeySpec("last_updated_timestamp", NUMBER, filterable=False)
+REGISTERED_MODEL_GRAMMAR = Grammar(
+    entity="registered models",
+    kinds={
+        "attribute": KindSpec(
+            (),
+            keys={
+                "name": KeySpec("name", STRING_OR_LIST),
+                "timestamp": _LAST_UPDATE,
+                "last_updated_timestamp": _LAST_UPDATE,
+            },
+        ),
+        "tag": KindSpec(("tag", "tags"), open_keys=STRING, orderable=False),
+    },
+)
+
+# Model versions: `current_stage` is Cairn's addition (stages are deprecated in MLflow, but
+# "which versions are in Production" is the question stages answer).
+MODEL_VERSION_GRAMMAR = Grammar(
+    entity="model versions",
+    kinds={
+        "attribute": KindSpec(
+            (),
+            keys={
+                "name": KeySpec("name", STRING_OR_LIST),
+                "version_number": KeySpec("version_number", NUMBER),
+                "run_id": KeySpec("run_id", STRING_OR_LIST, orderable=False),
+                "source_path": KeySpec("source_path", STRING, orderable=False),
+                "current_stage": KeySpec("current_stage", STRING_OR_LIST, orderable=False),
+                "creation_timestamp": KeySpec("creation_timestamp", NUMBER, filterable=False),
+                "last_updated_timestamp": KeySpec(
+                    "last_updated_timestamp", NUMBER, filterable=False
+                ),
+            },
+        ),
+        "tag": KindSpec(("tag", "tags"), open_keys=STRING, orderable=False),
+    },
+)
+
 
 # -- tokenizer ---------------------------------------------------------------------------
 
@@ -206,6 +249,7 @@ class _Ident:
     spec: FieldSpec
     orderable: bool
     pos: int
+    filterable: bool = True
 
 
 def _error(
@@ -319,7 +363,7 @@ class _Parser:
             hint = f" (valid {kind} keys for {self.grammar.entity}: {', '.join(sorted(spec.keys))})"
             raise self._error(f"unknown {kind} {key!r}", key_pos, hint)
         orderable = spec.orderable and entry.orderable
-        return _Ident(kind, entry.canonical, key, entry.spec, orderable, pos)
+        return _Ident(kind, entry.canonical, key, entry.spec, orderable, pos, entry.filterable)
 
     def filter(self) -> list[Comparison]:
         """clause (AND clause)* up to the end of the string."""
@@ -340,6 +384,9 @@ class _Parser:
         if tok.type in ("(", ")"):
             raise self._error("parentheses are not supported", tok.pos)
         ident = self.identifier()
+        if not ident.filterable:
+            what = f"{self.grammar.entity} cannot be filtered by {ident.kind} {ident.spelled!r}"
+            raise self._error(what, ident.pos)
         op, op_pos = self._operator()
         if op not in ident.spec.ops:
             allowed = ", ".join(o for o in _OP_ORDER if o in ident.spec.ops)

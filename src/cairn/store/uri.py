@@ -1,4 +1,6 @@
-"""Tracking URIs to stores: a scheme registry fed by the `cairn.tracking_store` entry points.
+"""Tracking URIs to stores: scheme registries fed by the `cairn.tracking_store` and
+`cairn.registry_store` entry points (the registry lives in the tracking database, or behind
+the same server).
 
 Cairn's own backends register there exactly as a third-party one would.
 """
@@ -12,7 +14,7 @@ from typing import Protocol
 
 from cairn import env
 from cairn.exceptions import InvalidParameterValueError
-from cairn.store.base import TrackingStore
+from cairn.store.base import RegistryStore, TrackingStore
 
 DEFAULT_DB_NAME = "cairn.db"
 
@@ -21,7 +23,12 @@ class StoreBuilder(Protocol):
     def __call__(self, uri: str, artifact_root: str) -> TrackingStore: ...
 
 
+class RegistryBuilder(Protocol):
+    def __call__(self, uri: str) -> RegistryStore: ...
+
+
 _stores: dict[str, TrackingStore] = {}
+_registries: dict[str, RegistryStore] = {}
 _lock = threading.Lock()
 _current: str | None = None
 
@@ -67,14 +74,18 @@ def default_artifact_root(uri: str) -> str:
     return os.path.abspath(os.path.join(env.DEFAULT_DATA_DIR, "artifacts"))
 
 
-def _builder(scheme: str) -> StoreBuilder:
-    for entry in metadata.entry_points(group="cairn.tracking_store"):
+def _entry_point(group: str, scheme: str) -> metadata.EntryPoint:
+    for entry in metadata.entry_points(group=group):
         if entry.name == scheme:
-            builder: StoreBuilder = entry.load()
-            return builder
+            return entry
     raise InvalidParameterValueError(
-        f"No tracking store for URI scheme {scheme!r}. Known: sqlite, postgresql, mysql."
+        f"No store for URI scheme {scheme!r}. Known: sqlite, postgresql, mysql, http(s)."
     )
+
+
+def _builder(scheme: str) -> StoreBuilder:
+    builder: StoreBuilder = _entry_point("cairn.tracking_store", scheme).load()
+    return builder
 
 
 def tracking_store(uri: str | None = None) -> TrackingStore:
@@ -88,4 +99,19 @@ def tracking_store(uri: str | None = None) -> TrackingStore:
         if store is None:
             store = _builder(scheme_of(uri))(uri, default_artifact_root(uri))
             _stores[uri] = store
+    return store
+
+
+def registry_store(uri: str | None = None) -> RegistryStore:
+    """The process's model registry for `uri` (default: the current tracking URI), built once."""
+    uri = uri or current_tracking_uri()
+    store = _registries.get(uri)
+    if store is not None:
+        return store
+    with _lock:
+        store = _registries.get(uri)
+        if store is None:
+            builder: RegistryBuilder = _entry_point("cairn.registry_store", scheme_of(uri)).load()
+            store = builder(uri)
+            _registries[uri] = store
     return store

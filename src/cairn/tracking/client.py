@@ -22,6 +22,7 @@ from cairn.entities import (
 from cairn.store.base import SEARCH_MAX_RESULTS_DEFAULT, TrackingStore
 from cairn.tracking.artifact_logging import ArtifactLogging
 from cairn.tracking.logged_model_client import LoggedModelClient
+from cairn.tracking.registry import RegistryClient
 from cairn.tracking.user import USER_TAG, current_user
 
 
@@ -29,7 +30,7 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-class Client(ArtifactLogging, LoggedModelClient):
+class Client(ArtifactLogging, LoggedModelClient, RegistryClient):
     """Talks to one tracking store.
 
     Example:
@@ -40,11 +41,13 @@ class Client(ArtifactLogging, LoggedModelClient):
         >>> client.set_terminated(run.info.run_id)
     """
 
-    def __init__(self, tracking_uri: str | None = None) -> None:
+    def __init__(self, tracking_uri: str | None = None, registry_uri: str | None = None) -> None:
         from cairn.store import uri
 
         self.tracking_uri = tracking_uri or uri.current_tracking_uri()
+        self.registry_uri = registry_uri
         self.store: TrackingStore = uri.tracking_store(self.tracking_uri)
+        self._registry = None
 
     # -- experiments -----------------------------------------------------------------------
 

@@ -180,3 +180,83 @@ run_outputs = Table(
     Column("model_id", String(64), primary_key=True),
     Column("step", BigInteger, nullable=False),
 )
+
+# -- the model registry (migration 0004) ----------------------------------------------------
+# Children reference registered_models.name with ON UPDATE CASCADE, so a rename is one
+# UPDATE of the parent on every database; `last_version` numbers versions (see registry.py).
+
+registered_models = Table(
+    "registered_models",
+    metadata,
+    Column("name", String(256), primary_key=True),
+    Column("creation_time", BigInteger, nullable=False),
+    Column("last_updated_time", BigInteger, nullable=False),
+    Column("description", Text),
+    Column("user_id", String(256)),
+    Column("last_version", Integer, nullable=False),
+)
+
+registered_model_tags = Table(
+    "registered_model_tags",
+    metadata,
+    Column("name", String(256), primary_key=True),
+    Column("key", String(250), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+model_versions = Table(
+    "model_versions",
+    metadata,
+    Column("name", String(256), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("creation_time", BigInteger, nullable=False),
+    Column("last_updated_time", BigInteger, nullable=False),
+    Column("description", Text),
+    Column("user_id", String(256)),
+    Column("current_stage", String(20), nullable=False),
+    Column("source", Text, nullable=False),
+    Column("run_id", String(32)),
+    Column("run_link", Text),
+    Column("status", String(20), nullable=False),
+    Column("status_message", String(500)),
+    Column("model_id", String(64)),
+)
+
+model_version_tags = Table(
+    "model_version_tags",
+    metadata,
+    Column("name", String(256), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("key", String(250), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+registered_model_aliases = Table(
+    "registered_model_aliases",
+    metadata,
+    Column("name", String(256), primary_key=True),
+    Column("alias", String(255), primary_key=True),
+    Column("version", Integer, nullable=False),
+)
+
+model_version_events = Table(
+    "model_version_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(256), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("from_value", String(255)),
+    Column("to_value", String(255)),
+    Column("alias", String(255)),
+    Column("user_id", String(256)),
+    Column("timestamp", BigInteger, nullable=False),
+)
+
+registered_model_permissions = Table(
+    "registered_model_permissions",
+    metadata,
+    Column("name", String(256), primary_key=True),
+    Column("user_id", Integer, primary_key=True),
+    Column("permission", String(16), nullable=False),
+)
