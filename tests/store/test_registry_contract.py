@@ -610,7 +610,10 @@ def catalog(registry: RegistryStore) -> None:
         ("name ILIKE 'churn%'", ["Churn-v2", "churn"]),
         ("name IN ('fraud', 'ranker', 'nope')", ["fraud", "ranker"]),
         ("tags.team = 'risk'", ["Churn-v2", "churn"]),
-        ("tags.team != 'risk'", ["fraud"]),
+        # Models without the tag match too: MLflow's client filters every search with
+        # tags.`mlflow.prompt.is_prompt` != 'true' and expects untagged models back.
+        ("tags.team != 'risk'", ["fraud", "ranker"]),
+        ("tags.`mlflow.prompt.is_prompt` != 'true'", ["Churn-v2", "churn", "fraud", "ranker"]),
         ("tags.`team` LIKE 'o%' and name = 'fraud'", ["fraud"]),
         ("tags.team ILIKE 'RISK' AND name ILIKE '%v2'", ["Churn-v2"]),
     ],

@@ -23,7 +23,8 @@ _STORE_OPTION = click.option(
 
 @click.group()
 def users() -> None:
-    """Manage the users, API tokens and experiment permissions of `cairn server --auth`."""
+    """Manage the users, API tokens and experiment and registered-model permissions of
+    `cairn server --auth`."""
 
 
 @contextmanager
@@ -105,6 +106,24 @@ def grant(
     with _store(backend_store_uri) as store:
         store.grant(username, experiment_id, permission.upper())
     click.echo(f"Granted {permission.upper()} on experiment {experiment_id} to {username}.")
+
+
+@users.command(name="grant-model")
+@click.argument("username")
+@click.argument("model_name")
+@click.argument("permission", type=click.Choice(["READ", "EDIT", "MANAGE"], case_sensitive=False))
+@_command
+def grant_model(
+    username: str, model_name: str, permission: str, backend_store_uri: str | None
+) -> None:
+    """Give USERNAME the PERMISSION (READ, EDIT or MANAGE) on registered model MODEL_NAME."""
+    from cairn.store.uri import default_tracking_uri, registry_store
+
+    with _store(backend_store_uri) as store:
+        registry = registry_store(backend_store_uri or default_tracking_uri())
+        registry.get_registered_model(model_name)  # an unknown model fails here, by name
+        store.grant_model(username, model_name, permission.upper())
+    click.echo(f"Granted {permission.upper()} on registered model {model_name} to {username}.")
 
 
 @users.command(name="list")

@@ -12,7 +12,14 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from cairn.exceptions import CairnError
-from cairn.server import artifacts_api, errors, logged_models_api, security, tracking_api
+from cairn.server import (
+    artifacts_api,
+    errors,
+    logged_models_api,
+    registry_api,
+    security,
+    tracking_api,
+)
 from cairn.server.auth import AuthMiddleware
 from cairn.server.auth_store import AuthStore
 from cairn.server.context import DEFAULT_MAX_ARTIFACT_UPLOAD_BYTES, Context
@@ -20,7 +27,7 @@ from cairn.server.messages import Message
 from cairn.server.multipart_api import MultipartRoutes
 from cairn.server.routes import Endpoint, Handler, build_routes
 from cairn.server.wire import json_response
-from cairn.store.base import TrackingStore
+from cairn.store.base import RegistryStore, TrackingStore
 
 MLFLOW_COMPATIBLE_VERSION = "3.18.0"
 # Calls that set where artifacts will be written: their location must lie in an allowed root.
@@ -36,6 +43,7 @@ def create_app(
     cors_allowed_origins: Sequence[str] | None = None,
     max_artifact_upload_bytes: int | None = DEFAULT_MAX_ARTIFACT_UPLOAD_BYTES,
     auth: AuthStore | None = None,
+    registry: RegistryStore | None = None,
 ) -> Starlette:
     """The server over `tracking`, proxying artifacts to `artifacts_destination`.
 
@@ -43,14 +51,21 @@ def create_app(
     and private addresses, local origins; `["*"]`: anything). Experiment artifact
     locations must lie under the destination (`mlflow-artifacts:/…`) or one of
     `allowed_artifact_roots`. With `auth`, every call but /health and /version needs a
-    user's credentials and permission (see cairn.server.auth)."""
+    user's credentials and permission (see cairn.server.auth). `registry` is the model
+    registry; by default a SQL one on the tracking store's database."""
+    registry = registry if registry is not None else _registry_beside(tracking)
     context = Context(
-        tracking, artifacts_destination, tuple(allowed_artifact_roots), max_artifact_upload_bytes
+        tracking,
+        artifacts_destination,
+        tuple(allowed_artifact_roots),
+        max_artifact_upload_bytes,
+        registry,
     )
     endpoints = [
         *(_guard_artifact_location(e) for e in tracking_api.ENDPOINTS),
         *artifacts_api.TRACKING_ENDPOINTS,
         *logged_models_api.ENDPOINTS,
+        *registry_api.ENDPOINTS,
     ]
     proxy = artifacts_api.ArtifactProxy(context)
     multipart = MultipartRoutes(proxy.repository)
@@ -71,7 +86,9 @@ def create_app(
     ]
     if auth is not None:
         # Inside the security middleware: CORS preflights and Host checks come first.
-        middleware.append(Middleware(AuthMiddleware, store=auth, tracking=tracking))
+        middleware.append(
+            Middleware(AuthMiddleware, store=auth, tracking=tracking, registry=registry)
+        )
     return Starlette(
         routes=routes,
         middleware=middleware,
@@ -80,6 +97,18 @@ def create_app(
             Exception: errors.on_unexpected_error,
         },
     )
+
+
+def _registry_beside(tracking: TrackingStore) -> RegistryStore:
+    """A SQL registry on the tracking store's database (callers from before the registry
+    pass only the tracking store)."""
+    db_uri = getattr(tracking, "db_uri", None)
+    if not isinstance(db_uri, str):
+        raise TypeError("create_app needs `registry` unless `tracking` is a SQL store.")
+    from cairn.store.sql.registry import SqlRegistryStore
+
+    registry: RegistryStore = SqlRegistryStore(db_uri)
+    return registry
 
 
 def _guard_artifact_location(endpoint: Endpoint) -> Endpoint:

@@ -22,6 +22,8 @@ they may (per-experiment READ < EDIT < MANAGE; admins may do anything).
   cannot read.
 * `POST …/experiments/permissions/create` (experiment_id, username, permission) grants a
   permission, for callers who MANAGE the experiment.
+* Registered models have permissions of their own (see cairn.server.registry_auth). The
+  authenticated user is what the registry records as who acted (`context.acting_as`).
 """
 
 from __future__ import annotations
@@ -51,11 +53,14 @@ from cairn.exceptions import (
 from cairn.server import errors
 from cairn.server.artifacts_api import PROXY_PREFIXES, raw_artifact_path
 from cairn.server.auth_store import AuthStore, User, permission_allows
+from cairn.server.context import acting_as
 from cairn.server.messages import Message as ApiMessage
 from cairn.server.multipart_api import MULTIPART_PREFIXES
+from cairn.server.registry_auth import MODEL as REGISTERED_MODEL
+from cairn.server.registry_auth import MODEL_GRANT_PATH, NEW_VERSION, RegistryGuard
 from cairn.server.routes import API_PREFIXES
 from cairn.server.wire import json_response
-from cairn.store.base import TrackingStore
+from cairn.store.base import RegistryStore, TrackingStore
 
 OPEN_PATHS = frozenset({"/health", "/version"})
 REALM_HEADER = 'Basic realm="cairn"'
@@ -115,7 +120,33 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/logged-models/{model_id}/artifacts/directories"): Rule(_READ, MODEL),
     ("POST", "/runs/outputs"): Rule(_EDIT, RUN),
     ("GET", "/artifacts/list"): Rule(_READ, RUN),
+    # -- the model registry, by registered model (cairn.server.registry_auth) --
+    ("POST", "/registered-models/create"): Rule("", ANY),
+    ("GET", "/registered-models/search"): Rule("", ANY),  # answers are filtered
+    ("GET", "/model-versions/search"): Rule("", ANY),  # answers are filtered
+    ("GET", "/registered-models/get"): Rule(_READ, REGISTERED_MODEL),
+    ("POST", "/registered-models/get-latest-versions"): Rule(_READ, REGISTERED_MODEL),
+    ("GET", "/registered-models/get-latest-versions"): Rule(_READ, REGISTERED_MODEL),
+    ("GET", "/registered-models/alias"): Rule(_READ, REGISTERED_MODEL),
+    ("GET", "/model-versions/get"): Rule(_READ, REGISTERED_MODEL),
+    ("GET", "/model-versions/get-download-uri"): Rule(_READ, REGISTERED_MODEL),
+    ("GET", "/model-versions/history"): Rule(_READ, REGISTERED_MODEL),
+    ("PATCH", "/registered-models/update"): Rule(_EDIT, REGISTERED_MODEL),
+    ("POST", "/registered-models/set-tag"): Rule(_EDIT, REGISTERED_MODEL),
+    ("DELETE", "/registered-models/delete-tag"): Rule(_EDIT, REGISTERED_MODEL),
+    ("POST", "/registered-models/alias"): Rule(_EDIT, REGISTERED_MODEL),
+    ("DELETE", "/registered-models/alias"): Rule(_EDIT, REGISTERED_MODEL),
+    ("POST", "/model-versions/create"): Rule(_EDIT, NEW_VERSION),
+    ("PATCH", "/model-versions/update"): Rule(_EDIT, REGISTERED_MODEL),
+    ("POST", "/model-versions/transition-stage"): Rule(_EDIT, REGISTERED_MODEL),
+    ("DELETE", "/model-versions/delete"): Rule(_EDIT, REGISTERED_MODEL),
+    ("POST", "/model-versions/set-tag"): Rule(_EDIT, REGISTERED_MODEL),
+    ("DELETE", "/model-versions/delete-tag"): Rule(_EDIT, REGISTERED_MODEL),
+    ("POST", "/registered-models/rename"): Rule(_MANAGE, REGISTERED_MODEL),
+    ("DELETE", "/registered-models/delete"): Rule(_MANAGE, REGISTERED_MODEL),
+    ("POST", MODEL_GRANT_PATH): Rule(_MANAGE, REGISTERED_MODEL),
 }
+_MODEL_SOURCES = frozenset({REGISTERED_MODEL, NEW_VERSION})
 _OPEN_TO_USERS = frozenset({"/api/3.0/mlflow/server-info"})
 _PROXY_PERMISSION = {"GET": _READ, "HEAD": _READ, "PUT": _EDIT, "DELETE": _EDIT, "POST": _EDIT}
 
@@ -195,11 +226,14 @@ class _Replay:
 
 
 class AuthMiddleware:
-    def __init__(self, app: ASGIApp, store: AuthStore, tracking: TrackingStore) -> None:
+    def __init__(
+        self, app: ASGIApp, store: AuthStore, tracking: TrackingStore, registry: RegistryStore
+    ) -> None:
         self.app = app
         self.store = store
         self.tracking = tracking
         self.authenticator = Authenticator(store)
+        self.models = RegistryGuard(store, tracking, registry)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
@@ -222,7 +256,8 @@ class AuthMiddleware:
             await _unauthenticated(reason)(scope, receive, send)
             return
         try:
-            await self._authorise(user, scope, receive, send)
+            with acting_as(user.username):
+                await self._authorise(user, scope, receive, send)
         except CairnError as error:
             await errors.error_response(error)(scope, receive, send)
 
@@ -255,6 +290,10 @@ class AuthMiddleware:
         if endpoint == GRANT_PATH:
             await self._grant(user, message, scope, receive, send)
             return
+        if endpoint == MODEL_GRANT_PATH:
+            await run_in_threadpool(self.models.grant, user, message)
+            await json_response({})(scope, receive, send)
+            return
         if not user.is_admin:
             if model_id is not None:
                 message.fields["model_id"] = model_id
@@ -269,7 +308,8 @@ class AuthMiddleware:
             readable = await run_in_threadpool(self.store.readable_experiments, user.id)
             await self.app(scope, replay, _ResponseHook(send, _only_readable(readable)))
         else:
-            await self.app(scope, replay, send)
+            change = self.models.change(user, endpoint or "", message)
+            await self.app(scope, replay, send if change is None else _ResponseHook(send, change))
 
     def _check(self, user: User, rule: Rule, message: ApiMessage) -> None:
         """Raise PermissionDeniedError unless `user` may make the call (blocking)."""
@@ -292,6 +332,9 @@ class AuthMiddleware:
             experiment = self.tracking.get_experiment_by_name(name)
             if experiment is not None:  # else the application answers 404
                 self._require(user, experiment.experiment_id, rule.permission)
+            return
+        if rule.source in _MODEL_SOURCES:
+            self.models.check(user, rule.source, rule.permission, message)
             return
         if rule.source == MODEL:
             model = self.tracking.get_logged_model(str(message.get("model_id")))

@@ -1,4 +1,5 @@
-"""Users, API tokens and experiment permissions, in the tracking database (migration 0002).
+"""Users, API tokens and experiment permissions, in the tracking database (migration 0002),
+and registered-model permissions (migration 0004, keyed by the model's name).
 
 Passwords are hashed with argon2 (argon2-cffi, the `auth` extra, imported only when a
 password is hashed or checked); API tokens are 32 random bytes, stored as their SHA-256
@@ -53,6 +54,13 @@ permissions_table = sa.Table(
     "experiment_permissions",
     _metadata,
     sa.Column("experiment_id", sa.Integer, nullable=False),
+    sa.Column("user_id", sa.Integer, nullable=False),
+    sa.Column("permission", sa.String(16), nullable=False),
+)
+model_permissions_table = sa.Table(
+    "registered_model_permissions",
+    _metadata,
+    sa.Column("name", sa.String(256), nullable=False),
     sa.Column("user_id", sa.Integer, nullable=False),
     sa.Column("permission", sa.String(16), nullable=False),
 )
@@ -178,7 +186,7 @@ class AuthStore:
             ).first()
             if row is None:
                 raise ResourceDoesNotExistError(f"No user {username!r}.")
-            for table in (tokens_table, permissions_table):
+            for table in (tokens_table, permissions_table, model_permissions_table):
                 conn.execute(table.delete().where(table.c.user_id == row.id))
             conn.execute(users_table.delete().where(users_table.c.id == row.id))
 
@@ -231,11 +239,7 @@ class AuthStore:
         self.grant_to(user.id, experiment_id, permission)
 
     def grant_to(self, user_id: int, experiment_id: str, permission: str) -> None:
-        permission = permission.upper() if isinstance(permission, str) else permission
-        if permission not in PERMISSIONS:
-            raise InvalidParameterValueError(
-                f"Invalid permission {permission!r}: use one of {', '.join(PERMISSIONS)}."
-            )
+        permission = _checked_permission(permission)
         key = _experiment_key(experiment_id)
         with self.engine.connect().execution_options(**WRITE) as conn, conn.begin():
             if (
@@ -279,6 +283,56 @@ class AuthStore:
                 )
             ).all()
         return {str(row.experiment_id) for row in rows}
+
+    # registered-model permissions ----------------------------------------------------------
+    # Keyed by name, with a foreign key that cascades: a rename moves the grants and a
+    # delete drops them, so no grant outlives its model or passes to a namesake.
+
+    def grant_model(self, username: str, name: str, permission: str) -> None:
+        """Give `username` `permission` on the registered model `name` (the caller checks
+        that the model exists)."""
+        self.grant_model_to(self.get_user(username).id, name, permission)
+
+    def grant_model_to(self, user_id: int, name: str, permission: str) -> None:
+        permission = _checked_permission(permission)
+        table = model_permissions_table
+        where = (table.c.name == name) & (table.c.user_id == user_id)
+        with self.engine.connect().execution_options(**WRITE) as conn, conn.begin():
+            if conn.execute(sa.select(table.c.permission).where(where)).first():
+                conn.execute(table.update().where(where).values(permission=permission))
+            else:
+                conn.execute(
+                    table.insert().values(name=name, user_id=user_id, permission=permission)
+                )
+
+    def model_permission(self, user_id: int, name: str) -> str | None:
+        table = model_permissions_table
+        with self.engine.connect() as conn:
+            value = conn.execute(
+                sa.select(table.c.permission).where(
+                    (table.c.name == name) & (table.c.user_id == user_id)
+                )
+            ).scalar()
+        return None if value is None else str(value)
+
+    def readable_models(self, user_id: int) -> set[str]:
+        table = model_permissions_table
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(table.c.name).where(table.c.user_id == user_id)).all()
+        return {str(row.name) for row in rows}
+
+    def model_created(self, name: str, creator_id: int) -> None:
+        """The creator MANAGEs the new model."""
+        self.grant_model_to(creator_id, name, "MANAGE")
+
+
+def _checked_permission(permission: str) -> str:
+    permission = permission.upper() if isinstance(permission, str) else permission
+    if permission not in PERMISSIONS:
+        raise InvalidParameterValueError(
+            f"Invalid permission {permission!r}: use one of {', '.join(PERMISSIONS)}."
+        )
+    return permission
 
 
 class _DummyHash:

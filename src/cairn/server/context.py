@@ -1,13 +1,22 @@
-"""What every handler is given: the stores and the server's settings, injected, never global."""
+"""What every handler is given: the stores and the server's settings, injected, never global;
+and who is calling, when `--auth` knows it."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
-from cairn.store.base import TrackingStore
+from cairn.exceptions import NotImplementedByServerError
+from cairn.store.base import RegistryStore, TrackingStore
 
 DEFAULT_MAX_ARTIFACT_UPLOAD_BYTES = 5 * 1024**3
 """The largest single artifact the proxy accepts unless configured otherwise (5 GiB)."""
+
+# Request-scoped, not process state: the auth middleware sets it in the request's own task,
+# and Starlette's thread pool copies the task's context into the handler's thread.
+_authenticated_user: ContextVar[str | None] = ContextVar("cairn_authenticated_user", default=None)
 
 
 @dataclass(frozen=True)
@@ -20,3 +29,27 @@ class Context:
     """Experiment artifact locations must lie inside one of these (MLflow 3.18 accepts any)."""
     max_artifact_upload_bytes: int | None = DEFAULT_MAX_ARTIFACT_UPLOAD_BYTES
     """The largest body `PUT /mlflow-artifacts/artifacts/<path>` takes; None: no limit."""
+    registry: RegistryStore | None = None
+    """The model registry (create_app always gives one; None only in bare test contexts)."""
+
+    @property
+    def models(self) -> RegistryStore:
+        """The registry, or NOT_IMPLEMENTED when this server was built without one."""
+        if self.registry is None:
+            raise NotImplementedByServerError("This server has no model registry.")
+        return self.registry
+
+
+def authenticated_user() -> str | None:
+    """The username `--auth` authenticated for the request being handled; None without auth."""
+    return _authenticated_user.get()
+
+
+@contextmanager
+def acting_as(username: str) -> Iterator[None]:
+    """Within the block (one request), `authenticated_user()` is `username`."""
+    token = _authenticated_user.set(username)
+    try:
+        yield
+    finally:
+        _authenticated_user.reset(token)

@@ -22,7 +22,10 @@ from cairn.entities import (
     LoggedModel,
     LoggedModelMetric,
     Metric,
+    ModelVersion,
+    ModelVersionEvent,
     Param,
+    RegisteredModel,
     Run,
     RunInfo,
     RunStatus,
@@ -147,6 +150,64 @@ def _model_metric(x: LoggedModelMetric, model_id: str) -> dict[str, Any]:
         "dataset_digest": x.dataset_digest,
     }
     return {k: v for k, v in out.items() if v is not None}
+
+
+def model_version(v: ModelVersion) -> dict[str, Any]:
+    """MLflow's ModelVersion: `version` is a string and `aliases` a list of names."""
+    out: dict[str, Any] = {
+        "name": v.name,
+        "version": str(v.version),
+        "creation_timestamp": v.creation_timestamp,
+        "last_updated_timestamp": v.last_updated_timestamp,
+        "user_id": v.user_id,
+        "current_stage": str(getattr(v.current_stage, "value", v.current_stage)),
+        "description": v.description,
+        "source": v.source,
+        "run_id": v.run_id,
+        "status": str(getattr(v.status, "value", v.status)),
+        "status_message": v.status_message,
+        "tags": _key_values(v.tags),
+        "run_link": v.run_link,
+        "aliases": list(v.aliases),
+        "model_id": v.model_id,
+    }
+    return {k: x for k, x in out.items() if x is not None}
+
+
+def registered_model(m: RegisteredModel) -> dict[str, Any]:
+    """MLflow's RegisteredModel: `aliases` as `[{alias, version}]`, `latest_versions` the
+    newest version in each stage."""
+    out: dict[str, Any] = {
+        "name": m.name,
+        "creation_timestamp": m.creation_timestamp,
+        "last_updated_timestamp": m.last_updated_timestamp,
+        "user_id": m.user_id,
+        "description": m.description,
+        "latest_versions": [model_version(v) for v in m.latest_versions],
+        "tags": _key_values(m.tags),
+        "aliases": [{"alias": a, "version": str(v)} for a, v in m.aliases.items()],
+    }
+    return {k: x for k, x in out.items() if x is not None}
+
+
+HISTORY_FIELD = "events"
+"""`GET /model-versions/history` (Cairn's addition) answers `{"events": [...]}`, oldest first."""
+
+
+def model_version_event(e: ModelVersionEvent) -> dict[str, Any]:
+    """One stage transition or alias move: `kind` is created, stage, alias_set,
+    alias_deleted or deleted; `from_value`/`to_value` are stages or versions."""
+    out: dict[str, Any] = {
+        "name": e.name,
+        "version": str(e.version),
+        "kind": str(getattr(e.kind, "value", e.kind)),
+        "timestamp": e.timestamp,
+        "user_id": e.user_id,
+        "from_value": e.from_value,
+        "to_value": e.to_value,
+        "alias": e.alias,
+    }
+    return {k: x for k, x in out.items() if x is not None}
 
 
 def file_info(f: FileInfo) -> dict[str, Any]:
@@ -321,6 +382,17 @@ def _key_value_items(name: str, items: list[Any]) -> list[tuple[str, str]]:
         item, path = _item(name, i, raw), f"{name}[{i}]"
         pairs.append((_text(path, item, "key", True), _text(path, item, "value", False)))
     return pairs
+
+
+def parse_tag_map(items: list[Any], name: str = "tags") -> dict[str, str]:
+    """A list of `{key, value}` objects (registry tags) as a dict; a repeated key keeps its
+    last value."""
+    return dict(_key_value_items(name, items))
+
+
+def parse_version(name: str, value: Any) -> str:
+    """A model version: a string on MLflow's wire, a number accepted too."""
+    return parse_id(name, value)
 
 
 def parse_params(items: list[Any], name: str = "params") -> list[Param]:

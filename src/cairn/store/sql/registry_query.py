@@ -1,6 +1,9 @@
 """Registry search ASTs (cairn.store.search) compiled into one SQL query each.
 
 Tag comparisons are EXISTS over the tag tables' primary keys; values are bound parameters.
+A tag's `!=` also matches models (and versions) without the tag, unlike runs': MLflow 3's
+client adds ``tags.`mlflow.prompt.is_prompt` != 'true'`` to every registered-model search
+and expects the untagged models back.
 """
 
 from __future__ import annotations
@@ -8,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, and_, exists, select
+from sqlalchemy import Select, and_, exists, not_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from cairn.entities import ModelVersionStage
@@ -48,11 +51,7 @@ def registered_model_search(filters: Sequence[Comparison], order: Sequence[Order
             continue
         tag = registered_model_tags.alias(f"f{i}")
         query = query.where(
-            exists().where(
-                tag.c.name == name,
-                tag.c.key == clause.key,
-                compare(tag.c.value, clause.op, clause.value),
-            )
+            _tag_matches(and_(tag.c.name == name, tag.c.key == clause.key), tag, clause)
         )
     ordering = [_direction(REGISTERED_MODEL_ATTRIBUTES[o.key], o) for o in order]
     if not any(o.key == "name" for o in order):
@@ -84,10 +83,16 @@ def _version_condition(i: int, clause: Comparison) -> ColumnElement[bool]:
             value = _canonical_stages(value)
         return compare(MODEL_VERSION_ATTRIBUTES[clause.key], clause.op, value)
     tag = model_version_tags.alias(f"f{i}")
-    return exists().where(
-        and_(tag.c.name == mv.name, tag.c.version == mv.version, tag.c.key == clause.key),
-        compare(tag.c.value, clause.op, clause.value),
-    )
+    owner = and_(tag.c.name == mv.name, tag.c.version == mv.version, tag.c.key == clause.key)
+    return _tag_matches(owner, tag, clause)
+
+
+def _tag_matches(owner: ColumnElement[bool], tag: Any, clause: Comparison) -> ColumnElement[bool]:
+    """The tag `clause` names, on the row `owner` selects, compares true (see the module
+    docstring for `!=`)."""
+    if clause.op == "!=":
+        return not_(exists().where(owner, tag.c.value == clause.value))
+    return exists().where(owner, compare(tag.c.value, clause.op, clause.value))
 
 
 def _canonical_stages(value: Any) -> Any:

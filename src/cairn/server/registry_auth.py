@@ -1,0 +1,149 @@
+"""The model registry's side of `cairn server --auth`: per-registered-model READ < EDIT <
+MANAGE, kept in `registered_model_permissions` by the model's name.
+
+* `registered-models/create` makes its caller MANAGE the new model; the table's foreign key
+  cascades, so a rename moves the grants and a delete drops them.
+* Searches answer only the models (and their versions) the caller can read; a page may come
+  back shorter than `max_results`, as with experiments.
+* `model-versions/create` also needs READ on whatever the new version's files come from:
+  the run's experiment (`run_id`, `runs:/…`), the logged model's (`model_id`,
+  `models:/<model_id>`), the experiment of a `mlflow-artifacts:/<id>/…` source, or another
+  registered model (`models:/<name>/…`). A source naming none of these is for admins only,
+  so nobody registers (and then downloads through the registry) files they cannot read.
+* `POST …/registered-models/permissions/create` (name, username, permission) grants, for
+  callers who MANAGE the model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+
+from cairn.exceptions import PermissionDeniedError
+from cairn.server.auth_store import AuthStore, User, permission_allows
+from cairn.server.messages import Message
+from cairn.store.base import RegistryStore, TrackingStore
+
+MODEL = "registered_model"  # the model named by the call's `name`
+NEW_VERSION = "new_model_version"  # EDIT on `name`, READ on what the source comes from
+MODEL_GRANT_PATH = "/registered-models/permissions/create"
+
+Change = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
+_READ, _MANAGE = "READ", "MANAGE"
+_SEARCHES = {
+    "/registered-models/search": "registered_models",
+    "/model-versions/search": "model_versions",
+}
+
+
+class RegistryGuard:
+    """Permission checks and bookkeeping for the registry routes (blocking methods are
+    called off the event loop)."""
+
+    def __init__(self, store: AuthStore, tracking: TrackingStore, registry: RegistryStore):
+        self.store = store
+        self.tracking = tracking
+        self.registry = registry
+
+    def require(self, user: User, name: str, permission: str) -> None:
+        if user.is_admin:
+            return
+        if not permission_allows(self.store.model_permission(user.id, name), permission):
+            raise PermissionDeniedError(
+                f"User {user.username!r} needs {permission} permission on registered model "
+                f"{name!r}."
+            )
+
+    def check(self, user: User, source: str, permission: str, message: Message) -> None:
+        """Raise PermissionDeniedError unless `user` may make the call (blocking)."""
+        self.require(user, message.string("name", required=True) or "", permission)
+        if source == NEW_VERSION:
+            self._check_version_source(user, message)
+
+    def _check_version_source(self, user: User, message: Message) -> None:
+        run_id = message.string("run_id") or None
+        model_id = message.string("model_id") or None
+        experiments = set()
+        if run_id:
+            experiments.add(self.tracking.get_run(run_id).info.experiment_id)
+        if model_id:
+            experiments.add(self.tracking.get_logged_model(model_id).experiment_id)
+        source = message.string("source") or ""
+        behind = self._source_origin(user, source)
+        if behind is not None:
+            experiments.add(behind)
+        elif not (run_id or model_id) and not source.startswith("models:/"):
+            raise PermissionDeniedError(
+                "Only administrators may register a version whose source names no run, "
+                "logged model or experiment."
+            )
+        for experiment_id in experiments:
+            held = self.store.permission(user.id, experiment_id)
+            if not permission_allows(held, _READ):
+                raise PermissionDeniedError(
+                    f"User {user.username!r} needs READ permission on experiment "
+                    f"{experiment_id!r} to register its files."
+                )
+
+    def _source_origin(self, user: User, source: str) -> str | None:
+        """The experiment a source's files belong to, when the URI names one; a source that
+        is another registered model's version needs READ on that model instead."""
+        if source.startswith("models:/"):
+            reference = source[len("models:/") :].strip("/")
+            name, separator, _rest = reference.partition("/")
+            if not separator:
+                name, separator, _rest = reference.partition("@")
+            if separator:
+                self.require(user, name, _READ)
+                return None
+            return self.tracking.get_logged_model(reference).experiment_id
+        if source.startswith("runs:/"):
+            run_id = source[len("runs:/") :].lstrip("/").split("/", 1)[0]
+            return self.tracking.get_run(run_id).info.experiment_id
+        if source.startswith("mlflow-artifacts:"):
+            first = source[len("mlflow-artifacts:") :].lstrip("/").split("/", 1)[0]
+            return first if first.isdigit() else None
+        return None
+
+    def grant(self, user: User, message: Message) -> None:
+        """`permissions/create`: the caller MANAGEs the model, which exists (blocking)."""
+        name = message.string("name", required=True) or ""
+        username = message.string("username", required=True) or ""
+        permission = message.string("permission", required=True) or ""
+        self.require(user, name, _MANAGE)
+        self.registry.get_registered_model(name)  # 404 for an unknown model
+        self.store.grant_model(username, name, permission)
+
+    def change(self, user: User, endpoint: str, message: Message) -> Change | None:
+        """What to do with the successful answer of a call, if anything."""
+        name = message.string("name") or ""
+        if endpoint == "/registered-models/create":
+            return self._after(self.store.model_created, name, user.id)
+        field = _SEARCHES.get(endpoint)
+        if field is not None and not user.is_admin:
+            return self._only_readable(user, field)
+        return None
+
+    @staticmethod
+    def _after(action: Callable[..., None], *args: Any) -> Change:
+        async def apply(payload: dict[str, Any]) -> dict[str, Any]:
+            await run_in_threadpool(action, *args)
+            return payload
+
+        return apply
+
+    def _only_readable(self, user: User, field: str) -> Change:
+        async def keep(payload: dict[str, Any]) -> dict[str, Any]:
+            found = payload.get(field)
+            if isinstance(found, list):
+                readable = await run_in_threadpool(self.store.readable_models, user.id)
+                kept = [item for item in found if item.get("name") in readable]
+                if kept:
+                    payload[field] = kept
+                else:
+                    payload.pop(field)
+            return payload
+
+        return keep
