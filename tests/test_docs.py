@@ -50,6 +50,9 @@ def test_quickstart_runs_on_the_default_store(tmp_path: Path) -> None:
         ["db", "upgrade", "--help"],
         ["server", "--help"],
         ["ui", "--help"],
+        ["models", "--help"],
+        ["models", "serve", "--help"],
+        ["models", "predict", "--help"],
     ],
 )
 def test_every_cli_command_has_help(command: list[str]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from cairn.cli.db import db
+from cairn.cli.models import models
 from cairn.cli.server import server, ui
 from cairn.cli.users import users
 
@@ -16,6 +17,7 @@ def cli() -> None:
 
 
 cli.add_command(db)
+cli.add_command(models)
 cli.add_command(server)
 cli.add_command(ui)
 cli.add_command(users)

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 from collections.abc import Sequence
 from typing import Any
 
 import click
 
+from cairn.cli.asgi import run_factory
 from cairn.server.context import DEFAULT_MAX_ARTIFACT_UPLOAD_BYTES as DEFAULT_MAX_UPLOAD
 
 ARTIFACT_SCHEME_ROOT = "mlflow-artifacts:"
 _SETTINGS_ENV = "CAIRN_SERVER_SETTINGS"
-# uvicorn imports this class by name in each worker (see `__getattr__` below).
-_HTTP_PROTOCOL = f"{__name__}:NoDelayHttpProtocol"
 
 
 def build_app(
@@ -32,10 +30,11 @@ def build_app(
     with `auth`, users must authenticate (users and permissions live in the same store)."""
     from cairn.server.app import create_app
     from cairn.store.sql.tracking import SqlTrackingStore
-    from cairn.store.uri import default_tracking_uri
+    from cairn.store.uri import default_tracking_uri, registry_store
 
+    uri = backend_store_uri or default_tracking_uri()
     # Experiments created through the server keep their artifacts behind its proxy.
-    store = SqlTrackingStore(backend_store_uri or default_tracking_uri(), ARTIFACT_SCHEME_ROOT)
+    store = SqlTrackingStore(uri, ARTIFACT_SCHEME_ROOT)
     auth_store = None
     if auth:
         from cairn.server.auth_store import AuthStore, check_argon2_available
@@ -50,22 +49,13 @@ def build_app(
         cors_allowed_origins=cors_allowed_origins,
         max_artifact_upload_bytes=max_artifact_upload_bytes,
         auth=auth_store,
+        registry=registry_store(uri),
     )
 
 
 def _serve(host: str, port: int, settings: dict[str, Any], workers: int) -> None:
-    import uvicorn
-
     os.environ[_SETTINGS_ENV] = json.dumps(settings)
-    uvicorn.run(
-        "cairn.cli.server:app_from_environment",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        http=_HTTP_PROTOCOL,
-        log_level="warning",
-    )
+    run_factory(f"{__name__}:app_from_environment", host, port, workers)
 
 
 def app_from_environment() -> object:
@@ -80,56 +70,6 @@ def app_from_environment() -> object:
         max_artifact_upload_bytes=settings["max_artifact_upload_bytes"],
         auth=settings.get("auth", False),
     )
-
-
-def _set_no_delay(transport: Any) -> None:
-    """Turn Nagle off on an accepted TCP connection.
-
-    With `--workers` > 1 uvicorn binds the listening socket itself with proto 0, and
-    asyncio only sets TCP_NODELAY on sockets whose proto is IPPROTO_TCP; response headers
-    and body then leave in two segments and the body waits ~40 ms for the client's delayed
-    ACK on every keep-alive request (uvicorn issue #3149; MLflow's default server has it)."""
-    sock = transport.get_extra_info("socket")
-    if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-        try:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        except OSError:  # the peer is already gone; nothing to speed up
-            pass
-
-
-def _no_delay_protocol() -> type:
-    """uvicorn's HTTP protocol (httptools when installed, else h11, as uvicorn's "auto"),
-    setting TCP_NODELAY on each connection it is given."""
-    import asyncio
-
-    try:
-        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-    except ImportError:
-        from uvicorn.protocols.http.h11_impl import H11Protocol
-
-        class NoDelayH11Protocol(H11Protocol):
-            def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-                _set_no_delay(transport)
-                super().connection_made(transport)
-
-        return NoDelayH11Protocol
-
-    class NoDelayHttpToolsProtocol(HttpToolsProtocol):
-        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-            _set_no_delay(transport)
-            super().connection_made(transport)
-
-    return NoDelayHttpToolsProtocol
-
-
-def __getattr__(name: str) -> Any:
-    """`NoDelayHttpProtocol`, built on first use: importing uvicorn's protocol modules here
-    at import time would slow down every `cairn` command."""
-    if name == "NoDelayHttpProtocol":
-        protocol = _no_delay_protocol()
-        globals()[name] = protocol
-        return protocol
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _destination(value: str) -> str:
