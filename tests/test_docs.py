@@ -53,6 +53,12 @@ def test_quickstart_runs_on_the_default_store(tmp_path: Path) -> None:
         ["models", "--help"],
         ["models", "serve", "--help"],
         ["models", "predict", "--help"],
+        ["models", "list", "--help"],
+        ["models", "versions", "--help"],
+        ["models", "transition", "--help"],
+        ["models", "alias", "--help"],
+        ["models", "history", "--help"],
+        ["users", "grant-model", "--help"],
     ],
 )
 def test_every_cli_command_has_help(command: list[str]) -> None:

@@ -102,3 +102,24 @@ def test_unknown_alias_and_empty_stage(workdir: Path, classifier: LogisticRegres
         cairn.pyfunc.load_model("models:/staged@nobody")
     with pytest.raises(ResourceDoesNotExistError, match="Production"):
         cairn.pyfunc.load_model("models:/staged/Production")
+
+
+def test_lineage_leads_from_a_version_to_its_run_data_and_commit(
+    workdir: Path, classifier: LogisticRegression, frame: pd.DataFrame
+) -> None:
+    from cairn.entities import Dataset, DatasetInput, InputTag
+
+    training = Dataset("train", "d1g3st", "local", '{"uri": "train.csv"}')
+    with cairn.start_run() as run:
+        cairn.set_tag("mlflow.source.git.commit", "abc123")
+        client = cairn.Client()
+        client.log_inputs(
+            run.info.run_id,
+            [DatasetInput(training, (InputTag("mlflow.data.context", "training"),))],
+        )
+        info = cairn.sklearn.log_model(classifier, "clf", registered_model_name="traced")
+    lineage = client.get_model_version_lineage("traced", 1)
+    assert lineage.logged_model is not None and lineage.logged_model.model_id == info.model_id
+    assert lineage.run is not None and lineage.run.info.run_id == run.info.run_id
+    assert [d.dataset.digest for d in lineage.datasets] == ["d1g3st"]
+    assert lineage.git_commit == "abc123"

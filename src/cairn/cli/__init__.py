@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from cairn.cli import model_registry  # noqa: F401 - adds the registry commands to `models`
 from cairn.cli.db import db
 from cairn.cli.models import models
 from cairn.cli.server import server, ui

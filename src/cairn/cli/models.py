@@ -1,7 +1,7 @@
 """`cairn models`: serve a model over MLflow's scoring protocol, or score a file with it.
 
-One click group; each subcommand is a small function here, so registry commands
-(`models list`, `versions`, `transition`, `alias`) can join it as `@models.command()`s.
+One click group; each subcommand is a small function. The registry commands (`models list`,
+`versions`, `transition`, `alias`, `history`) join it from `model_registry.py`.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ _EXTENSIONS = {".json": "json", ".csv": "csv", ".parquet": "parquet", ".pq": "pa
 
 @click.group()
 def models() -> None:
-    """Serve models and score data with them."""
+    """Serve models, score data with them, and manage the model registry."""
 
 
 @models.command()

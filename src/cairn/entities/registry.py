@@ -6,6 +6,10 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from cairn.entities.dataset import DatasetInput
+from cairn.entities.logged_model import LoggedModel
+from cairn.entities.run import Run
+
 
 class ModelVersionStage(str, enum.Enum):
     """MLflow's four stages; input is case-insensitive, output canonical."""
@@ -89,3 +93,16 @@ class ModelVersionEvent:
     from_value: str | None = None
     to_value: str | None = None
     alias: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ModelVersionLineage:
+    """Where a registered version came from: its logged model, the run that trained it, the
+    datasets that run read, and the code (git commit and source file) behind it."""
+
+    model_version: ModelVersion
+    logged_model: LoggedModel | None = None
+    run: Run | None = None
+    datasets: tuple[DatasetInput, ...] = ()
+    git_commit: str | None = None
+    source_name: str | None = None

@@ -6,7 +6,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from cairn.entities import ModelVersion, ModelVersionEvent, PagedList, RegisteredModel
+from cairn.entities import (
+    ModelVersion,
+    ModelVersionEvent,
+    ModelVersionLineage,
+    PagedList,
+    RegisteredModel,
+)
 from cairn.exceptions import ResourceAlreadyExistsError
 from cairn.store.base import (
     MODEL_VERSIONS_MAX_RESULTS_DEFAULT,
@@ -14,6 +20,7 @@ from cairn.store.base import (
     RegistryStore,
     TrackingStore,
 )
+from cairn.tracking.run_context import GIT_COMMIT_TAG, SOURCE_NAME_TAG
 from cairn.tracking.user import current_user
 
 
@@ -173,6 +180,30 @@ class RegistryClient:
         oldest first: Cairn's addition to MLflow's registry."""
         return self.registry.get_model_version_history(name, str(version))
 
+    def get_model_version_lineage(self, name: str, version: str | int) -> ModelVersionLineage:
+        """What a version was made from: its logged model, its run, the datasets the run
+        read and the git commit it ran at (None where the version does not say).
+
+        Example:
+            >>> lineage = client.get_model_version_lineage("churn-model", 3)
+            >>> lineage.git_commit, [d.dataset.name for d in lineage.datasets]
+        """
+        mv = self.get_model_version(name, version)
+        model_id = mv.model_id or _logged_model_id(mv.source)
+        logged = self.store.get_logged_model(model_id) if model_id else None
+        run_id = mv.run_id or (logged.source_run_id if logged else None) or _run_id(mv.source)
+        if run_id is None:
+            return ModelVersionLineage(mv, logged)
+        run = self.store.get_run(run_id)
+        return ModelVersionLineage(
+            mv,
+            logged,
+            run,
+            run.inputs.dataset_inputs,
+            run.data.tags.get(GIT_COMMIT_TAG),
+            run.data.tags.get(SOURCE_NAME_TAG),
+        )
+
     # -- register_model ----------------------------------------------------------------------
 
     def register_model(
@@ -205,6 +236,19 @@ class RegistryClient:
                 return f"models:/{logged_id}", run_id, logged_id
             return model_uri, run_id, None
         return model_uri, None, None
+
+
+def _logged_model_id(source: str) -> str | None:
+    from cairn.models.uri import LOGGED_MODEL_ID
+
+    rest = source[len("models:/") :] if source.startswith("models:/") else ""
+    return rest if LOGGED_MODEL_ID.fullmatch(rest) else None
+
+
+def _run_id(source: str) -> str | None:
+    if not source.startswith("runs:/"):
+        return None
+    return source[len("runs:/") :].strip("/").partition("/")[0] or None
 
 
 def register_model(
