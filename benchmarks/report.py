@@ -111,6 +111,15 @@ def fmt(value: float) -> str:
     return f"{value:.1f}" if abs(value) >= 10 else f"{value:.2f}"
 
 
+def figure(result: dict[str, Any], *keys: str) -> float | None:
+    """The number at `result[keys[0]][keys[1]]...`, or None if a key is missing or it is not
+    a number (a step that failed records {"error": ...} instead of its figures)."""
+    value: Any = result
+    for key in keys:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value if isinstance(value, (int, float)) else None
+
+
 class Table:
     """Looks measurements up by (tool, key) and renders cells, ratios and target checks."""
 

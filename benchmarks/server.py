@@ -25,8 +25,6 @@ import http.client
 import json
 import multiprocessing as mp
 import os
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -37,6 +35,8 @@ from pathlib import Path
 from typing import Any
 
 from data import rng, run_payload
+from processes import free_port, spawn_in_session, stop_session, wait_until_answers
+from report import figure
 from seeding import expected_filtered_rows, seed_runs
 from tools import load
 
@@ -129,15 +129,9 @@ class PeakSampler(threading.Thread):
 # -- servers ------------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def start_server(tool: str, folder: Path) -> tuple[subprocess.Popen[bytes], int]:
     """Start `tool`'s server on `folder`'s SQLite file; poll /health (bounded) until it answers."""
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
     if tool == "mlflow":
         command = [sys.executable, "-m", "mlflow", "server"]
@@ -148,36 +142,13 @@ def start_server(tool: str, folder: Path) -> tuple[subprocess.Popen[bytes], int]
         command += ["--backend-store-uri", f"sqlite:///{folder}/cairn.db"]
         command += ["--artifacts-destination", f"{folder}/artifacts"]
     command += ["--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
-    log = open(folder / "server.log", "wb")  # kept open for the server
-    process = subprocess.Popen(
-        command, env=env, cwd=folder, stdout=log, stderr=log, start_new_session=True
-    )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-            connection.request("GET", "/health")
-            if connection.getresponse().status == 200:
-                connection.close()
-                return process, port
-        except OSError:
-            pass
-        if process.poll() is not None:
-            break
-        time.sleep(0.2)
-    stop_server(process)
-    tail = (folder / "server.log").read_text(errors="replace")[-2000:]
+    log = folder / "server.log"
+    process = spawn_in_session(command, folder, log, env)
+    if wait_until_answers(process, port, "/health", 120):
+        return process, port
+    stop_session(process)
+    tail = log.read_text(errors="replace")[-2000:]
     raise RuntimeError(f"{tool} server did not become healthy:\n{tail}")
-
-
-def stop_server(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM the session we created for the server (its own process group), then wait."""
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(30)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(10)
 
 
 def call(connection: http.client.HTTPConnection, path: str, body: Any = None) -> Any:
@@ -368,18 +339,11 @@ def bench_server(tool: str, runs: int, requests: int, size_mb: int) -> dict[str,
             result["idle_rss_end_mb"] = tree_mb(process.pid)
             result["idle_pss_end_mb"] = tree_pss_mb(process.pid)
         finally:
-            stop_server(process)
+            stop_session(process)
     return result
 
 
 # -- report -------------------------------------------------------------------------------------
-
-
-def _get(result: dict[str, Any], *keys: str) -> float | None:
-    value: Any = result
-    for key in keys:
-        value = value.get(key) if isinstance(value, dict) else None
-    return value if isinstance(value, (int, float)) else None
 
 
 def table(cairn: dict[str, Any], mlflow: dict[str, Any]) -> str:
@@ -412,7 +376,7 @@ def table(cairn: dict[str, Any], mlflow: dict[str, Any]) -> str:
     ]
     lines = ["| measure | Cairn | MLflow | Cairn better by | goal |", "|---|---|---|---|---|"]
     for label, keys, higher_better, goal in rows:
-        c, m = _get(cairn, *keys), _get(mlflow, *keys)
+        c, m = figure(cairn, *keys), figure(mlflow, *keys)
         ratio = "n/a"
         if c and m and "growth" not in label:  # a ratio of two near-zero growths means nothing
             ratio = f"{(c / m if higher_better else m / c):.1f}x"

@@ -19,13 +19,14 @@ import argparse
 import http.client
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from processes import free_port, wait_until_answers
 
 REQUESTS = [
     ("GET /health", "GET", "/health", None),
@@ -39,14 +40,8 @@ REQUESTS = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _start(folder: Path, workers: int, stock: bool) -> tuple[subprocess.Popen[bytes], int]:
-    port = _free_port()
+    port = free_port()
     database = f"sqlite:///{folder / 'cairn.db'}"
     destination = str(folder / "artifacts")
     if stock:
@@ -69,21 +64,10 @@ def _start(folder: Path, workers: int, stock: bool) -> tuple[subprocess.Popen[by
         command += ["--workers", str(workers), "--host", "127.0.0.1", "--port", str(port)]
         command += ["--backend-store-uri", database, "--artifacts-destination", destination]
     process = subprocess.Popen(command, env=env, cwd=folder)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-            connection.request("GET", "/health")
-            if connection.getresponse().status == 200:
-                connection.close()
-                return process, port
-        except OSError:
-            pass
-        try:
-            process.wait(0.05)
-            raise RuntimeError("the server exited during start-up")
-        except subprocess.TimeoutExpired:
-            continue
+    if wait_until_answers(process, port, "/health", 60, interval=0.05):
+        return process, port
+    if process.poll() is not None:
+        raise RuntimeError("the server exited during start-up")
     process.terminate()
     raise RuntimeError("the server did not answer /health within 60 s")
 

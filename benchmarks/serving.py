@@ -29,7 +29,6 @@ import http.client
 import json
 import multiprocessing as mp
 import os
-import signal
 import socket
 import statistics
 import subprocess
@@ -38,6 +37,9 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from processes import free_port, spawn_in_session, stop_session, wait_until_answers
+from report import figure
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "serving-latest.json"
@@ -105,57 +107,24 @@ def load_times(tool: str, model_dir: Path) -> dict[str, float]:
 # -- servers -----------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def start(tool: str, model_dir: Path, folder: Path) -> tuple[subprocess.Popen[bytes], int]:
     """`<tool> models serve` with one worker; polls /ping until it answers (bounded)."""
-    port = _free_port()
+    port = free_port()
     if tool == "cairn":
         command = [sys.executable, "-c", "from cairn.cli import cli; cli()", "models", "serve"]
     else:
         command = [sys.executable, "-m", "mlflow", "models", "serve", "--env-manager", "local"]
     command += ["-m", str(model_dir), "--host", "127.0.0.1", "--port", str(port), "-w", "1"]
-    log = open(folder / f"{tool}-serve.log", "wb")  # kept open for the server
+    log = folder / f"{tool}-serve.log"
     # `mlflow models serve` runs `uvicorn` found on PATH: this venv's, as if activated.
     path = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
     env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "PATH": path}
-    process = subprocess.Popen(
-        command, stdout=log, stderr=log, cwd=folder, env=env, start_new_session=True
-    )
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        try:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-            connection.request("GET", "/ping")
-            if connection.getresponse().status == 200:
-                connection.close()
-                return process, port
-        except OSError:
-            pass
-        try:
-            process.wait(0.2)  # returns only if the server died
-            break
-        except subprocess.TimeoutExpired:
-            continue
-    stop(process)
-    tail = (folder / f"{tool}-serve.log").read_text(errors="replace")[-3000:]
+    process = spawn_in_session(command, folder, log, env)
+    if wait_until_answers(process, port, "/ping", START_TIMEOUT):
+        return process, port
+    stop_session(process)
+    tail = log.read_text(errors="replace")[-3000:]
     raise RuntimeError(f"{tool} models serve did not answer /ping:\n{tail}")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM the server's own session (process group), then wait."""
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(30)
-    except ProcessLookupError:  # already gone
-        process.wait(10)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(10)
 
 
 def _payload(frame: Any) -> bytes:
@@ -302,18 +271,11 @@ def bench(tool: str, model_dir: Path, frame: Any, expected: Any, sizes: dict[str
         result["error"] = f"{type(error).__name__}: {error}"
         print(f"[{tool}] failed: {error}", file=sys.stderr)
     finally:
-        stop(process)
+        stop_session(process)
     return result
 
 
 # -- report ------------------------------------------------------------------------------------
-
-
-def _figure(result: dict[str, Any], *keys: str) -> float | None:
-    value: Any = result
-    for key in keys:
-        value = value.get(key) if isinstance(value, dict) else None
-    return value if isinstance(value, (int, float)) else None
 
 
 def table(cairn: dict[str, Any], mlflow: dict[str, Any]) -> str:
@@ -328,7 +290,7 @@ def table(cairn: dict[str, Any], mlflow: dict[str, Any]) -> str:
     ]
     lines = ["| measure | Cairn | MLflow | Cairn better by | goal |", "|---|---:|---:|---:|---|"]
     for label, keys, higher_better, goal in rows:
-        c, m = _figure(cairn, *keys), _figure(mlflow, *keys)
+        c, m = figure(cairn, *keys), figure(mlflow, *keys)
         ratio = f"{(c / m if higher_better else m / c):.1f}×" if c and m else "n/a"
         shown = [f"{v:,.2f}" if v is not None else "error" for v in (c, m)]
         lines.append(f"| {label} | {shown[0]} | {shown[1]} | {ratio} | {goal} |")

@@ -107,6 +107,11 @@ def _cairn(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+def _predict(model_dir: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """`cairn models predict -m <model_dir> <args>`."""
+    return _cairn("models", "predict", "-m", str(model_dir), *args, cwd=cwd)
+
+
 def test_serve_with_a_missing_model_fails_with_the_reason(tmp_path: Path) -> None:
     result = _cairn("models", "serve", "-m", str(tmp_path / "nothing"), cwd=tmp_path)
     assert result.returncode != 0
@@ -117,17 +122,7 @@ def test_predict_scores_a_csv_file(
     sklearn_model_dir: Path, trained: Trained, tmp_path: Path
 ) -> None:
     trained.frame.to_csv(tmp_path / "rows.csv", index=False)
-    result = _cairn(
-        "models",
-        "predict",
-        "-m",
-        str(sklearn_model_dir),
-        "-i",
-        "rows.csv",
-        "-o",
-        "out.json",
-        cwd=tmp_path,
-    )
+    result = _predict(sklearn_model_dir, "-i", "rows.csv", "-o", "out.json", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     written = json.loads((tmp_path / "out.json").read_text())
     assert written == {"predictions": trained.expected}
@@ -137,9 +132,7 @@ def test_predict_reads_a_json_payload_and_writes_stdout(
     sklearn_model_dir: Path, trained: Trained, tmp_path: Path
 ) -> None:
     (tmp_path / "payload.json").write_bytes(_split(trained))
-    result = _cairn(
-        "models", "predict", "-m", str(sklearn_model_dir), "-i", "payload.json", cwd=tmp_path
-    )
+    result = _predict(sklearn_model_dir, "-i", "payload.json", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == {"predictions": trained.expected}
 
@@ -148,17 +141,7 @@ def test_predict_reports_a_bad_input_without_writing(
     sklearn_model_dir: Path, tmp_path: Path
 ) -> None:
     (tmp_path / "rows.csv").write_text("f0,f1\n1,2\n")
-    result = _cairn(
-        "models",
-        "predict",
-        "-m",
-        str(sklearn_model_dir),
-        "-i",
-        "rows.csv",
-        "-o",
-        "out.json",
-        cwd=tmp_path,
-    )
+    result = _predict(sklearn_model_dir, "-i", "rows.csv", "-o", "out.json", cwd=tmp_path)
     assert result.returncode == 1
     assert "missing columns" in result.stderr
     assert not (tmp_path / "out.json").exists()

@@ -192,11 +192,7 @@ class SqlLoggedModels(SqlTransactions):
 
         def work(conn: Connection) -> None:
             self._check_active_model(conn, model_id)
-            conn.execute(
-                update(logged_models)
-                .where(logged_models.c.model_id == model_id)
-                .values(status=final.value, last_updated_timestamp_ms=_now_ms())
-            )
+            self._touch(conn, model_id, status=final.value)
 
         self._retrying(work)
         return self.get_logged_model(model_id)
@@ -204,11 +200,7 @@ class SqlLoggedModels(SqlTransactions):
     def delete_logged_model(self, model_id: str) -> None:
         def work(conn: Connection) -> None:
             self._check_active_model(conn, model_id)
-            conn.execute(
-                update(logged_models)
-                .where(logged_models.c.model_id == model_id)
-                .values(lifecycle_stage=LifecycleStage.DELETED, last_updated_timestamp_ms=_now_ms())
-            )
+            self._touch(conn, model_id, lifecycle_stage=LifecycleStage.DELETED)
 
         self._retrying(work)
 
@@ -335,11 +327,12 @@ class SqlLoggedModels(SqlTransactions):
             raise ResourceDoesNotExistError(f"Logged model with ID '{model_id}' not found.")
 
     @staticmethod
-    def _touch(conn: Connection, model_id: str) -> None:
+    def _touch(conn: Connection, model_id: str, **values: Any) -> None:
+        """Set the model's last-update time now, with any other column `values` given."""
         conn.execute(
             update(logged_models)
             .where(logged_models.c.model_id == model_id)
-            .values(last_updated_timestamp_ms=_now_ms())
+            .values(**values, last_updated_timestamp_ms=_now_ms())
         )
 
 

@@ -36,6 +36,37 @@ from cairn.store.sql.transactions import SqlTransactions
 _rm, _mv, _alias = registered_models.c, model_versions.c, registered_model_aliases.c
 
 
+def _aliased_version(conn: Connection, name: str, alias: str) -> int | None:
+    """The version `alias` of model `name` points at, or None."""
+    number: int | None = conn.execute(
+        select(_alias.version).where(_alias.name == name, _alias.alias == alias)
+    ).scalar()
+    return number
+
+
+def _record_alias_left(
+    conn: Connection,
+    name: str,
+    alias: str,
+    previous: int,
+    actor: str | None,
+    now: int,
+    to_value: str | None = None,
+) -> None:
+    """`alias_deleted` on the version `alias` left (`to_value`: the version it moved to)."""
+    record(
+        conn,
+        name,
+        previous,
+        ModelVersionEventKind.ALIAS_DELETED,
+        actor,
+        now,
+        from_value=str(previous),
+        to_value=to_value,
+        alias=alias,
+    )
+
+
 class SqlRegistryAliases(SqlTransactions):
     """Aliases and history (see RegistryStore in store/base.py)."""
 
@@ -47,25 +78,13 @@ class SqlRegistryAliases(SqlTransactions):
 
         def work(conn: Connection) -> None:
             lock_version(conn, name, number)
-            previous = conn.execute(
-                select(_alias.version).where(_alias.name == name, _alias.alias == alias)
-            ).scalar()
+            previous = _aliased_version(conn, name, alias)
             row = {"name": name, "alias": alias, "version": number}
             dialects.upsert(conn, registered_model_aliases, [row], ("name", "alias"))
             now = now_ms()
             if previous is not None and previous != number:
                 # The version it left records the move too, so each history is complete.
-                record(
-                    conn,
-                    name,
-                    previous,
-                    ModelVersionEventKind.ALIAS_DELETED,
-                    actor,
-                    now,
-                    from_value=str(previous),
-                    to_value=str(number),
-                    alias=alias,
-                )
+                _record_alias_left(conn, name, alias, previous, actor, now, to_value=str(number))
             record(
                 conn,
                 name,
@@ -87,24 +106,13 @@ class SqlRegistryAliases(SqlTransactions):
 
         def work(conn: Connection) -> None:
             lock_model(conn, name)
-            previous = conn.execute(
-                select(_alias.version).where(_alias.name == name, _alias.alias == alias)
-            ).scalar()
+            previous = _aliased_version(conn, name, alias)
             if previous is None:
                 return  # MLflow deletes a missing alias silently
             conn.execute(
                 delete(registered_model_aliases).where(_alias.name == name, _alias.alias == alias)
             )
-            record(
-                conn,
-                name,
-                previous,
-                ModelVersionEventKind.ALIAS_DELETED,
-                actor,
-                now_ms(),
-                from_value=str(previous),
-                alias=alias,
-            )
+            _record_alias_left(conn, name, alias, previous, actor, now_ms())
 
         self._retrying(work)
 
@@ -121,9 +129,7 @@ class SqlRegistryAliases(SqlTransactions):
                     select(func.max(_mv.version)).where(_mv.name == name)
                 ).scalar()
             else:
-                number = conn.execute(
-                    select(_alias.version).where(_alias.name == name, _alias.alias == alias)
-                ).scalar()
+                number = _aliased_version(conn, name, alias)
             found = registry_loading.load_versions(conn, [(name, number)]) if number else []
         if not found:
             # MLflow answers 400 INVALID_PARAMETER_VALUE here, not 404.

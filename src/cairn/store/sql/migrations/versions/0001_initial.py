@@ -16,6 +16,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import mysql
 
+from cairn.store.sql.migrations.table_options import table_options
+
 revision = "0001"
 down_revision = None
 branch_labels = None
@@ -23,22 +25,12 @@ depends_on = None
 
 _DOUBLE = sa.Float(precision=53)
 _RUN_FK: dict[str, Any] = dict(ondelete="CASCADE")
-# MySQL compares text case-insensitively by default ("Loss" and "loss" would collide as keys,
-# LIKE would ignore case), and utf8mb4_bin still ignores trailing spaces ('p' = 'p '). A
-# binary collation without padding gives the semantics of the other databases.
+# Filled in by upgrade(): MySQL/MariaDB's charset and binary no-pad collation (see
+# table_options), nothing elsewhere.
 _TABLE: dict[str, Any] = {}
 # Values that can exceed TEXT's 65,535 bytes on MySQL once encoded as UTF-8.
 _LONG_TEXT = sa.Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")
 _HUGE_TEXT = sa.Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
-
-
-def _set_table_options() -> None:
-    bind = op.get_bind()
-    if bind.dialect.name != "mysql":
-        return
-    version = str(bind.exec_driver_sql("SELECT VERSION()").scalar())
-    collation = "utf8mb4_nopad_bin" if "mariadb" in version.lower() else "utf8mb4_0900_bin"
-    _TABLE.update(mysql_charset="utf8mb4", mysql_collate=collation)
 
 
 def _run_child(name: str, *columns: sa.Column[object]) -> None:
@@ -66,7 +58,7 @@ def _key_value_index(table: str) -> None:
 
 
 def upgrade() -> None:
-    _set_table_options()
+    _TABLE.update(table_options())
     op.create_table(
         "experiments",
         sa.Column("experiment_id", sa.Integer, primary_key=True, autoincrement=True),

@@ -13,6 +13,8 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
+from cairn.store.sql.migrations.table_options import table_options
+
 revision = "0002"
 down_revision = "0001"
 branch_labels = None
@@ -21,17 +23,8 @@ depends_on = None
 _CASCADE: dict[str, Any] = dict(ondelete="CASCADE")
 
 
-def _table_options() -> dict[str, Any]:
-    bind = op.get_bind()
-    if bind.dialect.name != "mysql":
-        return {}
-    version = str(bind.exec_driver_sql("SELECT VERSION()").scalar())
-    collation = "utf8mb4_nopad_bin" if "mariadb" in version.lower() else "utf8mb4_0900_bin"
-    return {"mysql_charset": "utf8mb4", "mysql_collate": collation}
-
-
 def upgrade() -> None:
-    options = _table_options()
+    options = table_options()
     op.create_table(
         "users",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),

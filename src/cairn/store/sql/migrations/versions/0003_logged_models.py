@@ -13,6 +13,8 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
+from cairn.store.sql.migrations.table_options import table_options
+
 revision = "0003"
 down_revision = "0002"
 branch_labels = None
@@ -22,21 +24,12 @@ _CASCADE: dict[str, Any] = dict(ondelete="CASCADE")
 _DOUBLE = sa.Float(precision=53)
 
 
-def _table_options() -> dict[str, Any]:
-    bind = op.get_bind()
-    if bind.dialect.name != "mysql":
-        return {}
-    version = str(bind.exec_driver_sql("SELECT VERSION()").scalar())
-    collation = "utf8mb4_nopad_bin" if "mariadb" in version.lower() else "utf8mb4_0900_bin"
-    return {"mysql_charset": "utf8mb4", "mysql_collate": collation}
-
-
 def _model_fk() -> sa.Column[Any]:
     return sa.Column("model_id", sa.String(64), sa.ForeignKey("logged_models.model_id", **_CASCADE))
 
 
 def upgrade() -> None:
-    options = _table_options()
+    options = table_options()
     op.create_table(
         "logged_models",
         sa.Column("model_id", sa.String(64), primary_key=True),

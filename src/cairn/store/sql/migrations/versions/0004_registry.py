@@ -20,6 +20,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import mysql
 
+from cairn.store.sql.migrations.table_options import table_options
+
 revision = "0004"
 down_revision = "0003"
 branch_labels = None
@@ -28,15 +30,6 @@ depends_on = None
 _CASCADE: dict[str, Any] = dict(ondelete="CASCADE", onupdate="CASCADE")
 # Tag values (≤ 100,000 characters) and descriptions can pass TEXT's 65,535 bytes on MySQL.
 _LONG_TEXT = sa.Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")
-
-
-def _table_options() -> dict[str, Any]:
-    bind = op.get_bind()
-    if bind.dialect.name != "mysql":
-        return {}
-    version = str(bind.exec_driver_sql("SELECT VERSION()").scalar())
-    collation = "utf8mb4_nopad_bin" if "mariadb" in version.lower() else "utf8mb4_0900_bin"
-    return {"mysql_charset": "utf8mb4", "mysql_collate": collation}
 
 
 def _model_name() -> sa.Column[Any]:
@@ -55,7 +48,7 @@ def _version_fk(table: str) -> sa.ForeignKeyConstraint:
 
 
 def upgrade() -> None:
-    options = _table_options()
+    options = table_options()
     op.create_table(
         "registered_models",
         sa.Column("name", sa.String(256), primary_key=True),
