@@ -22,6 +22,7 @@ from cairn.store.rest.tracking import RestTrackingStore
 
 # The contract modules live beside their fixtures in tests/store (no packages in tests/).
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "store"))
+import test_dataset_outputs_contract
 import test_end_run_and_ids
 import test_logged_model_contract
 import test_tracking_store_contract
@@ -33,7 +34,12 @@ NOT_OVER_REST = {"test_default_experiment_exists_and_cannot_be_deleted"}
 
 def _contract_tests() -> dict[str, object]:
     found = {}
-    for module in (test_tracking_store_contract, test_end_run_and_ids, test_logged_model_contract):
+    for module in (
+        test_tracking_store_contract,
+        test_end_run_and_ids,
+        test_logged_model_contract,
+        test_dataset_outputs_contract,
+    ):
         for name, function in vars(module).items():
             if not name.startswith("test_") or name in NOT_OVER_REST:
                 continue

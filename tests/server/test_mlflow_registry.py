@@ -79,10 +79,10 @@ def test_log_model_registers_and_every_models_uri_loads(
     first = client.get_model_version(name, "1")
     assert first.source == f"models:/{infos[0].model_id}"
     assert first.status == "READY"
-    # MLflow 3's client registers by model id (no run_id); its entity drops `model_id`, so
-    # Cairn's REST store reads what the server answered.
+    # MLflow 3's client registers by model id alone; the server fills in the model's run (for
+    # lineage). MLflow's entity drops `model_id`, so Cairn's REST store reads the answer.
     stored = RestRegistryStore(tracking_server.url).get_model_version(name, "1")
-    assert (stored.model_id, stored.run_id) == (infos[0].model_id, None)
+    assert (stored.model_id, stored.run_id) == (infos[0].model_id, infos[0].run_id)
 
     client.set_registered_model_alias(name, "champion", "1")
     client.transition_model_version_stage(name, "2", "Production")

@@ -752,10 +752,13 @@ def test_search_model_versions_filters(registry: RegistryStore, shelf: tuple[Run
     assert keys("name IN ('fraud')") == [("fraud", "1")]
     assert keys("name = 'churn' AND version_number > 1") == [("churn", "3"), ("churn", "2")]
     assert keys("version_number = 1") == [("churn", "1"), ("fraud", "1")]
-    assert keys(f"run_id = '{b.info.run_id}'") == [("churn", "2")]
+    # A runs:/ source names its run, so versions registered without run_id get it too.
+    assert keys(f"run_id = '{b.info.run_id}'") == [("churn", "2"), ("fraud", "1")]
     assert keys(f"run_id IN ('{a.info.run_id}', '{b.info.run_id}')") == [
         ("churn", "3"),
         ("churn", "2"),
+        ("churn", "1"),
+        ("fraud", "1"),
     ]
     assert keys(f"source_path = 'runs:/{a.info.run_id}/better'") == [("churn", "3")]
     assert keys(f"source_path LIKE 'runs:/{b.info.run_id}/%'") == [("churn", "2"), ("fraud", "1")]

@@ -6,6 +6,7 @@ import click
 
 from cairn.cli import model_registry  # noqa: F401 - adds the registry commands to `models`
 from cairn.cli.db import db
+from cairn.cli.lineage import lineage
 from cairn.cli.models import models
 from cairn.cli.server import server, ui
 from cairn.cli.users import users
@@ -18,6 +19,7 @@ def cli() -> None:
 
 
 cli.add_command(db)
+cli.add_command(lineage)
 cli.add_command(models)
 cli.add_command(server)
 cli.add_command(ui)

@@ -26,7 +26,7 @@ _URI_OPTION = click.option(
 
 
 @contextmanager
-def _client(tracking_uri: str | None) -> Iterator[Client]:
+def client_for(tracking_uri: str | None) -> Iterator[Client]:
     """A Client whose errors become one-line CLI errors (exit status 1)."""
     try:
         yield Client(tracking_uri)
@@ -52,7 +52,7 @@ def _rows(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
 @_URI_OPTION
 def list_models(filter_string: str | None, tracking_uri: str | None) -> None:
     """List registered models with their newest version per stage and their aliases."""
-    with _client(tracking_uri) as client:
+    with client_for(tracking_uri) as client:
         found: list[RegisteredModel] = []
         token: str | None = None
         while True:
@@ -80,7 +80,7 @@ def list_models(filter_string: str | None, tracking_uri: str | None) -> None:
 @_URI_OPTION
 def versions(name: str, tracking_uri: str | None) -> None:
     """List the versions of registered model NAME, newest first."""
-    with _client(tracking_uri) as client:
+    with client_for(tracking_uri) as client:
         client.get_registered_model(name)  # an unknown name is an error, not an empty list
         quote = '"' if "'" in name else "'"
         found = list(client.search_model_versions(f"name = {quote}{name}{quote}"))
@@ -113,7 +113,7 @@ def transition(
     name: str, version: str, stage: str, archive_existing: bool, tracking_uri: str | None
 ) -> None:
     """Move VERSION of NAME to STAGE (None, Staging, Production or Archived)."""
-    with _client(tracking_uri) as client:
+    with client_for(tracking_uri) as client:
         moved = client.transition_model_version_stage(name, version, stage, archive_existing)
     click.echo(f"{moved.name} version {moved.version} is now in {moved.current_stage}.")
 
@@ -130,7 +130,7 @@ def alias(
     """Point ALIAS of NAME at VERSION (models:/NAME@ALIAS then loads it), or --delete it."""
     if delete == (version is not None):
         raise click.UsageError("Give a VERSION to set the alias, or --delete to remove it.")
-    with _client(tracking_uri) as client:
+    with client_for(tracking_uri) as client:
         if delete:
             client.delete_registered_model_alias(name, alias)
             click.echo(f"Alias {alias!r} of {name} removed.")
@@ -145,7 +145,7 @@ def alias(
 @_URI_OPTION
 def history(name: str, version: str, tracking_uri: str | None) -> None:
     """Show every stage transition and alias move of VERSION of NAME: who, when, from, to."""
-    with _client(tracking_uri) as client:
+    with client_for(tracking_uri) as client:
         events = client.get_model_version_history(name, version)
     _rows(
         ("time", "event", "alias", "from", "to", "user"),

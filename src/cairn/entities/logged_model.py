@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from cairn.entities.dataset import DatasetInput
 from cairn.entities.metric import Metric
 
 
@@ -77,4 +78,8 @@ class LoggedModelOutput:
 
 @dataclass(frozen=True, slots=True)
 class RunOutputs:
+    """What a run produced: models, and datasets such as its predictions (Cairn's addition;
+    their `mlflow.data.context` tag says which)."""
+
     model_outputs: tuple[LoggedModelOutput, ...] = field(default_factory=tuple)
+    dataset_outputs: tuple[DatasetInput, ...] = field(default_factory=tuple)

@@ -113,11 +113,11 @@ def _from_models_uri(model_uri: str, dst_path: str | None) -> str:
     return download_model(source, dst_path)
 
 
-def resolve_model_version(model_uri: str) -> ModelVersion:
+def resolve_model_version(model_uri: str, client: Client | None = None) -> ModelVersion:
     """The registered version a `models:/<name>/<version|stage|latest>` or
     `models:/<name>@<alias>` URI names (stage names are case-insensitive, as MLflow's)."""
     rest = model_uri[len("models:/") :].strip("/")
-    registry = _client()
+    registry = client or _client()
     if "@" in rest:
         name, _, alias = rest.partition("@")
         return registry.get_model_version_by_alias(name, alias)

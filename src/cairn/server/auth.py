@@ -108,6 +108,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/runs/delete-tag"): Rule(_EDIT, RUN),
     ("POST", "/runs/log-batch"): Rule(_EDIT, RUN),
     ("POST", "/runs/log-inputs"): Rule(_EDIT, RUN),
+    ("POST", "/runs/log-dataset-outputs"): Rule(_EDIT, RUN),
     ("GET", "/metrics/get-history"): Rule(_READ, RUN),
     ("POST", "/logged-models"): Rule(_EDIT, EXPERIMENT),
     ("POST", "/logged-models/search"): Rule(_READ, IDS),

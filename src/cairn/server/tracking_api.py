@@ -201,6 +201,13 @@ def log_inputs(ctx: Context, msg: Message) -> dict[str, Any]:
     return {}
 
 
+def log_dataset_outputs(ctx: Context, msg: Message) -> dict[str, Any]:
+    """Cairn's addition: datasets a run produced (its predictions), in log-inputs' shape."""
+    datasets = [wire.parse_dataset_input(d) for d in msg.repeated("datasets")]
+    ctx.tracking.log_dataset_outputs(msg.run_id(), datasets)
+    return {}
+
+
 def get_metric_history(ctx: Context, msg: Message) -> dict[str, Any]:
     history = ctx.tracking.get_metric_history(
         msg.run_id(),
@@ -234,5 +241,6 @@ ENDPOINTS = [
     Endpoint("POST", "/runs/delete-tag", delete_tag),
     Endpoint("POST", "/runs/log-batch", log_batch),
     Endpoint("POST", "/runs/log-inputs", log_inputs),
+    Endpoint("POST", "/runs/log-dataset-outputs", log_dataset_outputs),
     Endpoint("GET", "/metrics/get-history", get_metric_history),
 ]

@@ -92,6 +92,13 @@ def dataset(d: Dataset) -> dict[str, Any]:
     return {k: v for k, v in out.items() if v is not None}
 
 
+def dataset_input(i: DatasetInput) -> dict[str, Any]:
+    return {
+        "tags": [{"key": t.key, "value": t.value} for t in i.tags],
+        "dataset": dataset(i.dataset),
+    }
+
+
 def run(r: Run) -> dict[str, Any]:
     data: dict[str, Any] = {}
     if r.data.latest_metrics:
@@ -102,17 +109,16 @@ def run(r: Run) -> dict[str, Any]:
         data["tags"] = _key_values(r.data.tags)
     inputs: dict[str, Any] = {}
     if r.inputs.dataset_inputs:
-        inputs["dataset_inputs"] = [
-            {
-                "tags": [{"key": t.key, "value": t.value} for t in i.tags],
-                "dataset": dataset(i.dataset),
-            }
-            for i in r.inputs.dataset_inputs
-        ]
+        inputs["dataset_inputs"] = [dataset_input(i) for i in r.inputs.dataset_inputs]
     out = {"info": run_info(r.info), "data": data, "inputs": inputs}
+    outputs: dict[str, Any] = {}
     if r.outputs.model_outputs:
         models = [{"model_id": o.model_id, "step": o.step} for o in r.outputs.model_outputs]
-        out["outputs"] = {"model_outputs": models}
+        outputs["model_outputs"] = models
+    if r.outputs.dataset_outputs:  # Cairn's addition; MLflow's clients skip unknown fields
+        outputs["dataset_outputs"] = [dataset_input(i) for i in r.outputs.dataset_outputs]
+    if outputs:
+        out["outputs"] = outputs
     return out
 
 

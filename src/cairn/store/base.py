@@ -190,6 +190,11 @@ class TrackingStore(abc.ABC):
     def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput]) -> None:
         """Record datasets a run used; a dataset is stored once per experiment (name, digest)."""
 
+    @abc.abstractmethod
+    def log_dataset_outputs(self, run_id: str, datasets: Sequence[DatasetInput]) -> None:
+        """Record datasets a run produced, such as its predictions (`run.outputs`); stored
+        once per experiment (name, digest) like inputs. Not part of MLflow's API."""
+
     # -- logged models (MLflow 3) -----------------------------------------------------------
 
     @abc.abstractmethod

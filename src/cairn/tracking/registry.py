@@ -20,6 +20,7 @@ from cairn.store.base import (
     RegistryStore,
     TrackingStore,
 )
+from cairn.tracking.lineage import DatasetLineage, dataset_lineage
 from cairn.tracking.run_context import GIT_COMMIT_TAG, SOURCE_NAME_TAG
 from cairn.tracking.user import current_user
 
@@ -203,6 +204,16 @@ class RegistryClient:
             run.data.tags.get(GIT_COMMIT_TAG),
             run.data.tags.get(SOURCE_NAME_TAG),
         )
+
+    def get_dataset_lineage(self, digest: str) -> DatasetLineage:
+        """Which runs read the dataset with `digest` (and in which context), which logged
+        models they produced and which registered versions were trained on it.
+
+        Example:
+            >>> lineage = client.get_dataset_lineage("3f2a9c1d")
+            >>> [(v.name, v.version) for v in lineage.model_versions]
+        """
+        return dataset_lineage(self.store, self.registry, digest)
 
     # -- register_model ----------------------------------------------------------------------
 

@@ -318,12 +318,15 @@ class RestTrackingStore(RestLoggedModels, TrackingStore):
         return PagedList(found, answer.get("next_page_token") or None)
 
     def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput]) -> None:
+        self._post("/runs/log-inputs", run_id=run_id, datasets=_dataset_inputs_json(datasets))
+
+    def log_dataset_outputs(self, run_id: str, datasets: Sequence[DatasetInput]) -> None:
+        # Cairn's endpoint: MLflow's API has no dataset outputs.
         self._post(
-            "/runs/log-inputs",
+            "/runs/log-dataset-outputs",
+            idempotent=True,
             run_id=run_id,
-            datasets=[
-                {"tags": _pairs(d.tags), "dataset": _dataset_json(d.dataset)} for d in datasets
-            ],
+            datasets=_dataset_inputs_json(datasets),
         )
 
 
@@ -341,6 +344,10 @@ def _pairs(items: Sequence[ExperimentTag | RunTag | InputTag]) -> list[dict[str,
 def _point(point: MetricPoint) -> dict[str, Any]:
     _, key, value, timestamp, step = point
     return {"key": key, "value": encode_double(value), "timestamp": timestamp, "step": step}
+
+
+def _dataset_inputs_json(datasets: Sequence[DatasetInput]) -> list[dict[str, Any]]:
+    return [{"tags": _pairs(d.tags), "dataset": _dataset_json(d.dataset)} for d in datasets]
 
 
 def _dataset_json(dataset: Dataset) -> dict[str, str]:
@@ -412,6 +419,16 @@ def _dataset_input(item: Mapping[str, Any]) -> DatasetInput:
     return DatasetInput(dataset, tags)
 
 
+def _outputs(o: Mapping[str, Any]) -> RunOutputs:
+    return RunOutputs(
+        tuple(
+            LoggedModelOutput(str(m["model_id"]), int(m.get("step") or 0))
+            for m in o.get("model_outputs") or ()
+        ),
+        tuple(_dataset_input(d) for d in o.get("dataset_outputs") or ()),
+    )
+
+
 def _run(r: Mapping[str, Any]) -> Run:
     data = r.get("data") or {}
     inputs = r.get("inputs") or {}
@@ -425,10 +442,5 @@ def _run(r: Mapping[str, Any]) -> Run:
         inputs=RunInputs(
             dataset_inputs=tuple(_dataset_input(i) for i in inputs.get("dataset_inputs") or ())
         ),
-        outputs=RunOutputs(
-            tuple(
-                LoggedModelOutput(str(o["model_id"]), int(o.get("step") or 0))
-                for o in (r.get("outputs") or {}).get("model_outputs") or ()
-            )
-        ),
+        outputs=_outputs(r.get("outputs") or {}),
     )

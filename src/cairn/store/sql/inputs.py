@@ -51,10 +51,33 @@ def validate(item: DatasetInput) -> None:
             )
 
 
+def link_row(run_id: str, dataset_uuid: str, output: bool) -> dict[str, str]:
+    """An `inputs` row: dataset → run for what a run read (MLflow's form), run → dataset
+    for what it wrote (predictions), so each direction is its own index range."""
+    if output:
+        return {
+            "source_type": "RUN",
+            "source_id": run_id,
+            "destination_type": "DATASET",
+            "destination_id": dataset_uuid,
+        }
+    return {
+        "source_type": "DATASET",
+        "source_id": dataset_uuid,
+        "destination_type": "RUN",
+        "destination_id": run_id,
+    }
+
+
 def log(
-    conn: Connection, store: SqlTrackingStore, run_id: str, items: Sequence[DatasetInput]
+    conn: Connection,
+    store: SqlTrackingStore,
+    run_id: str,
+    items: Sequence[DatasetInput],
+    output: bool = False,
 ) -> None:
-    """Link each dataset to the run, creating the dataset in the run's experiment if new."""
+    """Link each dataset to the run (as read, or with `output` as written), creating the
+    dataset in the run's experiment if new."""
     for item in items:
         validate(item)
     store._check_active_run(conn, run_id)
@@ -86,12 +109,7 @@ def log(
                 datasets.c.digest == d.digest,
             )
         ).scalar_one()
-        link = {
-            "source_type": "DATASET",
-            "source_id": dataset_uuid,
-            "destination_type": "RUN",
-            "destination_id": run_id,
-        }
+        link = link_row(run_id, dataset_uuid, output)
         dialects.insert_ignore(conn, inputs, [{"input_uuid": uuid.uuid4().hex, **link}])
         input_uuid = conn.execute(
             select(inputs.c.input_uuid).where(*(inputs.c[k] == v for k, v in link.items()))

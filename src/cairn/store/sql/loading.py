@@ -1,4 +1,4 @@
-"""Rows to entities, in bulk: a page of runs costs six queries, not six per run."""
+"""Rows to entities, in bulk: a page of runs costs seven queries, not seven per run."""
 
 from __future__ import annotations
 
@@ -98,6 +98,7 @@ def _load_chunk(conn: Connection, ids: Sequence[str]) -> dict[str, Run]:
     tags_by_run = _key_values(conn, tags, ids)
     inputs_by_run = _dataset_inputs(conn, ids)
     outputs_by_run = model_outputs(conn, ids)
+    written_by_run = _dataset_inputs(conn, ids, outputs=True)
     result = {}
     for row in infos:
         run_id = row[0]
@@ -111,7 +112,9 @@ def _load_chunk(conn: Connection, ids: Sequence[str]) -> dict[str, Run]:
             info,
             data,
             RunInputs(tuple(inputs_by_run.get(run_id, ()))),
-            RunOutputs(tuple(outputs_by_run.get(run_id, ()))),
+            RunOutputs(
+                tuple(outputs_by_run.get(run_id, ())), tuple(written_by_run.get(run_id, ()))
+            ),
         )
     return result
 
@@ -138,11 +141,16 @@ def _key_values(conn: Connection, table: Table, ids: list[str]) -> dict[str, dic
     return grouped
 
 
-def _dataset_inputs(conn: Connection, ids: list[str]) -> dict[str, list[DatasetInput]]:
+def _dataset_inputs(
+    conn: Connection, ids: list[str], outputs: bool = False
+) -> dict[str, list[DatasetInput]]:
+    """The datasets each run read, or (`outputs`) wrote; see inputs.link_row."""
     i, d = inputs.c, datasets.c
+    run, stored = (i.source_id, i.destination_id) if outputs else (i.destination_id, i.source_id)
+    side = i.source_type if outputs else i.destination_type
     rows = conn.execute(
         select(
-            i.destination_id,
+            run,
             i.input_uuid,
             d.name,
             d.digest,
@@ -151,8 +159,8 @@ def _dataset_inputs(conn: Connection, ids: list[str]) -> dict[str, list[DatasetI
             d.dataset_schema,
             d.dataset_profile,
         )
-        .join(datasets, d.dataset_uuid == i.source_id)
-        .where(i.destination_type == "RUN", i.destination_id.in_(ids))
+        .join(datasets, d.dataset_uuid == stored)
+        .where(side == "RUN", run.in_(ids))
         .order_by(d.name, d.digest)
     ).all()
     if not rows:

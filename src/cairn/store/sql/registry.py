@@ -53,7 +53,7 @@ from cairn.store.sql.registry_rows import (
     touch_model,
     version_missing,
 )
-from cairn.store.sql.registry_sources import check_source
+from cairn.store.sql.registry_sources import check_source, implied_ids
 from cairn.store.sql.schema import (
     model_version_tags,
     model_versions,
@@ -264,6 +264,9 @@ class SqlRegistryStore(SqlRegistryAliases, RegistryStore):
                 raise model_missing(name)
             # Checked with the model's row locked; a refusal rolls the counter back.
             check_source(conn, source, row["run_id"], row["model_id"])
+            row["run_id"], row["model_id"] = implied_ids(
+                conn, source, row["run_id"], row["model_id"]
+            )
             number = int(
                 conn.execute(select(_rm.last_version).where(_rm.name == name)).scalar_one()
             )

@@ -98,3 +98,22 @@ def _model_root(conn: Connection, model_id: str, missing: object = _MISSING) -> 
             raise ResourceDoesNotExistError(f"Logged model with ID '{model_id}' not found.")
         return None
     return str(found[0])
+
+
+def implied_ids(
+    conn: Connection, source: str, run_id: str | None, model_id: str | None
+) -> tuple[str | None, str | None]:
+    """(run_id, model_id) with what a checked `runs:/` or `models:/<id>` source implies filled
+    in: MLflow 3's client registers `models:/<id>` alone, and lineage needs the run."""
+    ref = model_source.reference(source)
+    if ref is None:
+        return run_id, model_id
+    if ref.kind == "run":
+        return run_id or ref.ids[0], model_id
+    if ref.kind == "model":
+        model_id = model_id or ref.ids[0]
+        if run_id is None:
+            run_id = conn.execute(
+                select(logged_models.c.source_run_id).where(logged_models.c.model_id == model_id)
+            ).scalar()
+    return run_id, model_id

@@ -673,6 +673,11 @@ class SqlTrackingStore(SqlLoggedModels, TrackingStore, ColumnarRunSearch):
 
         self._retrying(lambda conn: dataset_inputs.log(conn, self, run_id, datasets))
 
+    def log_dataset_outputs(self, run_id: str, datasets: Sequence[DatasetInput]) -> None:
+        from cairn.store.sql import inputs as dataset_inputs
+
+        self._retrying(lambda conn: dataset_inputs.log(conn, self, run_id, datasets, True))
+
 
 def _page_size(max_results: object, limit: int = page_token.SEARCH_MAX_RESULTS_LIMIT) -> int:
     return page_token.max_results(max_results, limit)
