@@ -17,6 +17,7 @@ MLFLOW_FLUENT_NAMES = {
     "get_run",
     "get_tracking_uri",
     "last_active_run",
+    "log_input",
     "log_metric",
     "log_metrics",
     "log_param",

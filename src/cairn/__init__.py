@@ -7,8 +7,8 @@
         cairn.log_metric("loss", 0.3, step=1)
 
 Importing cairn is cheap: the database layer and pandas load on first use, and so do the
-model modules (`cairn.models`, `cairn.pyfunc`, `cairn.sklearn`, `cairn.onnx`), which are
-attributes of `cairn` all the same.
+model modules (`cairn.models`, `cairn.pyfunc`, `cairn.sklearn`, `cairn.onnx`) and the
+dataset constructors (`cairn.data`), which are attributes of `cairn` all the same.
 """
 
 from __future__ import annotations
@@ -52,9 +52,12 @@ from cairn.tracking.fluent_artifacts import (
     log_table,
     log_text,
 )
+from cairn.tracking.fluent_data import log_input
+from cairn.tracking.predictions import log_predictions
 from cairn.tracking.registry import register_model
 
 if TYPE_CHECKING:
+    from cairn import data as data
     from cairn import models as models
     from cairn import onnx as onnx
     from cairn import pyfunc as pyfunc
@@ -83,10 +86,12 @@ __all__ = [
     "log_dict",
     "log_figure",
     "log_image",
+    "log_input",
     "log_metric",
     "log_metrics",
     "log_param",
     "log_params",
+    "log_predictions",
     "log_table",
     "log_text",
     "register_model",
@@ -98,9 +103,10 @@ __all__ = [
     "start_run",
 ]
 
-# Submodules reached as attributes but imported on first use: they pull in numpy, pandas,
-# scikit-learn or onnx. Kept out of __all__ so `from cairn import *` stays light too.
-_LAZY_SUBMODULES = ("models", "onnx", "pyfunc", "sklearn")
+# Submodules reached as attributes but imported on first use: the model modules pull in
+# numpy, pandas, scikit-learn or onnx; `data` is only needed to build datasets. Kept out of
+# __all__ so `from cairn import *` stays light too.
+_LAZY_SUBMODULES = ("data", "models", "onnx", "pyfunc", "sklearn")
 
 
 def __getattr__(name: str) -> Any:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cairn import validation as check
+from cairn.entities import Dataset as DatasetEntity
 from cairn.entities import (
     DatasetInput,
     Experiment,
     ExperimentTag,
+    InputTag,
     Metric,
     PagedList,
     Param,
@@ -19,18 +21,25 @@ from cairn.entities import (
     RunTag,
     ViewType,
 )
+from cairn.exceptions import InvalidParameterValueError
 from cairn.store.base import SEARCH_MAX_RESULTS_DEFAULT, TrackingStore
 from cairn.tracking.artifact_logging import ArtifactLogging
 from cairn.tracking.logged_model_client import LoggedModelClient
+from cairn.tracking.predictions import PredictionLogging
 from cairn.tracking.registry import RegistryClient
 from cairn.tracking.user import USER_TAG, current_user
+
+if TYPE_CHECKING:
+    from cairn import data
+
+DATASET_CONTEXT_TAG = "mlflow.data.context"
 
 
 def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-class Client(ArtifactLogging, LoggedModelClient, RegistryClient):
+class Client(ArtifactLogging, LoggedModelClient, RegistryClient, PredictionLogging):
     """Talks to one tracking store.
 
     Example:
@@ -188,6 +197,32 @@ class Client(ArtifactLogging, LoggedModelClient, RegistryClient):
 
     def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput] = ()) -> None:
         self.store.log_inputs(run_id, datasets)
+
+    def log_input(
+        self,
+        run_id: str,
+        dataset: DatasetEntity | data.Dataset,
+        context: str | None = None,
+        tags: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Record that the run used `dataset`; `context` ("training", "eval", …) becomes the
+        `mlflow.data.context` input tag. The dataset is stored once per experiment (by name
+        and digest), however many runs log it.
+
+        Example:
+            >>> client.log_input(run_id, cairn.data.from_path("train.csv"), context="training")
+        """
+        if isinstance(dataset, DatasetEntity):
+            entity = dataset
+        elif hasattr(dataset, "to_entity"):
+            entity = dataset.to_entity()
+        else:
+            raise InvalidParameterValueError(
+                f"log_input takes a cairn.data Dataset or an entity, not {type(dataset)}."
+            )
+        input_tags = [InputTag(DATASET_CONTEXT_TAG, context)] if context is not None else []
+        input_tags += [InputTag(str(k), str(v)) for k, v in (tags or {}).items()]
+        self.store.log_inputs(run_id, [DatasetInput(entity, tuple(input_tags))])
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         """Every point of a metric, ordered by step then timestamp."""
