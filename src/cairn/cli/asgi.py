@@ -58,8 +58,9 @@ def _set_no_delay(transport: Any) -> None:
 
 
 def _no_delay_protocol() -> type:
-    """uvicorn's HTTP protocol (httptools when installed, else h11, as uvicorn's "auto"),
-    setting TCP_NODELAY on each connection it is given."""
+    """uvicorn's HTTP protocol (httptools, a dependency: its C parser costs ~0.2 ms less
+    per request than the pure-Python h11, which remains the fallback, as in uvicorn's
+    "auto"), setting TCP_NODELAY on each connection it is given."""
     import asyncio
 
     try:

@@ -9,10 +9,13 @@ arrive as int64. Anything else (float → int, string → number, a value out of
 refused with InvalidParameterValueError naming the column or tensor.
 
 Column schemas select their columns in schema order and drop extra columns, as MLflow does.
+A DataFrame that already has exactly the schema's columns, in order, with its types (the usual
+scoring request) is returned as it is: no renamed copy, no rebuilt frame.
 """
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -82,6 +85,8 @@ def _only(names: list[str] | None) -> Any:
 def _enforce_columns(schema: Schema, frame: pd.DataFrame) -> pd.DataFrame:
     if not schema.has_input_names():
         return _enforce_positional(schema, frame)
+    if _conforms(schema, frame):
+        return frame
     frame = frame.rename(columns=str)
     names = schema.input_names()
     missing = [spec.name for spec in schema if spec.name not in frame.columns and _required(spec)]
@@ -97,6 +102,49 @@ def _enforce_columns(schema: Schema, frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, index=frame.index)
 
 
+# What a column's dtype must be for `enforce_column` to return it unchanged with no check of
+# its values; None for string and binary columns, whose values are checked one by one.
+_Targets = tuple[np.dtype[Any] | None, ...]
+_TEXT = (DataType.string, DataType.binary)
+
+
+@lru_cache(maxsize=64)
+def _targets(schema: Schema) -> tuple[list[str | None], _Targets]:
+    """The schema's column names, and each column's target dtype (see `_Targets`)."""
+    specs = [spec for spec in schema if isinstance(spec, ColSpec)]
+    targets = tuple(None if s.type in _TEXT else np.dtype(s.type.numpy_name) for s in specs)
+    return [spec.name for spec in specs], targets
+
+
+def _conforms(schema: Schema, frame: pd.DataFrame, *, by_name: bool = True) -> bool:
+    """Whether the full path would give back `frame`'s own columns, values and types: the
+    same column names in the same order (`by_name`; else only as many columns), each of the
+    schema's dtype. String and binary columns hold Python objects: their values are checked
+    here exactly as `enforce_column` checks them, raising the same error."""
+    names, targets = _targets(schema)
+    if by_name:
+        columns = frame.columns.tolist()
+        if columns != names or not all(type(label) is str for label in columns):
+            return False
+    elif frame.shape[1] != len(targets):
+        return False
+    dtypes = frame.dtypes.tolist()
+    text: list[tuple[int, ColSpec]] = []
+    for position, (spec, target, dtype) in enumerate(zip(schema, targets, dtypes, strict=True)):
+        assert isinstance(spec, ColSpec)
+        if target is not None:
+            if not (isinstance(dtype, np.dtype) and dtype == target):
+                return False
+        elif isinstance(dtype, np.dtype) and dtype.kind == "O":
+            text.append((position, spec))
+        elif not (spec.type == DataType.string and isinstance(dtype, pd.StringDtype)):
+            return False  # (a string dtype holds only strings and missing values: no check)
+    for position, spec in text:
+        label = spec.name if by_name else str(position)
+        _enforce_objects(str(label), frame.iloc[:, position], spec.type)
+    return True
+
+
 def _required(spec: ColSpec | TensorSpec) -> bool:
     return not isinstance(spec, ColSpec) or spec.required
 
@@ -106,6 +154,8 @@ def _enforce_positional(schema: Schema, frame: pd.DataFrame) -> pd.DataFrame:
         raise InvalidParameterValueError(
             f"The model expects {len(schema)} columns; the input has {frame.shape[1]}."
         )
+    if _conforms(schema, frame, by_name=False):
+        return frame
     out = frame.copy()
     for position, spec in enumerate(schema):
         assert isinstance(spec, ColSpec)
