@@ -123,3 +123,15 @@ def test_lineage_leads_from_a_version_to_its_run_data_and_commit(
     assert lineage.run is not None and lineage.run.info.run_id == run.info.run_id
     assert [d.dataset.digest for d in lineage.datasets] == ["d1g3st"]
     assert lineage.git_commit == "abc123"
+
+
+def test_download_artifacts_takes_registry_uris(
+    workdir: Path, classifier: LogisticRegression
+) -> None:
+    with cairn.start_run():
+        cairn.sklearn.log_model(classifier, "clf", registered_model_name="fetched")
+    cairn.Client().set_registered_model_alias("fetched", "champion", 1)
+    for uri in ("models:/fetched/1", "models:/fetched@champion"):
+        local = Path(cairn.artifacts.download_artifacts(uri, dst_path=str(workdir / uri[-3:])))
+        assert (local / "MLmodel").is_file(), uri
+        assert str(local).startswith(str(workdir)), "copied, not pointed at the store"

@@ -1,5 +1,5 @@
-"""Artifact URIs (`runs:/<run_id>/<path>`, local paths, `file://`, `s3://`) to local files, and
-the `load_*` helpers built on them (MLflow's `mlflow.artifacts` module)."""
+"""Artifact URIs (`runs:/<run_id>/<path>`, `models:/…`, local paths, `file://`, `s3://`) to
+local files, and the `load_*` helpers built on them (MLflow's `mlflow.artifacts` module)."""
 
 from __future__ import annotations
 
@@ -28,6 +28,11 @@ def download_artifacts(
     either `artifact_uri` or `run_id` (with `artifact_path`). Returns the local path."""
     if (artifact_uri is None) == (run_id is None):
         raise InvalidParameterValueError("Give either artifact_uri or run_id, not both.")
+    if artifact_uri is not None and artifact_uri.startswith("models:/"):
+        # A logged model or a registered version (by number, stage, latest or alias).
+        from cairn.models.uri import download_model
+
+        return download_model(artifact_uri, dst_path or tempfile.mkdtemp(prefix="cairn-model-"))
     if artifact_uri is not None and artifact_uri.startswith("runs:/"):
         run_id, _, artifact_path = artifact_uri[len("runs:/") :].partition("/")
     if run_id is not None:
