@@ -19,6 +19,8 @@ from cairn.server import (
     registry_api,
     security,
     tracking_api,
+    ui,
+    ui_api,
 )
 from cairn.server.auth import AuthMiddleware
 from cairn.server.auth_store import AuthStore
@@ -74,8 +76,10 @@ def create_app(
         Route("/version", _version, methods=["GET"]),
         Route("/api/3.0/mlflow/server-info", _server_info(multipart.enabled), methods=["GET"]),
         *build_routes(endpoints, context),
+        *ui_api.routes(context),
         *proxy.routes(),
         *multipart.routes(),
+        *ui.routes(),
     ]
     middleware = [
         Middleware(

@@ -50,7 +50,7 @@ from cairn.exceptions import (
     PermissionDeniedError,
     UnauthenticatedError,
 )
-from cairn.server import errors
+from cairn.server import errors, ui_api
 from cairn.server.artifacts_api import PROXY_PREFIXES, raw_artifact_path
 from cairn.server.auth_store import AuthStore, User, permission_allows
 from cairn.server.context import acting_as
@@ -75,6 +75,7 @@ RUN = "run"
 NAME = "experiment_name"
 IDS = "experiment_ids"
 MODEL = "model_id"  # a logged model's experiment, the model named in the path
+RUNS = "run_ids"  # every listed run's experiment
 
 
 @dataclass(frozen=True)
@@ -146,6 +147,9 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/registered-models/rename"): Rule(_MANAGE, REGISTERED_MODEL),
     ("DELETE", "/registered-models/delete"): Rule(_MANAGE, REGISTERED_MODEL),
     ("POST", MODEL_GRANT_PATH): Rule(_MANAGE, REGISTERED_MODEL),
+    # -- Cairn's UI endpoints (cairn.server.ui_api), keyed under /cairn --
+    ("GET", "/cairn/metrics/downsampled"): Rule(_READ, RUNS),
+    ("GET", "/cairn/metrics/export"): Rule(_READ, RUN),
 }
 _MODEL_SOURCES = frozenset({REGISTERED_MODEL, NEW_VERSION})
 _OPEN_TO_USERS = frozenset({"/api/3.0/mlflow/server-info"})
@@ -265,14 +269,14 @@ class AuthMiddleware:
     async def _authorise(self, user: User, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
         method = "GET" if scope["method"] == "HEAD" else scope["method"]
-        if path in _OPEN_TO_USERS:
+        if path in _OPEN_TO_USERS or method == "GET" and _is_ui_file(path):
             await self.app(scope, receive, send)
             return
         for prefix in PROXY_PREFIXES + MULTIPART_PREFIXES:
             if path == prefix or path.startswith(prefix + "/"):
                 await self._proxy(user, scope, receive, send, method, path == prefix)
                 return
-        endpoint = next((path[len(p) :] for p in API_PREFIXES if path.startswith(p + "/")), None)
+        endpoint = _endpoint(path)
         template, model_id = _template(endpoint) if endpoint is not None else (None, None)
         rule = RULES.get((method, template)) if template is not None else None
         if rule is None:
@@ -333,6 +337,11 @@ class AuthMiddleware:
             experiment = self.tracking.get_experiment_by_name(name)
             if experiment is not None:  # else the application answers 404
                 self._require(user, experiment.experiment_id, rule.permission)
+            return
+        if rule.source == RUNS:
+            for run_id in ui_api.run_ids_of(message):
+                run = self.tracking.get_run(run_id)
+                self._require(user, run.info.experiment_id, rule.permission)
             return
         if rule.source in _MODEL_SOURCES:
             self.models.check(user, rule.source, rule.permission, message)
@@ -399,6 +408,24 @@ class AuthMiddleware:
             return payload
 
         return make_manager
+
+
+def _is_ui_file(path: str) -> bool:
+    """The web UI's page and static files (cairn.server.ui): the same for every user, so
+    any authenticated user gets them; the data comes through the checked API."""
+    return path == "/" or path.startswith("/static/")
+
+
+def _endpoint(path: str) -> str | None:
+    """The path under its API prefix; Cairn's own endpoints keep a `/cairn` head, so they
+    never meet an MLflow path in RULES."""
+    for prefix in API_PREFIXES:
+        if path.startswith(prefix + "/"):
+            return path[len(prefix) :]
+    for prefix in ui_api.PREFIXES:
+        if path.startswith(prefix + "/"):
+            return "/cairn" + path[len(prefix) :]
+    return None
 
 
 def _template(endpoint: str) -> tuple[str, str | None]:

@@ -35,6 +35,7 @@ from cairn.entities import (
 from cairn.exceptions import InvalidParameterValueError
 from cairn.proto_json import encode_double as double
 from cairn.proto_json import parse_double, parse_int
+from cairn.store.downsample import DownsampledSeries, MetricBucket
 
 JSON = "application/json"
 
@@ -411,3 +412,30 @@ def parse_run_tags(items: list[Any], name: str = "tags") -> list[RunTag]:
 
 def parse_experiment_tags(items: list[Any], name: str = "tags") -> list[ExperimentTag]:
     return [ExperimentTag(k, v) for k, v in _key_value_items(name, items)]
+
+
+def downsampled_series(series: DownsampledSeries, axis: str, x_unit: int = 1) -> dict[str, Any]:
+    """Cairn's UI API: one downsampled history; the store's integer x divided by `x_unit`
+    (1000 on the relative axis: the store counts milliseconds, the UI seconds)."""
+    return {
+        "run_id": series.run_id,
+        "key": series.key,
+        "x_axis": axis,
+        "points": [_bucket(b, x_unit) for b in series.points],
+        "total_points": series.total_points,
+        "non_finite_points": series.non_finite_points,
+        "downsampled": series.downsampled,
+    }
+
+
+def _bucket(b: MetricBucket, x_unit: int) -> dict[str, Any]:
+    return {
+        "x": b.x if x_unit == 1 else b.x / x_unit,
+        "min": b.min,
+        "max": b.max,
+        "last": b.last,
+        "step": b.step,
+        "timestamp": b.timestamp,
+        "count": b.count,
+        "non_finite": b.non_finite,
+    }

@@ -30,6 +30,7 @@ from cairn.entities import (
     ViewType,
 )
 from cairn.entities.run_columns import RunColumns
+from cairn.store.downsample import DownsampledSeries
 
 #: One buffered metric point: (run_id, key, value, timestamp_ms, step). Plain tuples keep the
 #: fluent hot path free of object construction.
@@ -288,6 +289,28 @@ class ColumnarRunSearch(abc.ABC):
         page_token: str | None = None,
     ) -> tuple[RunColumns, str | None]:
         """One page of search_runs as columns, and the next page's token."""
+
+
+class DownsampledHistory(abc.ABC):
+    """Optional capability: a metric history cut into buckets keeping each one's min, max
+    and last point, computed where the points are (for charts of long histories).
+
+    Stores without it are served by `get_metric_history` and
+    `cairn.store.downsample.from_history`, which defines the buckets."""
+
+    @abc.abstractmethod
+    def downsample_metric_history(
+        self,
+        run_id: str,
+        key: str,
+        axis: str,
+        buckets: int,
+        x_min: int | None = None,
+        x_max: int | None = None,
+    ) -> DownsampledSeries:
+        """At most `buckets` points over `[x_min, x_max]` (default: the whole history) of
+        `axis` ("step", "timestamp" in ms, "relative": ms since the series' first point).
+        An unknown run raises ResourceDoesNotExistError."""
 
 
 REGISTERED_MODELS_MAX_RESULTS_DEFAULT = 100

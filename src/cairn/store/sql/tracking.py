@@ -43,6 +43,7 @@ from cairn.store.base import (
 )
 from cairn.store.ids import new_run_id
 from cairn.store.sql import dialects, engine, loading, migrate, query
+from cairn.store.sql.downsample import SqlDownsampledHistory
 from cairn.store.sql.logged_models import SqlLoggedModels
 from cairn.store.sql.prepared import Prepared
 from cairn.store.sql.schema import experiment_tags, experiments, runs
@@ -84,7 +85,7 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-class SqlTrackingStore(SqlLoggedModels, TrackingStore, ColumnarRunSearch):
+class SqlTrackingStore(SqlLoggedModels, SqlDownsampledHistory, TrackingStore, ColumnarRunSearch):
     """Tracking data in one SQL database; artifact locations derive from `artifact_root`."""
 
     def __init__(self, db_uri: str, artifact_root: str) -> None:

@@ -1,0 +1,84 @@
+"""The web UI: static files from the `cairn/ui` package folder, plus plotly's bundle.
+
+`/` answers `index.html`; `/static/<name>` answers a file of that folder, chosen from the
+files present when the app is built (a name is looked up, never joined to a path), and
+`/static/vendor/plotly.min.js` answers the bundle shipped inside the installed `plotly`
+package, so no third-party code lives in this repository. Every answer carries a strict
+Content-Security-Policy: scripts only from this origin, none inline, no `eval`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, PlainTextResponse, Response
+from starlette.routing import BaseRoute, Route
+
+UI_FOLDER = Path(__file__).resolve().parent.parent / "ui"
+_MEDIA_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".svg": "image/svg+xml",
+}
+# Plotly sets inline styles (and <style> elements) on the charts it draws: styles may be
+# inline, scripts may not. Artifact previews are same-origin; images may also be data: URLs.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: blob:; object-src 'none'; base-uri 'none'; "
+    "frame-ancestors 'self'; form-action 'self'"
+)
+_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-cache",
+}
+
+
+def plotly_bundle() -> Path | None:
+    """`plotly.min.js` inside the installed plotly package, or None without plotly."""
+    spec = importlib.util.find_spec("plotly")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for folder in spec.submodule_search_locations:
+        bundle = Path(folder) / "package_data" / "plotly.min.js"
+        if bundle.is_file():
+            return bundle
+    return None
+
+
+def _files(folder: Path) -> dict[str, Path]:
+    return {
+        p.relative_to(folder).as_posix(): p
+        for p in folder.rglob("*")
+        if p.is_file() and p.suffix in _MEDIA_TYPES
+    }
+
+
+def _file(path: Path, media_type: str) -> Response:
+    return FileResponse(path, media_type=media_type, headers=_HEADERS)
+
+
+def routes(folder: Path = UI_FOLDER) -> list[BaseRoute]:
+    """The UI's routes over the files in `folder` (read once, now)."""
+    files = _files(folder)
+    bundle = plotly_bundle()
+
+    async def index(_request: Request) -> Response:
+        return _file(files["index.html"], _MEDIA_TYPES[".html"])
+
+    async def static(request: Request) -> Response:
+        name = request.path_params["name"]
+        if name == "vendor/plotly.min.js" and bundle is not None:
+            return _file(bundle, _MEDIA_TYPES[".js"])
+        found = files.get(name)
+        if found is None:
+            return PlainTextResponse("Not found", status_code=404, headers=_HEADERS)
+        return _file(found, _MEDIA_TYPES[found.suffix])
+
+    return [
+        Route("/", index, methods=["GET"]),
+        Route("/static/{name:path}", static, methods=["GET"]),
+    ]

@@ -1,0 +1,173 @@
+"""Cairn's own read endpoints for the web UI, under `/api/2.0/cairn` and `/ajax-api/2.0/cairn`.
+
+MLflow's API has no downsampled history that keeps spikes (its bulk-interval call samples
+points silently, MLflow #11444) and no exact export, so the UI gets these two:
+
+* `GET /metrics/downsampled?run_ids=…&key=…&x_axis=step|timestamp|relative&x_min=&x_max=
+  &buckets=1000`: per run, at most `buckets` points over the x range, each the min, max and
+  last of its bucket (see cairn.store.downsample).
+* `GET /metrics/export?run_id=…&key=…`: every stored point as CSV, streamed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+
+from cairn.entities import Metric
+from cairn.exceptions import InvalidParameterValueError
+from cairn.server import wire
+from cairn.server.context import Context
+from cairn.server.messages import Message
+from cairn.server.routes import Endpoint, build_routes
+from cairn.store import downsample
+from cairn.store.base import DownsampledHistory, TrackingStore
+
+PREFIXES = ("/api/2.0/cairn", "/ajax-api/2.0/cairn")
+MAX_RUNS = 100  # as MLflow's get-history-bulk-interval
+DEFAULT_BUCKETS = 1000
+# Series are computed side by side: SQLite and the drivers release the GIL while they work.
+_SERIES_THREADS = 4
+_EXPORT_PAGE = 10_000
+_RELATIVE_UNIT = 1000  # the store counts milliseconds, the UI's relative axis seconds
+
+
+def downsampled_metrics(ctx: Context, msg: Message) -> dict[str, Any]:
+    run_ids = run_ids_of(msg)
+    key = msg.string("key", required=True) or ""
+    axis = msg.string("x_axis") or downsample.STEP
+    buckets = msg.integer("buckets", default=DEFAULT_BUCKETS) or 0
+    downsample.check_request(axis, buckets)
+    unit = _RELATIVE_UNIT if axis == downsample.RELATIVE else 1
+    x_min = _bound(msg, "x_min", unit, math.ceil)
+    x_max = _bound(msg, "x_max", unit, math.floor)
+
+    def one(run_id: str) -> dict[str, Any]:
+        series = downsampled_history(ctx.tracking, run_id, key, axis, buckets, x_min, x_max)
+        return wire.downsampled_series(series, axis, unit)
+
+    if len(run_ids) == 1:
+        return {"series": [one(run_ids[0])]}
+    with ThreadPoolExecutor(min(len(run_ids), _SERIES_THREADS)) as pool:
+        return {"series": list(pool.map(one, run_ids))}
+
+
+def run_ids_of(msg: Message) -> list[str]:
+    """The call's `run_ids`, repeated or comma-separated (1 to MAX_RUNS, repeats dropped);
+    the auth middleware reads them the same way."""
+    given = wire.parse_strings("run_ids", msg.repeated("run_ids"))
+    run_ids = list(dict.fromkeys(r for value in given for r in value.split(",") if r))
+    if not run_ids:
+        raise InvalidParameterValueError("Missing value for required parameter 'run_ids'.")
+    if len(run_ids) > MAX_RUNS:
+        raise InvalidParameterValueError(
+            f"At most {MAX_RUNS} runs per call; {len(run_ids)} were given."
+        )
+    return run_ids
+
+
+def downsampled_history(
+    store: TrackingStore,
+    run_id: str,
+    key: str,
+    axis: str,
+    buckets: int,
+    x_min: int | None = None,
+    x_max: int | None = None,
+) -> downsample.DownsampledSeries:
+    """The store's own downsampling when it has it, else the generic one over the history."""
+    if isinstance(store, DownsampledHistory):
+        return store.downsample_metric_history(run_id, key, axis, buckets, x_min, x_max)
+    history = store.get_metric_history(run_id, key)
+    return downsample.from_history(run_id, key, history, axis, buckets, x_min, x_max)
+
+
+def _bound(msg: Message, name: str, unit: int, to_int: Callable[[float], int]) -> int | None:
+    """A zoom bound in the store's integer x (points lie on integers, so a fractional bound
+    rounds inwards)."""
+    raw = msg.string(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        value = float(raw) * unit
+    except ValueError:
+        raise InvalidParameterValueError(f"Invalid value {raw!r} for parameter '{name}'.") from None
+    if not math.isfinite(value):
+        raise InvalidParameterValueError(f"Invalid value {raw!r} for parameter '{name}'.")
+    return to_int(value)
+
+
+# -- the exact history as CSV -------------------------------------------------------------
+
+
+async def export_metric(ctx: Context, request: Request) -> Response:
+    msg = await Message.read(request)
+    run_id = msg.run_id()
+    key = msg.string("key", required=True) or ""
+    # The first page is read before answering, so an unknown run is a 404, not a cut stream.
+    first = await run_in_threadpool(ctx.tracking.get_metric_history, run_id, key, _EXPORT_PAGE)
+    lines = _csv_lines(ctx.tracking, run_id, key, first, first.token)
+    filename = _filename(run_id, key)
+    return StreamingResponse(
+        lines,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def _csv_lines(
+    store: TrackingStore, run_id: str, key: str, page: Sequence[Metric], token: str | None
+) -> Iterator[bytes]:
+    """`step,timestamp,value` then one line per point, a page of the history at a time
+    (Starlette iterates this in a worker thread)."""
+    yield b"step,timestamp,value\n"
+    while True:
+        yield "".join(f"{m.step},{m.timestamp},{_csv_value(m.value)}\n" for m in page).encode()
+        if token is None:
+            return
+        page = store.get_metric_history(run_id, key, _EXPORT_PAGE, token)
+        token = page.token
+
+
+def _csv_value(value: float) -> str:
+    """repr: the shortest text that reads back as the same double."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    return repr(value)
+
+
+def _filename(run_id: str, key: str) -> str:
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in key)
+    return f"{run_id}-{safe}.csv"
+
+
+ENDPOINTS = [Endpoint("GET", "/metrics/downsampled", downsampled_metrics)]
+DownloadHandler = Callable[[Context, Request], Awaitable[Response]]
+DOWNLOADS: list[tuple[str, DownloadHandler]] = [("/metrics/export", export_metric)]
+
+
+def routes(context: Context) -> list[Route]:
+    """The JSON endpoints through the shared route table; downloads answer their own
+    Response (a stream, not JSON)."""
+    found = build_routes(ENDPOINTS, context, PREFIXES)
+    for path, handler in DOWNLOADS:
+        found += [Route(p + path, _download(handler, context), methods=["GET"]) for p in PREFIXES]
+    return found
+
+
+def _download(
+    handler: DownloadHandler, context: Context
+) -> Callable[[Request], Awaitable[Response]]:
+    async def serve(request: Request) -> Response:
+        return await handler(context, request)
+
+    return serve

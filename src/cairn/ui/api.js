@@ -1,0 +1,73 @@
+// Talking to the server: MLflow's JSON API under /ajax-api, errors turned into ApiError.
+import { h } from "./dom.js";
+
+const MLFLOW = "/ajax-api/2.0/mlflow/";
+const CAIRN = "/ajax-api/2.0/cairn/";
+
+export class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+async function request(url, method, body) {
+  const init = { method, credentials: "same-origin", headers: {} };
+  if (body !== undefined) {
+    init.headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  const response = await fetch(url, init);
+  const text = await response.text();
+  let payload = {};
+  try { payload = text ? JSON.parse(text) : {}; } catch { payload = { message: text }; }
+  if (!response.ok) {
+    throw new ApiError(response.status, payload.error_code || `HTTP_${response.status}`,
+      payload.message || text || response.statusText);
+  }
+  return payload;
+}
+
+function query(params) {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params || {})) {
+    if (v === undefined || v === null || v === "") continue;
+    for (const item of Array.isArray(v) ? v : [v]) q.append(k, String(item));
+  }
+  const s = q.toString();
+  return s ? `?${s}` : "";
+}
+
+/** GET an MLflow endpoint ("runs/get", {run_id}) → JSON. */
+export const get = (endpoint, params) => request(MLFLOW + endpoint + query(params), "GET");
+/** POST (or PATCH/DELETE) a JSON body to an MLflow endpoint. */
+export const post = (endpoint, body, method = "POST") => request(MLFLOW + endpoint, method, body || {});
+/** GET one of Cairn's UI endpoints. */
+export const cairn = (endpoint, params) => request(CAIRN + endpoint + query(params), "GET");
+export const cairnUrl = (endpoint, params) => CAIRN + endpoint + query(params);
+
+/** Where the artifact proxy serves `path` of a run whose artifact_uri is `uri`. */
+export function artifactUrl(uri, path) {
+  const base = String(uri || "").replace(/^mlflow-artifacts:\/?/, "").replace(/^\/+|\/+$/g, "");
+  const parts = `${base}/${path}`.split("/").filter(Boolean).map(encodeURIComponent);
+  return `/ajax-api/2.0/mlflow-artifacts/artifacts/${parts.join("/")}`;
+}
+
+/** Every page of a paged search: calls onPage(items) as each arrives; `live()` false stops. */
+export async function searchAll(endpoint, body, field, onPage, live = () => true) {
+  let token;
+  do {
+    const page = await post(endpoint, { ...body, page_token: token });
+    if (!live()) return;
+    onPage(page[field] || []);
+    token = page.next_page_token;
+  } while (token);
+}
+
+/** An inline error box showing the server's error code and message as text. */
+export function errorBox(error) {
+  const code = error instanceof ApiError ? error.code : "ERROR";
+  return h("div", { class: "error", role: "alert" },
+    h("strong", {}, code), " ", error.message || String(error));
+}

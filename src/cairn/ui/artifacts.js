@@ -1,0 +1,94 @@
+// A run's artifacts as a lazily opened tree, with a preview of the chosen file.
+import { artifactUrl, errorBox, get } from "./api.js";
+import { fill, h } from "./dom.js";
+
+const IMAGE = /\.(png|jpe?g|gif|webp|bmp)$/i;
+const TEXT = /(\.(txt|log|json|ya?ml|md|py|cfg|ini|toml|diff|patch)$|(^|\/)MLmodel$|requirements\.txt$)/i;
+const TABLE = /\.(csv|tsv)$/i;
+const MAX_PREVIEW = 512 * 1024;
+const MAX_ROWS = 200;
+
+export function artifactTree(run) {
+  const preview = h("div", { class: "preview", id: "artifact-preview" }, "Choose a file.");
+  const root = h("ul", {});
+  const element = h("div", { class: "artifacts" }, h("div", { class: "tree", id: "artifact-tree" }, root), preview);
+  open(run, "", root, preview);
+  return element;
+}
+
+async function open(run, path, list, preview) {
+  try {
+    const answer = await get("artifacts/list", { run_id: run.info.run_id, path });
+    const files = answer.files || [];
+    if (!files.length && !path) fill(list, h("li", {}, "No artifacts."));
+    else fill(list, files.map((f) => item(run, f, preview)));
+  } catch (error) {
+    fill(list, h("li", {}, errorBox(error)));
+  }
+}
+
+function item(run, file, preview) {
+  const name = file.path.split("/").pop();
+  if (file.is_dir) {
+    const children = h("ul", { hidden: true });
+    let loaded = false;
+    return h("li", { class: "dir" }, h("span", { onclick: () => {
+      children.hidden = !children.hidden;
+      if (!loaded) { loaded = true; open(run, file.path, children, preview); }
+    } }, `▸ ${name}/`), children);
+  }
+  return h("li", {}, h("a", { href: "javascript:void 0", role: "button", onclick: (e) => {
+    e.preventDefault(); show(run, file, preview);
+  } }, name), file.file_size ? ` (${file.file_size} B)` : "");
+}
+
+async function show(run, file, preview) {
+  const url = artifactUrl(run.info.artifact_uri, file.path);
+  const download = h("p", {}, h("a", { href: url, download: file.path.split("/").pop() }, `Download ${file.path}`));
+  if (IMAGE.test(file.path)) return fill(preview, download, h("img", { src: url, alt: file.path }));
+  if (/\.pdf$/i.test(file.path)) {
+    return fill(preview, download, h("iframe", { src: url, sandbox: "", title: file.path }));
+  }
+  const size = Number(file.file_size || 0);
+  if (!(TEXT.test(file.path) || TABLE.test(file.path)) || size > MAX_PREVIEW) {
+    return fill(preview, download, "No preview for this file.");
+  }
+  fill(preview, download, "Loading…");
+  try {
+    const response = await fetch(url, { credentials: "same-origin" });
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    const text = await response.text();
+    fill(preview, download, TABLE.test(file.path) ? csvTable(text, file.path) : pre(text, file.path));
+  } catch (error) {
+    fill(preview, download, errorBox(error));
+  }
+}
+
+function pre(text, path) {
+  if (/\.json$/i.test(path)) {
+    try { text = JSON.stringify(JSON.parse(text), null, 2); } catch { /* shown as it is */ }
+  }
+  return h("pre", {}, text);
+}
+
+function csvTable(text, path) {
+  const separator = /\.tsv$/i.test(path) ? "\t" : ",";
+  const lines = text.split(/\r?\n/).filter(Boolean).slice(0, MAX_ROWS + 1).map((l) => splitLine(l, separator));
+  const [head = [], ...rows] = lines;
+  return h("table", { class: "grid" }, h("thead", {}, h("tr", {}, head.map((x) => h("th", {}, x)))),
+    h("tbody", {}, rows.map((r) => h("tr", {}, r.map((x) => h("td", {}, x))))));
+}
+
+function splitLine(line, separator) {
+  const out = [];
+  let cell = "", quoted = false;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i];
+    if (quoted) {
+      if (c === '"' && line[i + 1] === '"') { cell += '"'; i++; } else if (c === '"') quoted = false; else cell += c;
+    } else if (c === '"') quoted = true;
+    else if (c === separator) { out.push(cell); cell = ""; } else cell += c;
+  }
+  out.push(cell);
+  return out;
+}

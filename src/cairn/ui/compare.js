@@ -1,0 +1,102 @@
+// Compare 2–100 runs: params and metrics side by side (differences marked),
+// parallel coordinates of chosen columns, and a scatter of one column against another.
+import { errorBox, post } from "./api.js";
+import { formatValue, h, section } from "./dom.js";
+import { plotly } from "./plotly.js";
+import { href } from "./router.js";
+import { experimentIds } from "./charts.js";
+import { flatten } from "./runtable.js";
+
+const MAX_RUNS = 100;
+
+export async function comparePage(main, _params, query, live) {
+  const ids = (query.get("runs") || "").split(",").filter(Boolean).slice(0, MAX_RUNS);
+  main.append(h("h1", {}, `Compare ${ids.length} runs`));
+  if (ids.length < 2) return main.append(h("p", {}, "Select 2 to 100 runs on a runs page."));
+  const quoted = ids.map((id) => `'${id.replace(/'/g, "")}'`).join(", ");
+  await plotly();
+  let answer;
+  try {
+    answer = await post("runs/search", { filter: `attributes.run_id IN (${quoted})`, max_results: 1000,
+      experiment_ids: await experimentIds() });
+  } catch (e) { return main.append(errorBox(e)); }
+  if (!live()) return;
+  const runs = (answer.runs || []).map(flatten);
+  const params = keysOf(runs, "params"), metrics = keysOf(runs, "metrics");
+  main.append(
+    section("Parameters", sideBySide(runs, "params", params, "compare-params")),
+    section("Metrics", sideBySide(runs, "metrics", metrics, "compare-metrics")),
+    section("Parallel coordinates", parallel(runs, params, metrics)),
+    section("Scatter", scatter(runs, params, metrics)));
+}
+
+function keysOf(runs, kind) {
+  return [...new Set(runs.flatMap((r) => Object.keys(r[kind])))].sort();
+}
+
+function sideBySide(runs, kind, keys, id) {
+  if (!keys.length) return h("p", { class: "status" }, "None.");
+  const head = h("tr", {}, h("th", {}, ""), runs.map((r) =>
+    h("th", {}, h("a", { href: href("runs", r.info.run_id) }, r.info.run_name || r.info.run_id))));
+  const rows = keys.map((k) => {
+    const values = runs.map((r) => r[kind][k]);
+    const differs = new Set(values.map(String)).size > 1;
+    return h("tr", { class: differs ? "diff" : "", dataset: { key: k } }, h("th", {}, k),
+      values.map((v) => h("td", {}, formatValue(v))));
+  });
+  return h("table", { id }, h("thead", {}, head), h("tbody", {}, rows));
+}
+
+function columns(params, metrics) {
+  return [...params.map((k) => ["params", k]), ...metrics.map((k) => ["metrics", k])];
+}
+
+const label = ([kind, key]) => `${kind}.${key}`;
+
+function numeric(runs, [kind, key]) {
+  const raw = runs.map((r) => r[kind][key]);
+  const numbers = raw.map(Number);
+  if (raw.every((v, i) => v === undefined || !isNaN(numbers[i]))) return { values: numbers };
+  const categories = [...new Set(raw.map(String))].sort();
+  return { values: raw.map((v) => categories.indexOf(String(v))), categories };
+}
+
+function parallel(runs, params, metrics) {
+  const all = columns(params, metrics);
+  const chosen = new Set(all.slice(0, 8).map(label));
+  const chart = h("div", { class: "chart", id: "parcoords" });
+  const draw = () => {
+    const dimensions = all.filter((c) => chosen.has(label(c))).map((c) => {
+      const { values, categories } = numeric(runs, c);
+      return { label: label(c), values, ...(categories ? { tickvals: categories.map((_, i) => i), ticktext: categories } : {}) };
+    });
+    window.Plotly.react(chart, [{ type: "parcoords", dimensions }], { margin: { l: 80, r: 80, t: 40 } }, { displaylogo: false })
+      .then(() => {
+        chart.dataset.drawn = chart.querySelector(".no-webgl") ? "no-webgl" : "parcoords";
+        if (chart.dataset.drawn === "no-webgl") chart.prepend(h("p", { class: "error" }, "Parallel coordinates need WebGL, which this browser lacks."));
+      });
+  };
+  const boxes = all.map((c) => h("label", {}, h("input", { type: "checkbox", checked: chosen.has(label(c)),
+    onchange: (e) => { e.target.checked ? chosen.add(label(c)) : chosen.delete(label(c)); draw(); } }), label(c)));
+  queueMicrotask(draw);
+  return h("div", {}, h("details", { class: "columns" }, h("summary", {}, "Dimensions"), h("div", { class: "menu" }, boxes)), chart);
+}
+
+function scatter(runs, params, metrics) {
+  const all = columns(params, metrics);
+  const chart = h("div", { class: "chart", id: "scatter" });
+  const pick = (id, index) => h("select", { id, onchange: () => draw() }, all.map((c, i) =>
+    h("option", { value: String(i), selected: i === index }, label(c))));
+  const xs = pick("scatter-x", 0), ys = pick("scatter-y", Math.min(1, all.length - 1));
+  const draw = () => {
+    if (!all.length) return;
+    const x = all[Number(xs.value)], y = all[Number(ys.value)];
+    window.Plotly.react(chart, [{ type: "scatter", mode: "markers", x: runs.map((r) => r[x[0]][x[1]]),
+      y: runs.map((r) => r[y[0]][y[1]]), text: runs.map((r) => r.info.run_name || r.info.run_id),
+      marker: { size: 9 } }], { margin: { t: 20 }, xaxis: { title: { text: label(x) } }, yaxis: { title: { text: label(y) } } },
+    { displaylogo: false });
+  };
+  queueMicrotask(draw);
+  return h("div", {}, h("div", { class: "toolbar" }, h("label", {}, "X ", xs), h("label", {}, "Y ", ys)), chart);
+}
+

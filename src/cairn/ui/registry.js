@@ -1,0 +1,61 @@
+// Model registry: models, versions with stage and aliases, transition history, actions.
+import { errorBox, get, post } from "./api.js";
+import { fill, formatTime, h, section, table } from "./dom.js";
+import { href } from "./router.js";
+
+const STAGES = ["None", "Staging", "Production", "Archived"];
+
+export async function modelsPage(main, _params, _query, live) {
+  const { registered_models: models = [] } = await get("registered-models/search", { max_results: 1000 });
+  if (!live()) return;
+  main.append(h("h1", {}, "Registered models"), models.length
+    ? table(["Model", "Latest versions", "Aliases", "Updated"], models.map((m) => h("tr", {},
+      h("td", {}, h("a", { href: href("models", m.name) }, m.name)),
+      h("td", {}, (m.latest_versions || []).map((v) => h("span", { class: "badge" }, `v${v.version} ${v.current_stage}`))),
+      h("td", {}, (m.aliases || []).map((a) => h("span", { class: "badge" }, `@${a.alias} → v${a.version}`))),
+      h("td", {}, formatTime(m.last_updated_timestamp)))), { class: "grid", id: "models" })
+    : h("p", {}, "No registered models."));
+}
+
+export async function modelPage(main, { name }, _query, live) {
+  const status = h("div", { id: "registry-status" });
+  const versionsCard = h("div", {});
+  const history = h("div", { id: "history" });
+  main.append(h("h1", {}, "Model ", h("span", { id: "model-name" }, name)), status,
+    section("Versions", versionsCard), section("History", history));
+  const act = (fn) => async () => {
+    try { fill(status); await fn(); await load(); } catch (e) { fill(status, errorBox(e)); }
+  };
+  async function load() {
+    const { model_versions: versions = [] } = await get("model-versions/search",
+      { filter: `name = '${name.replace(/'/g, "''")}'`, max_results: 1000 });
+    if (!live()) return;
+    versions.sort((a, b) => Number(b.version) - Number(a.version));
+    fill(versionsCard, table(["Version", "Stage", "Aliases", "Run", "Created", "Transition", "Alias"],
+      versions.map((v) => versionRow(name, v, act)), { class: "grid", id: "versions" }));
+    const events = await Promise.all(versions.map((v) => get("model-versions/history", { name, version: v.version })
+      .then((r) => r.events || []).catch(() => [])));
+    if (!live()) return;
+    const all = events.flat().sort((a, b) => Number(a.timestamp) - Number(b.timestamp));
+    fill(history, all.length ? table(["When", "Version", "Event", "From", "To", "User"], all.map((e) => h("tr", {},
+      h("td", {}, formatTime(e.timestamp)), h("td", {}, `v${e.version}`), h("td", {}, e.kind + (e.alias ? ` @${e.alias}` : "")),
+      h("td", {}, e.from_value || ""), h("td", {}, e.to_value || ""), h("td", {}, e.user_id || ""))), { class: "grid" })
+      : h("p", { class: "status" }, "No events."));
+  }
+  try { await load(); } catch (e) { fill(status, errorBox(e)); }
+}
+
+function versionRow(name, v, act) {
+  const stage = h("select", { "aria-label": "Stage" }, STAGES.map((s) => h("option", { value: s, selected: s === v.current_stage }, s)));
+  const alias = h("input", { placeholder: "alias", size: 10, "aria-label": "Alias" });
+  return h("tr", { dataset: { version: v.version } },
+    h("td", {}, `v${v.version}`),
+    h("td", { class: "stage" }, v.current_stage),
+    h("td", {}, (v.aliases || []).map((a) => h("span", { class: "badge" }, `@${a}`))),
+    h("td", {}, v.run_id ? h("a", { href: href("runs", v.run_id) }, v.run_id.slice(0, 12)) : v.source || ""),
+    h("td", {}, formatTime(v.creation_timestamp)),
+    h("td", {}, stage, h("button", { class: "transition", onclick: act(() => post("model-versions/transition-stage",
+      { name, version: v.version, stage: stage.value, archive_existing_versions: false })) }, "Transition")),
+    h("td", {}, alias, h("button", { class: "set-alias", onclick: act(() => post("registered-models/alias",
+      { name, alias: alias.value, version: v.version })) }, "Set alias")));
+}

@@ -1,0 +1,238 @@
+"""Cairn's UI endpoints (`/ajax-api/2.0/cairn/...`) against a live `cairn server`: the
+downsampled history keeps spikes on every axis and zoom, and the CSV export is exact."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+
+import pytest
+from live_server import LiveServer, start_server
+from test_auth import ADMIN, basic, call, create_user, users_cli
+
+import cairn
+
+if TYPE_CHECKING:
+    from conftest import TrackingServer
+
+T0 = 1_700_000_000_000
+STEPS = 5000
+SPIKE_STEP, SPIKE = 3333, 1000.0
+NAN_STEPS = (7, 8, 4000)
+UI = "/ajax-api/2.0/cairn"
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def get(base: str, path: str, params: dict[str, Any]) -> Reply:
+    url = f"{base}{UI}{path}?{urlencode(params, doseq=True)}"
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response:
+            return Reply(response.status, dict(response.headers), response.read())
+    except urllib.error.HTTPError as error:
+        return Reply(error.code, dict(error.headers), error.read())
+
+
+def post(base: str, endpoint: str, payload: dict[str, Any]) -> dict[str, Any]:
+    request = urllib.request.Request(
+        f"{base}/api/2.0/mlflow{endpoint}",
+        data=json.dumps(payload).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        result: dict[str, Any] = json.loads(response.read())
+        return result
+
+
+def value_at(step: int) -> float | str:
+    if step == SPIKE_STEP:
+        return SPIKE
+    if step in NAN_STEPS:
+        return "NaN"
+    return math.sin(step / 50)
+
+
+def seed_run(base: str, steps: int = STEPS) -> str:
+    run_id: str = post(base, "/runs/create", {"experiment_id": "0"})["run"]["info"]["run_id"]
+    metrics = [
+        {"key": "loss", "value": value_at(s), "timestamp": T0 + 10 * s, "step": s}
+        for s in range(steps)
+    ]
+    for i in range(0, len(metrics), 1000):
+        post(base, "/runs/log-batch", {"run_id": run_id, "metrics": metrics[i : i + 1000]})
+    return run_id
+
+
+@pytest.fixture(scope="module")
+def seeded(tracking_server: TrackingServer) -> Iterator[tuple[str, list[str]]]:
+    base = tracking_server.url
+    yield base, [seed_run(base), seed_run(base), seed_run(base, steps=40)]
+
+
+def downsampled(base: str, run_ids: list[str], **params: Any) -> Reply:
+    return get(base, "/metrics/downsampled", {"run_ids": run_ids, "key": "loss", **params})
+
+
+def test_the_spike_survives_downsampling(seeded: tuple[str, list[str]]) -> None:
+    base, runs = seeded
+    reply = downsampled(base, runs, buckets=100)
+    assert reply.status == 200, reply.body
+    big, _, small = reply.json()["series"]
+    assert (big["run_id"], big["key"], big["x_axis"]) == (runs[0], "loss", "step")
+    assert big["downsampled"] and big["total_points"] == STEPS
+    assert len(big["points"]) <= 100
+    assert max(p["max"] for p in big["points"]) == SPIKE
+    assert big["non_finite_points"] == len(NAN_STEPS)
+    assert all(p["min"] is not None and p["min"] <= p["last"] <= p["max"] for p in big["points"])
+    assert sum(p["count"] for p in big["points"]) == STEPS
+    # 40 points fit in 100 buckets: sent whole, exactly.
+    assert not small["downsampled"] and [p["step"] for p in small["points"]] == list(range(40))
+    assert small["points"][9]["last"] == pytest.approx(math.sin(9 / 50))
+    assert small["points"][7]["last"] is None and small["points"][7]["non_finite"] == 1
+
+
+@pytest.mark.parametrize("buckets", [1, 10, 999, 4999, 5000])
+def test_bucket_counts_stay_within_the_request(seeded: tuple[str, list[str]], buckets: int) -> None:
+    base, runs = seeded
+    series = downsampled(base, runs[:1], buckets=buckets).json()["series"][0]
+    assert len(series["points"]) <= buckets
+    assert series["downsampled"] == (buckets < STEPS)
+    assert max(p["max"] for p in series["points"] if p["max"] is not None) == SPIKE
+
+
+def test_zoom_recomputes_within_the_range(seeded: tuple[str, list[str]]) -> None:
+    base, runs = seeded
+    series = downsampled(base, runs[:1], buckets=50, x_min=3000, x_max=3999.5).json()["series"]
+    points = series[0]["points"]
+    assert series[0]["total_points"] == 1000 and len(points) == 50
+    assert all(3000 <= p["x"] <= 3999 for p in points)
+    assert max(p["max"] for p in points) == SPIKE
+    outside = downsampled(base, runs[:1], buckets=50, x_min=3400, x_max=3999).json()["series"]
+    assert max(p["max"] for p in outside[0]["points"]) < SPIKE
+
+
+@pytest.mark.parametrize(
+    ("axis", "x_of_step"),
+    [
+        ("step", lambda s: s),
+        ("timestamp", lambda s: T0 + 10 * s),
+        ("relative", lambda s: s / 100),  # seconds since the first point
+    ],
+)
+def test_the_three_x_axes(seeded: tuple[str, list[str]], axis: str, x_of_step: Any) -> None:
+    base, runs = seeded
+    whole = downsampled(base, runs[2:], x_axis=axis).json()["series"][0]["points"]
+    assert [p["x"] for p in whole] == [x_of_step(s) for s in range(40)]
+    zoom = {"x_min": x_of_step(1000), "x_max": x_of_step(3999)}
+    points = downsampled(base, runs[:1], x_axis=axis, buckets=100, **zoom).json()["series"][0]
+    assert len(points["points"]) == 100 and points["total_points"] == 3000
+    spiked = [p for p in points["points"] if p["max"] == SPIKE]
+    assert len(spiked) == 1 and x_of_step(3300) <= spiked[0]["x"] <= x_of_step(3339)
+
+
+def test_bad_calls(seeded: tuple[str, list[str]]) -> None:
+    base, runs = seeded
+    too_many = downsampled(base, [f"{i:032x}" for i in range(101)])
+    assert too_many.status == 400 and too_many.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+    assert downsampled(base, runs, x_axis="epoch").status == 400
+    assert downsampled(base, runs, buckets=0).status == 400
+    assert downsampled(base, runs, x_min="soon").status == 400
+    assert get(base, "/metrics/downsampled", {"key": "loss"}).status == 400
+    unknown = downsampled(base, [runs[0], "f" * 32])
+    assert unknown.status == 404 and unknown.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+    assert get(base, "/metrics/export", {"run_id": "f" * 32, "key": "loss"}).status == 404
+
+
+def test_the_api_prefix_and_comma_separated_ids(seeded: tuple[str, list[str]]) -> None:
+    base, runs = seeded
+    url = f"{base}/api/2.0/cairn/metrics/downsampled?run_ids={runs[2]},{runs[0]}&key=loss"
+    with urllib.request.urlopen(url, timeout=60) as response:
+        series = json.loads(response.read())["series"]
+    assert [s["run_id"] for s in series] == [runs[2], runs[0]]
+    assert len(series[0]["points"]) == 40
+
+
+def test_csv_export_is_the_stored_history(
+    seeded: tuple[str, list[str]], tracking_server: TrackingServer
+) -> None:
+    base, runs = seeded
+    reply = get(base, "/metrics/export", {"run_id": runs[0], "key": "loss"})
+    assert reply.status == 200
+    assert reply.headers["content-type"].startswith("text/csv")
+    assert reply.headers["content-disposition"] == f'attachment; filename="{runs[0]}-loss.csv"'
+    rows = list(csv.reader(io.StringIO(reply.body.decode())))
+    assert rows[0] == ["step", "timestamp", "value"]
+    stored = cairn.Client(tracking_server.backend_uri).get_metric_history(runs[0], "loss")
+    assert len(rows) - 1 == len(stored) == STEPS
+    for (step, timestamp, value), metric in zip(rows[1:], stored, strict=True):
+        assert (int(step), int(timestamp)) == (metric.step, metric.timestamp)
+        exported = float(value)
+        assert exported == metric.value or math.isnan(exported) and math.isnan(metric.value)
+
+
+# -- with --auth -----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, str, str]]:
+    """A server with auth: "reader" may read experiment `mine`, not `theirs`."""
+    server = start_server(tmp_path_factory.mktemp("ui-auth"), "--auth")
+    try:
+        create_user(server.database, "admin", "--admin")
+        create_user(server.database, "reader")
+        runs = []
+        for name in ("mine", "theirs"):
+            experiment = call(server, "POST", "/experiments/create", {"name": name}, ADMIN)
+            experiment_id = experiment.json()["experiment_id"]
+            created = call(server, "POST", "/runs/create", {"experiment_id": experiment_id}, ADMIN)
+            run_id = created.json()["run"]["info"]["run_id"]
+            metric = {"run_id": run_id, "key": "loss", "value": 1.5, "timestamp": T0, "step": 0}
+            assert call(server, "POST", "/runs/log-metric", metric, ADMIN).status == 200
+            runs.append(run_id)
+            if name == "mine":
+                done = users_cli(server.database, "grant", "reader", experiment_id, "READ")
+                assert done.returncode == 0, done.stderr
+        yield server, runs[0], runs[1]
+    finally:
+        server.stop()
+
+
+def test_auth_needs_read_on_every_runs_experiment(guarded: tuple[LiveServer, str, str]) -> None:
+    server, mine, theirs = guarded
+    reader = basic("reader")
+
+    def ask(path: str, params: dict[str, Any], auth: dict[str, str] | None) -> int:
+        return call(server, "GET", path, params, auth, prefix=UI).status
+
+    downsample = "/metrics/downsampled"
+    assert ask(downsample, {"run_ids": [mine], "key": "loss"}, None) == 401
+    assert ask(downsample, {"run_ids": [mine], "key": "loss"}, reader) == 200
+    assert ask(downsample, {"run_ids": [mine, theirs], "key": "loss"}, reader) == 403
+    assert ask(downsample, {"run_ids": [theirs], "key": "loss"}, ADMIN) == 200
+    assert ask("/metrics/export", {"run_id": mine, "key": "loss"}, reader) == 200
+    assert ask("/metrics/export", {"run_id": theirs, "key": "loss"}, reader) == 403
+    too_many = {"run_ids": [mine] + [f"{i:032x}" for i in range(100)], "key": "loss"}
+    assert ask(downsample, too_many, reader) == 400
+
+
+def test_any_authenticated_user_gets_the_ui_page(guarded: tuple[LiveServer, str, str]) -> None:
+    server = guarded[0]
+    assert server.request("GET", "/").status == 401
+    assert server.request("GET", "/", headers=basic("reader")).status == 200
+    assert server.request("POST", "/", headers=basic("reader")).status != 200

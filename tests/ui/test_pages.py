@@ -1,0 +1,161 @@
+"""Each page of the web UI in headless Chromium against a live server with seeded runs."""
+
+from __future__ import annotations
+
+import http.client
+from typing import Any
+from urllib.parse import urlsplit
+
+from playwright.sync_api import expect
+from ui_support import XSS_NAME, Seeded, screenshot
+
+ROWS = "#runs-table .vt-row[data-run-id]"
+
+
+def _get(url: str) -> tuple[int, dict[str, str], bytes]:
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=30)
+    try:
+        connection.request("GET", parts.path)
+        response = connection.getresponse()
+        return response.status, dict(response.headers), response.read()
+    finally:
+        connection.close()
+
+
+def test_index_and_assets_are_served_with_a_strict_policy(seeded: Seeded) -> None:
+    status, headers, body = _get(seeded.url + "/")
+    assert status == 200
+    policy = headers["content-security-policy"]
+    assert "default-src 'self'" in policy and "script-src 'self';" in policy
+    assert "unsafe-eval" not in policy
+    assert b'type="module"' in body and b"<script>" not in body
+    status, headers, _ = _get(seeded.url + "/static/vendor/plotly.min.js")
+    assert status == 200 and headers["content-type"].startswith("text/javascript")
+    assert _get(seeded.url + "/static/../server/ui.py")[0] == 404
+    assert _get(seeded.url + "/static/nothing.js")[0] == 404
+
+
+def _runs_page(page: Any, seeded: Seeded) -> None:
+    page.goto(f"{seeded.url}/#/experiments/{seeded.experiment_id}")
+    expect(page.locator(ROWS)).to_have_count(len(seeded.run_ids))
+
+
+def test_experiments_page_lists_run_counts(page: Any, seeded: Seeded) -> None:
+    page.goto(seeded.url + "/")
+    row = page.locator("#experiments tr", has_text="ui-demo")
+    expect(row.locator("td").nth(2)).to_have_text(str(len(seeded.run_ids)))
+    screenshot(page, "experiments")
+    page.fill("#new-experiment", "made-in-the-ui")
+    page.click("text=Create")
+    expect(page.locator("#experiments", has_text="made-in-the-ui")).to_be_visible()
+    assert seeded.client.get_experiment_by_name("made-in-the-ui") is not None
+    assert not page.errors
+
+
+def test_runs_page_keeps_an_html_run_name_as_text(page: Any, seeded: Seeded) -> None:
+    _runs_page(page, seeded)
+    link = page.locator(f'{ROWS}[data-run-id="{seeded.run_ids["xss"]}"] a.run-link')
+    expect(link).to_have_text(XSS_NAME)
+    assert page.locator("#runs-table img").count() == 0
+    screenshot(page, "runs")
+    assert not page.dialogs and not page.errors
+
+
+def test_filter_box_filters_and_shows_grammar_errors(page: Any, seeded: Seeded) -> None:
+    _runs_page(page, seeded)
+    page.fill("#filter", "params.optimizer = 'sgd'")
+    page.press("#filter", "Enter")
+    expect(page.locator(ROWS)).to_have_count(2)
+    expect(page.locator("#runs-status")).to_have_text("2 runs")
+    page.fill("#filter", "params.optimizer === 'sgd' and")
+    page.press("#filter", "Enter")
+    expect(page.locator("#filter-error .error")).to_contain_text("INVALID_PARAMETER_VALUE")
+    screenshot(page, "runs-filter-error")
+
+
+def _names(page: Any) -> list[str]:
+    return [t for t in page.locator(f"{ROWS} a.run-link").all_inner_texts()]
+
+
+def test_sorting_by_a_metric_column(page: Any, seeded: Seeded) -> None:
+    _runs_page(page, seeded)
+    header = page.locator('#runs-table .th[data-column="metrics.`accuracy`"]')
+    header.click()
+    expect(header).to_contain_text("▼")
+    expect(page.locator(f"{ROWS} a.run-link").first).to_have_text("run-3")
+    assert _names(page)[:4] == ["run-3", "run-2", "run-1", "run-0"]
+    header.click()
+    expect(page.locator(f"{ROWS} a.run-link").first).to_have_text("run-0")
+    assert _names(page)[:4] == ["run-0", "run-1", "run-2", "run-3"]
+
+
+def test_grouping_by_a_param(page: Any, seeded: Seeded) -> None:
+    _runs_page(page, seeded)
+    page.select_option("#group-by", label="params.optimizer")
+    expect(page.locator("#runs-table .vt-row.group")).to_have_count(4)  # adam, sgd, XSS, none
+
+
+def test_run_page(page: Any, seeded: Seeded) -> None:
+    run_id = seeded.run_ids["run-0"]
+    page.goto(f"{seeded.url}/#/runs/{run_id}")
+    expect(page.locator("#run-name")).to_have_text("run-0")
+    expect(page.locator("#params")).to_contain_text("optimizer")
+    expect(page.locator("#metrics tr", has_text="loss")).to_contain_text("0.0333333")
+    expect(page.locator("#overview")).to_contain_text("child")
+    page.click("#artifact-tree >> text=config.yaml")
+    expect(page.locator("#artifact-preview pre")).to_have_text("hello: world\n")
+    page.click("#artifact-tree >> text=data/")
+    page.click("#artifact-tree >> text=table.csv")
+    expect(page.locator("#artifact-preview td").first).to_have_text("1")
+    page.fill("#tag-key", "reviewed")
+    page.fill("#tag-value", "yes")
+    page.click("text=Set tag")
+    expect(page.locator("#tags")).to_contain_text("reviewed")
+    assert seeded.client.get_run(run_id).data.tags["reviewed"] == "yes"
+    screenshot(page, "run")
+    assert not page.errors
+
+
+def test_xss_run_page_and_tags_stay_text(page: Any, seeded: Seeded) -> None:
+    page.goto(f"{seeded.url}/#/runs/{seeded.run_ids['xss']}")
+    expect(page.locator("#run-name")).to_have_text(XSS_NAME)
+    expect(page.locator("#tags")).to_contain_text(XSS_NAME)
+    assert page.locator("main img").count() == 0 and not page.dialogs
+
+
+def test_chart_shows_one_series_per_run(page: Any, seeded: Seeded) -> None:
+    ids = [seeded.run_ids[f"run-{i}"] for i in range(4)]
+    page.goto(f"{seeded.url}/#/charts?runs={','.join(ids)}&key=loss")
+    chart = page.locator("#chart[data-series]")
+    expect(chart).to_have_attribute("data-series", "4", timeout=20_000)  # plotly loads first
+    expect(page.locator("#chart .legend .traces")).to_have_count(4)
+    expect(page.locator("#downloads a")).to_have_count(4)
+    screenshot(page, "charts")
+    assert not page.errors
+
+
+def test_compare_highlights_a_differing_param(page: Any, seeded: Seeded) -> None:
+    ids = [seeded.run_ids["run-0"], seeded.run_ids["run-1"]]
+    page.goto(f"{seeded.url}/#/compare?runs={','.join(ids)}")
+    expect(page.locator('#compare-params tr[data-key="lr"]')).to_have_class("diff")
+    expect(page.locator('#compare-params tr[data-key="optimizer"]')).not_to_have_class("diff")
+    # Plotly draws parcoords with WebGL; headless Chromium may have none (then a notice).
+    expect(page.locator("#parcoords[data-drawn]")).to_have_count(1)
+    expect(page.locator("#scatter .scatterlayer")).to_have_count(1)
+    screenshot(page, "compare")
+    assert not page.errors
+
+
+def test_stage_transition_in_the_ui_reaches_the_client(page: Any, seeded: Seeded) -> None:
+    page.goto(f"{seeded.url}/#/models")
+    page.click("#models >> text=classifier")
+    row = page.locator('#versions tr[data-version="1"]')
+    row.locator("select").select_option("Staging")
+    row.locator("button.transition").click()
+    expect(page.locator('#versions tr[data-version="1"] td.stage')).to_have_text("Staging")
+    expect(page.locator("#history")).to_contain_text("Staging")
+    stage = seeded.client.get_model_version("classifier", 1).current_stage
+    assert getattr(stage, "value", stage) == "Staging"
+    screenshot(page, "registry")
+    assert not page.errors

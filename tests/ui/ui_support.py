@@ -1,0 +1,168 @@
+"""A live `cairn server` with seeded runs, and a headless Chromium page pointed at it.
+
+Chromium is Debian's (/usr/bin/chromium), driven by Playwright's Python package. Without
+either the tests skip with the reason, or fail under CAIRN_REQUIRE_BROWSER=1 (CI).
+Screenshots of each page land in test-artifacts/ui/<page>.png.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import cairn
+from local_processes import answers_health, free_port
+
+CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "ui"
+XSS_NAME = "<img src=x onerror=alert(1)>"
+START_SECONDS = 60.0
+
+
+def _browser_missing() -> str | None:
+    if not CHROMIUM.exists():
+        return f"{CHROMIUM} is missing (apt-get install chromium)"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "the playwright Python package is missing (pip install playwright)"
+    return None
+
+
+@dataclass
+class Seeded:
+    url: str
+    client: cairn.Client
+    experiment_id: str
+    run_ids: dict[str, str]
+
+
+def _popen(port: int, folder: Path, log: Any) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from cairn.cli import cli; cli()",
+            "server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--backend-store-uri",
+            f"sqlite:///{folder / 'cairn.db'}",
+            "--artifacts-destination",
+            str(folder / "artifacts"),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=folder,
+    )
+
+
+def _start(folder: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    with open(folder / "server.log", "wb") as log:
+        process = _popen(port, folder, log)
+
+    for _ in range(int(START_SECONDS / 0.1)):
+        if answers_health(port):
+            return process, f"http://127.0.0.1:{port}"
+        try:
+            process.wait(0.1)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    process.kill()
+    raise RuntimeError((folder / "server.log").read_text())
+
+
+def _upload(url: str, path: str, body: bytes) -> None:
+    """Put a file through the server's artifact proxy (as a tracking client would)."""
+    connection = http.client.HTTPConnection(url.removeprefix("http://"), timeout=30)
+    connection.request("PUT", f"/api/2.0/mlflow-artifacts/artifacts/{path.lstrip('/')}", body=body)
+    assert connection.getresponse().status == 200
+    connection.close()
+
+
+def _seed(url: str) -> Seeded:
+    client = cairn.Client(tracking_uri=url, registry_uri=url)
+    experiment_id = client.create_experiment("ui-demo")
+    ids: dict[str, str] = {}
+    settings = [(0.1, "adam"), (0.01, "adam"), (0.001, "sgd"), (0.05, "sgd")]
+    for i, (lr, optimizer) in enumerate(settings):
+        run = client.create_run(experiment_id, run_name=f"run-{i}")
+        rid = run.info.run_id
+        ids[f"run-{i}"] = rid
+        client.log_param(rid, "lr", lr)
+        client.log_param(rid, "optimizer", optimizer)
+        client.log_param(rid, "epochs", 10)
+        for step in range(30):
+            client.log_metric(rid, "loss", (1.0 + i) / (step + 1), step=step)
+        client.log_metric(rid, "accuracy", 0.5 + 0.1 * i)
+        client.set_tag(rid, "team", "vision" if i % 2 else "nlp")
+        client.set_terminated(rid)
+    first = ids["run-0"]
+    root = client.get_run(first).info.artifact_uri.removeprefix("mlflow-artifacts:")
+    _upload(url, f"{root}/config.yaml", b"hello: world\n")
+    _upload(url, f"{root}/data/table.csv", b"a,b\n1,2\n3,4\n")
+    child = client.create_run(experiment_id, run_name="child", tags={"mlflow.parentRunId": first})
+    ids["child"] = child.info.run_id
+    xss = client.create_run(experiment_id, run_name=XSS_NAME)
+    client.set_tag(xss.info.run_id, "note", XSS_NAME)
+    client.log_param(xss.info.run_id, "optimizer", XSS_NAME)
+    ids["xss"] = xss.info.run_id
+    client.create_registered_model("classifier")
+    client.create_model_version("classifier", f"runs:/{first}/model", run_id=first)
+    return Seeded(url, client, experiment_id, ids)
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
+    reason = _browser_missing()
+    if reason is not None:
+        if os.environ.get("CAIRN_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"{reason} (CAIRN_REQUIRE_BROWSER=1: a skip here is a failure)")
+        pytest.skip(reason)
+    process, url = _start(tmp_path_factory.mktemp("ui-server"))
+    try:
+        yield _seed(url)
+    finally:
+        process.terminate()
+        process.wait(15)
+
+
+@pytest.fixture(scope="module")
+def browser(seeded: Seeded) -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    dialogs: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.errors = errors
+    page.dialogs = dialogs
+    yield page
+    context.close()
+
+
+def screenshot(page: Any, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
