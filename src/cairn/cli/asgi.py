@@ -80,6 +80,16 @@ def _no_delay_protocol() -> type:
             _set_no_delay(transport)
             super().connection_made(transport)
 
+        def on_headers_complete(self) -> None:
+            super().on_headers_complete()
+            if b"#" in self.url:
+                # httptools drops a `#fragment` from the path and the query (h11 keeps it):
+                # `a#/../../x` would reach the app as `a`. Give the app the raw target as h11
+                # does, so the artifact path checks see, and refuse, what was sent.
+                raw_path, _, query = self.url.partition(b"?")
+                self.scope["raw_path"] = self.root_path.encode("ascii") + raw_path
+                self.scope["query_string"] = query
+
     return NoDelayHttpToolsProtocol
 
 
