@@ -186,6 +186,63 @@ def test_csv_export_is_the_stored_history(
         assert exported == metric.value or math.isnan(exported) and math.isnan(metric.value)
 
 
+# -- run counts per experiment ---------------------------------------------------------------
+
+
+def _experiment_with_runs(client: cairn.Client, name: str, runs: int) -> tuple[str, list[str]]:
+    experiment_id = client.create_experiment(name)
+    ids = [client.create_run(experiment_id).info.run_id for _ in range(runs)]
+    return experiment_id, ids
+
+
+def test_run_counts_per_experiment(tracking_server: TrackingServer) -> None:
+    base = tracking_server.url
+    client = cairn.Client(base)
+    busy, busy_runs = _experiment_with_runs(client, "counted-busy", 5)
+    quiet, _ = _experiment_with_runs(client, "counted-quiet", 1)
+    empty, _ = _experiment_with_runs(client, "counted-empty", 0)
+    client.delete_run(busy_runs[0])  # deleted runs are not counted
+    client.set_terminated(busy_runs[1], end_time=T0 * 2)  # ends last: the last activity
+    reply = get(base, "/experiments/run-counts", {"experiment_ids": f"{busy},{quiet}"})
+    assert reply.status == 200, reply.body
+    counts = reply.json()["counts"]
+    assert set(counts) == {busy, quiet}
+    assert counts[busy] == {"runs": 4, "last_activity": T0 * 2}
+    quiet_run = client.search_runs([quiet])[0].info
+    assert counts[quiet] == {"runs": 1, "last_activity": quiet_run.start_time}
+    repeated = get(base, "/experiments/run-counts", {"experiment_ids": [empty, busy]}).json()
+    assert repeated["counts"][empty] == {"runs": 0, "last_activity": None}
+    everything = get(base, "/experiments/run-counts", {}).json()["counts"]
+    assert everything[busy] == counts[busy] and everything[quiet] == counts[quiet]
+    assert empty not in everything  # without ids: the experiments holding runs
+
+
+def test_run_counts_without_the_store_capability(tracking_server: TrackingServer) -> None:
+    """Stores without RunCounts (here the REST store) are counted by paging search_runs."""
+    from cairn.server.ui_api import count_runs
+    from cairn.store.base import RunCounts
+    from cairn.store.rest.tracking import RestTrackingStore
+
+    client = cairn.Client(tracking_server.url)
+    busy, busy_runs = _experiment_with_runs(client, "fallback-busy", 3)
+    client.delete_run(busy_runs[0])
+    store = RestTrackingStore(tracking_server.url)
+    assert not isinstance(store, RunCounts)
+    counted = count_runs(store, [busy])
+    answered = get(tracking_server.url, "/experiments/run-counts", {"experiment_ids": busy})
+    assert counted[busy].runs == 2
+    assert answered.json()["counts"][busy]["last_activity"] == counted[busy].last_activity
+    assert count_runs(store, None)[busy] == counted[busy]
+
+
+def test_run_counts_bad_calls(tracking_server: TrackingServer) -> None:
+    base = tracking_server.url
+    bad = get(base, "/experiments/run-counts", {"experiment_ids": "one"})
+    assert bad.status == 400 and bad.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+    many = ",".join(str(i) for i in range(1001))
+    assert get(base, "/experiments/run-counts", {"experiment_ids": many}).status == 400
+
+
 # -- with --auth -----------------------------------------------------------------------------
 
 
@@ -229,6 +286,27 @@ def test_auth_needs_read_on_every_runs_experiment(guarded: tuple[LiveServer, str
     assert ask("/metrics/export", {"run_id": theirs, "key": "loss"}, reader) == 403
     too_many = {"run_ids": [mine] + [f"{i:032x}" for i in range(100)], "key": "loss"}
     assert ask(downsample, too_many, reader) == 400
+
+
+def test_auth_run_counts_only_readable_experiments(guarded: tuple[LiveServer, str, str]) -> None:
+    server, mine, theirs = guarded
+    reader = basic("reader")
+
+    def experiment_of(run_id: str) -> str:
+        run = call(server, "GET", "/runs/get", {"run_id": run_id}, ADMIN).json()["run"]
+        return str(run["info"]["experiment_id"])
+
+    ours, other = experiment_of(mine), experiment_of(theirs)
+
+    def counts(params: dict[str, Any], auth: dict[str, str] | None) -> Any:
+        return call(server, "GET", "/experiments/run-counts", params, auth, prefix=UI)
+
+    assert counts({}, None).status == 401
+    assert set(counts({}, reader).json()["counts"]) == {ours}
+    assert counts({"experiment_ids": ours}, reader).json()["counts"][ours]["runs"] == 1
+    assert counts({"experiment_ids": f"{ours},{other}"}, reader).status == 403
+    assert counts({"experiment_ids": other}, reader).status == 403
+    assert set(counts({}, ADMIN).json()["counts"]) >= {ours, other}
 
 
 def test_any_authenticated_user_gets_the_ui_page(guarded: tuple[LiveServer, str, str]) -> None:

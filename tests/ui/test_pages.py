@@ -7,7 +7,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from playwright.sync_api import expect
-from ui_support import XSS_NAME, Seeded, screenshot
+from ui_support import GIT_COMMIT, XSS_NAME, Seeded, screenshot
 
 ROWS = "#runs-table .vt-row[data-run-id]"
 
@@ -42,9 +42,24 @@ def _runs_page(page: Any, seeded: Seeded) -> None:
 
 
 def test_experiments_page_lists_run_counts(page: Any, seeded: Seeded) -> None:
-    page.goto(seeded.url + "/")
+    searched: list[str] = []
+    page.on("request", lambda r: searched.append(r.url) if "runs/search" in r.url else None)
+    with page.expect_response(lambda r: "/cairn/experiments/run-counts" in r.url) as counted:
+        page.goto(seeded.url + "/")
+    assert counted.value.status == 200
+    counts = counted.value.json()["counts"]
+    assert counts[seeded.experiment_id]["runs"] == len(seeded.run_ids)
     row = page.locator("#experiments tr", has_text="ui-demo")
     expect(row.locator("td").nth(2)).to_have_text(str(len(seeded.run_ids)))
+    last = max(
+        max(r.info.start_time, r.info.end_time or 0)
+        for r in seeded.client.search_runs([seeded.experiment_id])
+    )
+    assert counts[seeded.experiment_id]["last_activity"] == last
+    expect(row.locator("td.last-activity")).not_to_be_empty()
+    default = page.locator('#experiments tr[data-experiment-id="0"] td.runs')
+    expect(default).to_have_text("0")
+    assert not searched  # counted in one call, not by paging runs
     screenshot(page, "experiments")
     page.fill("#new-experiment", "made-in-the-ui")
     page.click("text=Create")
@@ -103,6 +118,21 @@ def test_run_page(page: Any, seeded: Seeded) -> None:
     expect(page.locator("#params")).to_contain_text("optimizer")
     expect(page.locator("#metrics tr", has_text="loss")).to_contain_text("0.0333333")
     expect(page.locator("#overview")).to_contain_text("child")
+    expect(page.locator("#git-commit")).to_have_text(GIT_COMMIT)
+    diff = page.locator("#diff-link")
+    expect(diff).to_have_text("source/uncommitted.diff")
+    assert page.request.get(seeded.url + diff.get_attribute("href")).text().startswith("--- a/")
+    inputs = page.locator('#datasets tr[data-role="input"]')
+    expect(inputs).to_have_count(1)
+    expect(inputs).to_contain_text("train-set")
+    expect(inputs.locator("td.context")).to_have_text("training")
+    outputs = page.locator('#datasets tr[data-role="output"]')
+    expect(outputs).to_contain_text("predictions")
+    expect(outputs.locator("td.context")).to_have_text("predictions")
+    model = page.locator("#logged-models tbody tr")
+    expect(model).to_have_count(1)
+    expect(model).to_contain_text("resnet-small")
+    expect(model.locator("td").nth(4)).to_have_text("3")
     page.click("#artifact-tree >> text=config.yaml")
     expect(page.locator("#artifact-preview pre")).to_have_text("hello: world\n")
     page.click("#artifact-tree >> text=data/")
@@ -158,4 +188,23 @@ def test_stage_transition_in_the_ui_reaches_the_client(page: Any, seeded: Seeded
     stage = seeded.client.get_model_version("classifier", 1).current_stage
     assert getattr(stage, "value", stage) == "Staging"
     screenshot(page, "registry")
+    assert not page.errors
+
+
+def test_registry_lineage_and_aliases(page: Any, seeded: Seeded) -> None:
+    page.goto(f"{seeded.url}/#/models/classifier")
+    row = page.locator('#versions tr[data-version="1"]')
+    row.locator('input[aria-label="Alias"]').fill("champion")
+    row.locator("button.set-alias").click()
+    alias = page.locator('#versions tr[data-version="1"] .alias[data-alias="champion"]')
+    expect(alias).to_be_visible()
+    assert str(seeded.client.get_model_version_by_alias("classifier", "champion").version) == "1"
+    expect(page.locator("#history")).to_contain_text("@champion")
+    screenshot(page, "registry-alias")
+    alias.locator("button.delete-alias").click()
+    expect(alias).to_have_count(0)
+    assert "champion" not in seeded.client.get_registered_model("classifier").aliases
+    # The version's lineage: a link to the run that made it.
+    page.locator('#versions tr[data-version="1"] td.lineage a.run-link').click()
+    expect(page.locator("#run-name")).to_have_text("run-0")
     assert not page.errors

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 import cairn
+from cairn.entities import Dataset, DatasetInput, InputTag, LoggedModelOutput
 from local_processes import answers_health, free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -45,7 +46,7 @@ class Seeded:
     run_ids: dict[str, str]
 
 
-def _popen(port: int, folder: Path, log: Any) -> subprocess.Popen[bytes]:
+def _popen(port: int, folder: Path, log: Any, *extra: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [
             sys.executable,
@@ -60,6 +61,7 @@ def _popen(port: int, folder: Path, log: Any) -> subprocess.Popen[bytes]:
             f"sqlite:///{folder / 'cairn.db'}",
             "--artifacts-destination",
             str(folder / "artifacts"),
+            *extra,
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -67,10 +69,11 @@ def _popen(port: int, folder: Path, log: Any) -> subprocess.Popen[bytes]:
     )
 
 
-def _start(folder: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(folder: Path, *extra: str) -> tuple[subprocess.Popen[bytes], str]:
+    """`cairn server` over `folder/cairn.db` (with `extra` options such as --auth)."""
     port = free_port()
     with open(folder / "server.log", "wb") as log:
-        process = _popen(port, folder, log)
+        process = _popen(port, folder, log, *extra)
 
     for _ in range(int(START_SECONDS / 0.1)):
         if answers_health(port):
@@ -119,19 +122,57 @@ def _seed(url: str) -> Seeded:
     client.set_tag(xss.info.run_id, "note", XSS_NAME)
     client.log_param(xss.info.run_id, "optimizer", XSS_NAME)
     ids["xss"] = xss.info.run_id
+    _seed_lineage(url, client, experiment_id, first, root)
     client.create_registered_model("classifier")
     client.create_model_version("classifier", f"runs:/{first}/model", run_id=first)
     return Seeded(url, client, experiment_id, ids)
 
 
-@pytest.fixture(scope="module")
-def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
+def require_browser() -> None:
+    """Skip (or fail under CAIRN_REQUIRE_BROWSER=1) without Chromium and Playwright."""
     reason = _browser_missing()
     if reason is not None:
         if os.environ.get("CAIRN_REQUIRE_BROWSER") == "1":
             pytest.fail(f"{reason} (CAIRN_REQUIRE_BROWSER=1: a skip here is a failure)")
         pytest.skip(reason)
-    process, url = _start(tmp_path_factory.mktemp("ui-server"))
+
+
+def users_cli(database: Path, *args: str, stdin: str | None = None) -> str:
+    """`cairn users …` on the server's database; its output."""
+    done = subprocess.run(
+        [sys.executable, "-c", "from cairn.cli import cli; cli()", "users", *args]
+        + ["--backend-store-uri", f"sqlite:///{database}"],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+GIT_COMMIT = "0123456789abcdef0123456789abcdef01234567"
+
+
+def _seed_lineage(
+    url: str, client: cairn.Client, experiment_id: str, run_id: str, root: str
+) -> None:
+    """run-0's source (a commit and the uncommitted diff), datasets in and out, a model."""
+    client.set_tag(run_id, "mlflow.source.git.commit", GIT_COMMIT)
+    _upload(url, f"{root}/source/uncommitted.diff", b"--- a/train.py\n+++ b/train.py\n+lr = 0.1\n")
+    train = Dataset("train-set", "d1g357", "local", '{"uri": "/data/train.csv"}')
+    client.log_inputs(run_id, [DatasetInput(train, (InputTag("mlflow.data.context", "training"),))])
+    predictions = Dataset("predictions", "pr3d", "run_artifact", '{"uri": "runs:/x/p.csv"}')
+    output = DatasetInput(predictions, (InputTag("mlflow.data.context", "predictions"),))
+    client.store.log_dataset_outputs(run_id, [output])
+    model = client.create_logged_model(experiment_id, name="resnet-small", model_type="classifier")
+    client.log_outputs(run_id, [LoggedModelOutput(model.model_id, step=3)])
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
+    require_browser()
+    process, url = start_server(tmp_path_factory.mktemp("ui-server"))
     try:
         yield _seed(url)
     finally:

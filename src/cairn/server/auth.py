@@ -19,7 +19,8 @@ they may (per-experiment READ < EDIT < MANAGE; admins may do anything).
 * `experiments/create` makes its caller MANAGE the new experiment; `experiments/search`
   answers only the experiments the caller can read (each page is filtered, so a page may
   come back shorter than `max_results`); `runs/search` refuses experiments the caller
-  cannot read.
+  cannot read. The UI's run counts need READ on each listed experiment and answer only
+  readable ones.
 * `POST …/experiments/permissions/create` (experiment_id, username, permission) grants a
   permission, for callers who MANAGE the experiment.
 * Registered models have permissions of their own (see cairn.server.registry_auth). The
@@ -76,6 +77,8 @@ NAME = "experiment_name"
 IDS = "experiment_ids"
 MODEL = "model_id"  # a logged model's experiment, the model named in the path
 RUNS = "run_ids"  # every listed run's experiment
+COUNTED = "counted_experiment_ids"  # every listed experiment (the UI's run counts)
+RUN_COUNTS_PATH = "/cairn/experiments/run-counts"
 
 
 @dataclass(frozen=True)
@@ -150,6 +153,7 @@ RULES: dict[tuple[str, str], Rule] = {
     # -- Cairn's UI endpoints (cairn.server.ui_api), keyed under /cairn --
     ("GET", "/cairn/metrics/downsampled"): Rule(_READ, RUNS),
     ("GET", "/cairn/metrics/export"): Rule(_READ, RUN),
+    ("GET", RUN_COUNTS_PATH): Rule(_READ, COUNTED),  # answers are filtered
 }
 _MODEL_SOURCES = frozenset({REGISTERED_MODEL, NEW_VERSION})
 _OPEN_TO_USERS = frozenset({"/api/3.0/mlflow/server-info"})
@@ -309,7 +313,7 @@ class AuthMiddleware:
                     "Only administrators may choose an experiment's artifact location."
                 )
             await self.app(scope, replay, _ResponseHook(send, self._on_created(user)))
-        elif endpoint == "/experiments/search" and not user.is_admin:
+        elif endpoint in ("/experiments/search", RUN_COUNTS_PATH) and not user.is_admin:
             readable = await run_in_threadpool(self.store.readable_experiments, user.id)
             await self.app(scope, replay, _ResponseHook(send, _only_readable(readable)))
         else:
@@ -337,6 +341,10 @@ class AuthMiddleware:
             experiment = self.tracking.get_experiment_by_name(name)
             if experiment is not None:  # else the application answers 404
                 self._require(user, experiment.experiment_id, rule.permission)
+            return
+        if rule.source == COUNTED:
+            for experiment_id in ui_api.experiment_ids_of(message):
+                self._require(user, experiment_id, rule.permission)
             return
         if rule.source == RUNS:
             for run_id in ui_api.run_ids_of(message):
@@ -444,6 +452,9 @@ def _only_readable(
     readable: set[str],
 ) -> Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]:
     async def keep(payload: dict[str, Any]) -> dict[str, Any]:
+        counts = payload.get("counts")
+        if isinstance(counts, dict):
+            payload["counts"] = {e: c for e, c in counts.items() if e in readable}
         found = payload.get("experiments")
         if isinstance(found, list):
             kept = [e for e in found if str(e.get("experiment_id")) in readable]

@@ -7,6 +7,13 @@ points silently, MLflow #11444) and no exact export, so the UI gets these two:
   &buckets=1000`: per run, at most `buckets` points over the x range, each the min, max and
   last of its bucket (see cairn.store.downsample).
 * `GET /metrics/export?run_id=…&key=…`: every stored point as CSV, streamed.
+
+And MLflow's API has no run count, so the experiments page gets
+
+* `GET /experiments/run-counts?experiment_ids=1,2` (repeated or comma-separated; without
+  it, every experiment holding runs): `{"counts": {"1": {"runs": n, "last_activity": ms}}}`
+  over active runs, one GROUP BY where the store can (cairn.store.base.RunCounts). With
+  `--auth` each listed experiment needs READ and only readable ones are answered.
 """
 
 from __future__ import annotations
@@ -21,14 +28,15 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from cairn.entities import Metric
+from cairn import validation as check
+from cairn.entities import Metric, ViewType
 from cairn.exceptions import InvalidParameterValueError
 from cairn.server import wire
 from cairn.server.context import Context
 from cairn.server.messages import Message
 from cairn.server.routes import Endpoint, build_routes
 from cairn.store import downsample
-from cairn.store.base import DownsampledHistory, TrackingStore
+from cairn.store.base import DownsampledHistory, RunCount, RunCounts, TrackingStore
 
 PREFIXES = ("/api/2.0/cairn", "/ajax-api/2.0/cairn")
 MAX_RUNS = 100  # as MLflow's get-history-bulk-interval
@@ -104,6 +112,68 @@ def _bound(msg: Message, name: str, unit: int, to_int: Callable[[float], int]) -
     return to_int(value)
 
 
+# -- run counts per experiment ------------------------------------------------------------
+
+_COUNT_PAGE = 10_000
+MAX_EXPERIMENTS = 1000
+
+
+def run_counts(ctx: Context, msg: Message) -> dict[str, Any]:
+    ids = experiment_ids_of(msg)
+    counts = count_runs(ctx.tracking, ids or None)
+    return {
+        "counts": {e: {"runs": c.runs, "last_activity": c.last_activity} for e, c in counts.items()}
+    }
+
+
+def experiment_ids_of(msg: Message) -> list[str]:
+    """The call's `experiment_ids`, repeated or comma-separated, checked (may be empty);
+    the auth middleware reads them the same way."""
+    given = wire.parse_strings("experiment_ids", msg.repeated("experiment_ids"))
+    ids = list(dict.fromkeys(e.strip() for value in given for e in value.split(",") if e.strip()))
+    if len(ids) > MAX_EXPERIMENTS:
+        raise InvalidParameterValueError(
+            f"At most {MAX_EXPERIMENTS} experiments per call; {len(ids)} were given."
+        )
+    return [check.experiment_id(e) for e in ids]
+
+
+def count_runs(store: TrackingStore, experiment_ids: Sequence[str] | None) -> dict[str, RunCount]:
+    """The store's own count when it has it, else paging through `search_runs`."""
+    if isinstance(store, RunCounts):
+        return store.count_runs(experiment_ids)
+    if experiment_ids is None:
+        experiment_ids = _all_experiments(store)
+    counts: dict[str, RunCount] = {}
+    for experiment_id in experiment_ids:
+        runs, last, token = 0, None, None
+        while True:
+            page = store.search_runs(
+                [experiment_id], None, ViewType.ACTIVE_ONLY, _COUNT_PAGE, None, token
+            )
+            runs += len(page)
+            for run in page:
+                times = [t for t in (run.info.start_time, run.info.end_time) if t is not None]
+                if times and (last is None or max(times) > last):
+                    last = max(times)
+            token = page.token
+            if token is None:
+                break
+        counts[experiment_id] = RunCount(runs, last)
+    return counts
+
+
+def _all_experiments(store: TrackingStore) -> list[str]:
+    ids: list[str] = []
+    token = None
+    while True:
+        page = store.search_experiments(ViewType.ACTIVE_ONLY, 1000, None, None, token)
+        ids += [e.experiment_id for e in page]
+        token = page.token
+        if token is None:
+            return ids
+
+
 # -- the exact history as CSV -------------------------------------------------------------
 
 
@@ -150,7 +220,10 @@ def _filename(run_id: str, key: str) -> str:
     return f"{run_id}-{safe}.csv"
 
 
-ENDPOINTS = [Endpoint("GET", "/metrics/downsampled", downsampled_metrics)]
+ENDPOINTS = [
+    Endpoint("GET", "/metrics/downsampled", downsampled_metrics),
+    Endpoint("GET", "/experiments/run-counts", run_counts),
+]
 DownloadHandler = Callable[[Context, Request], Awaitable[Response]]
 DOWNLOADS: list[tuple[str, DownloadHandler]] = [("/metrics/export", export_metric)]
 

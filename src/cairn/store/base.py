@@ -7,6 +7,7 @@ in one place: the store validates its input and raises `CairnError` subclasses.
 from __future__ import annotations
 
 import abc
+import dataclasses
 from collections.abc import Mapping, Sequence
 
 from cairn.entities import (
@@ -311,6 +312,27 @@ class DownsampledHistory(abc.ABC):
         """At most `buckets` points over `[x_min, x_max]` (default: the whole history) of
         `axis` ("step", "timestamp" in ms, "relative": ms since the series' first point).
         An unknown run raises ResourceDoesNotExistError."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RunCount:
+    """How many active runs an experiment holds, and when the newest of them last moved
+    (the largest start or end time, ms; None without runs)."""
+
+    runs: int
+    last_activity: int | None
+
+
+class RunCounts(abc.ABC):
+    """Optional capability: active runs counted per experiment in one query (for the
+    experiments page; MLflow's API has no count).
+
+    Stores without it are served by paging `search_runs` (cairn.server.ui_api)."""
+
+    @abc.abstractmethod
+    def count_runs(self, experiment_ids: Sequence[str] | None = None) -> dict[str, RunCount]:
+        """Counts of the given experiments (each given id answers, 0 without runs), or with
+        None of every experiment holding active runs."""
 
 
 REGISTERED_MODELS_MAX_RESULTS_DEFAULT = 100

@@ -54,11 +54,14 @@ export function artifactUrl(uri, path) {
   return `/ajax-api/2.0/mlflow-artifacts/artifacts/${parts.join("/")}`;
 }
 
-/** Every page of a paged search: calls onPage(items) as each arrives; `live()` false stops. */
-export async function searchAll(endpoint, body, field, onPage, live = () => true) {
+/** Every page of a paged search: calls onPage(items) as each arrives; `live()` false stops.
+ * `first`, if given, is the size of the first page (a small one shows sooner), the others
+ * have body.max_results. */
+export async function searchAll(endpoint, body, field, onPage, live = () => true, first = undefined) {
   let token;
   do {
-    const page = await post(endpoint, { ...body, page_token: token });
+    const size = token === undefined && first ? { max_results: first } : {};
+    const page = await post(endpoint, { ...body, ...size, page_token: token });
     if (!live()) return;
     onPage(page[field] || []);
     token = page.next_page_token;

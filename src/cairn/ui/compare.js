@@ -14,7 +14,9 @@ export async function comparePage(main, _params, query, live) {
   main.append(h("h1", {}, `Compare ${ids.length} runs`));
   if (ids.length < 2) return main.append(h("p", {}, "Select 2 to 100 runs on a runs page."));
   const quoted = ids.map((id) => `'${id.replace(/'/g, "")}'`).join(", ");
-  await plotly();
+  // Plotly (megabytes of script) loads while the runs are fetched; the tables need only the runs.
+  const charting = plotly();
+  charting.catch(() => {});
   let answer;
   try {
     answer = await post("runs/search", { filter: `attributes.run_id IN (${quoted})`, max_results: 1000,
@@ -23,11 +25,16 @@ export async function comparePage(main, _params, query, live) {
   if (!live()) return;
   const runs = (answer.runs || []).map(flatten);
   const params = keysOf(runs, "params"), metrics = keysOf(runs, "metrics");
+  const plots = [h("div", { class: "status" }, "Loading charts…"), h("div", { class: "status" }, "Loading charts…")];
   main.append(
     section("Parameters", sideBySide(runs, "params", params, "compare-params")),
     section("Metrics", sideBySide(runs, "metrics", metrics, "compare-metrics")),
-    section("Parallel coordinates", parallel(runs, params, metrics)),
-    section("Scatter", scatter(runs, params, metrics)));
+    section("Parallel coordinates", plots[0]),
+    section("Scatter", plots[1]));
+  try { await charting; } catch (e) { plots.forEach((p) => p.replaceWith(errorBox(e))); return; }
+  if (!live()) return;
+  plots[0].replaceWith(parallel(runs, params, metrics));
+  plots[1].replaceWith(scatter(runs, params, metrics));
 }
 
 function keysOf(runs, kind) {

@@ -1,5 +1,5 @@
 // Experiments: the list with run counts and last activity; create, rename, delete.
-import { errorBox, post, searchAll } from "./api.js";
+import { ApiError, cairn, errorBox, post, searchAll } from "./api.js";
 import { fill, formatTime, h } from "./dom.js";
 import { href } from "./router.js";
 
@@ -25,16 +25,17 @@ export async function experimentsPage(main, _params, _query, live) {
     await searchAll("experiments/search", { max_results: 1000, order_by: ["last_update_time DESC"] },
       "experiments", (page) => experiments.push(...page), live);
     if (!live()) return;
-    fill(body, experiments.map((e) => row(e, status, load, live)));
+    const rows = experiments.map((e) => row(e, status, load));
+    fill(body, rows.map((r) => r.tr));
     if (!experiments.length) fill(body, h("tr", {}, h("td", { colspan: 6 }, "No experiments yet.")));
+    await counts(rows, live);
   }
   try { await load(); } catch (error) { fill(status, errorBox(error)); }
 }
 
-function row(e, status, reload, live) {
-  const runs = h("td", { class: "num" }, "…");
-  const last = h("td", {}, formatTime(e.last_update_time));
-  countRuns(e.experiment_id, runs, last, live).catch(() => fill(runs, "?"));
+function row(e, status, reload) {
+  const runs = h("td", { class: "num runs" }, "…");
+  const last = h("td", { class: "last-activity" }, formatTime(e.last_update_time));
   const act = (fn) => async () => {
     try { await fn(); await reload(); } catch (error) { fill(status, errorBox(error)); }
   };
@@ -45,16 +46,44 @@ function row(e, status, reload, live) {
   const remove = act(async () => {
     if (confirm(`Delete experiment "${e.name}"?`)) await post("experiments/delete", { experiment_id: e.experiment_id });
   });
-  return h("tr", {},
+  const tr = h("tr", { dataset: { experimentId: e.experiment_id } },
     h("td", {}, h("a", { href: href("experiments", e.experiment_id) }, e.name)),
     h("td", {}, e.experiment_id), runs, last, h("td", {}, formatTime(e.creation_time)),
     h("td", { class: "actions" },
       h("button", { onclick: rename, title: "Rename" }, "Rename"),
       h("button", { onclick: remove, class: "danger", title: "Delete" }, "Delete")));
+  return { e, tr, runs, last };
 }
 
-// No count endpoint in MLflow's API: page through run ids only (no data fields asked for),
-// newest first, so the first page also gives the last activity.
+const COUNT_CHUNK = 1000;  // the server's limit of experiments per call
+
+// Run counts and last activity from Cairn's one-query endpoint; against a server without
+// it (404), each experiment's runs are paged instead.
+async function counts(rows, live) {
+  for (let i = 0; i < rows.length; i += COUNT_CHUNK) {
+    const chunk = rows.slice(i, i + COUNT_CHUNK);
+    let answer;
+    try {
+      answer = await cairn("experiments/run-counts", { experiment_ids: chunk.map((r) => r.e.experiment_id).join(",") });
+    } catch (error) {
+      if (!(error instanceof ApiError) || error.status !== 404) {
+        for (const r of chunk) fill(r.runs, "?");
+        continue;
+      }
+      await Promise.all(chunk.map((r) => countRuns(r.e.experiment_id, r.runs, r.last, live).catch(() => fill(r.runs, "?"))));
+      continue;
+    }
+    if (!live()) return;
+    for (const r of chunk) {
+      const c = answer.counts?.[r.e.experiment_id] || { runs: 0, last_activity: null };
+      fill(r.runs, String(c.runs));
+      if (c.last_activity) fill(r.last, formatTime(c.last_activity));
+    }
+  }
+}
+
+// MLflow's API alone has no count: page through the runs, newest first, so the first page
+// also gives the last activity.
 async function countRuns(experimentId, cell, lastCell, live) {
   let count = 0, first = true;
   await searchAll("runs/search", {

@@ -51,8 +51,12 @@ function versionRow(name, v, act) {
   return h("tr", { dataset: { version: v.version } },
     h("td", {}, `v${v.version}`),
     h("td", { class: "stage" }, v.current_stage),
-    h("td", {}, (v.aliases || []).map((a) => h("span", { class: "badge" }, `@${a}`))),
-    h("td", {}, v.run_id ? h("a", { href: href("runs", v.run_id) }, v.run_id.slice(0, 12)) : v.source || ""),
+    h("td", { class: "aliases" }, (v.aliases || []).map((a) => h("span", { class: "badge alias", dataset: { alias: a } }, `@${a}`,
+      h("button", { class: "delete-alias link", title: `Delete alias ${a}`, "aria-label": `Delete alias ${a}`,
+        onclick: act(() => post("registered-models/alias", { name, alias: a }, "DELETE")) }, "×")))),
+    h("td", { class: "lineage" }, v.run_id
+      ? h("a", { class: "run-link", href: href("runs", v.run_id), title: v.source || v.run_id }, `run ${v.run_id.slice(0, 12)}`)
+      : v.source || ""),
     h("td", {}, formatTime(v.creation_timestamp)),
     h("td", {}, stage, h("button", { class: "transition", onclick: act(() => post("model-versions/transition-stage",
       { name, version: v.version, stage: stage.value, archive_existing_versions: false })) }, "Transition")),

@@ -1,5 +1,5 @@
 // One run: overview, params, metrics (latest/min/max), editable tags, datasets, artifacts, models.
-import { errorBox, get, post } from "./api.js";
+import { artifactUrl, errorBox, get, post } from "./api.js";
 import { artifactTree } from "./artifacts.js";
 import { fill, formatDuration, formatTime, formatValue, h, pairs, section, table } from "./dom.js";
 import { href } from "./router.js";
@@ -36,6 +36,11 @@ function overview(info, tags) {
       h("a", { href: href("runs", c.info.run_id), class: "badge" }, c.info.run_name || c.info.run_id)) : "none"))
     .catch((e) => fill(children, errorBox(e)));
   const commit = tags["mlflow.source.git.commit"];
+  const diff = h("span", { id: "source-diff" }, "…");
+  findDiff(info).then((found) => fill(diff, found
+    ? h("a", { href: artifactUrl(info.artifact_uri, DIFF_ARTIFACT), id: "diff-link", target: "_blank", rel: "noopener" },
+      DIFF_ARTIFACT)
+    : "none")).catch(() => fill(diff, "none"));
   return kvTable([
     ["Run ID", info.run_id],
     ["Status", info.status],
@@ -44,10 +49,20 @@ function overview(info, tags) {
     ["Duration", formatDuration(info.start_time, info.end_time)],
     ["User", info.user_id || tags["mlflow.user"] || ""],
     ["Source", [tags["mlflow.source.name"] || "", commit ? ` @ ${commit.slice(0, 12)}` : ""].join("")],
+    ["Git commit", commit ? h("code", { id: "git-commit", title: commit }, commit) : "none"],
+    ["Uncommitted changes", diff],
     ["Parent", parent ? h("a", { href: href("runs", parent) }, parent) : "none"],
     ["Children", children],
     ["Artifact URI", info.artifact_uri || ""],
   ], "overview");
+}
+
+const DIFF_ARTIFACT = "source/uncommitted.diff";
+
+/** Whether the run stored the diff of its working tree (cairn's source capture). */
+async function findDiff(info) {
+  const answer = await get("artifacts/list", { run_id: info.run_id, path: "source" });
+  return (answer.files || []).some((f) => f.path === DIFF_ARTIFACT && !f.is_dir);
 }
 
 function metricsSection(run, live) {
@@ -90,27 +105,49 @@ function tagsSection(run) {
   return section("Tags", h("table", { class: "kv", id: "tags" }, body), form, status);
 }
 
+function datasetRows(list, role) {
+  return list.map((i) => {
+    const tags = pairs(i.tags);
+    return h("tr", { dataset: { role } },
+      h("td", {}, role), h("td", {}, i.dataset?.name || ""), h("td", {}, i.dataset?.digest || ""),
+      h("td", {}, i.dataset?.source_type || ""), h("td", { class: "context" }, tags["mlflow.data.context"] || ""),
+      h("td", {}, Object.entries(tags).filter(([k]) => k !== "mlflow.data.context").map(([k, v]) =>
+        h("span", { class: "badge" }, `${k}=${v}`))));
+  });
+}
+
 function datasetsSection(run) {
   const inputs = run.inputs?.dataset_inputs || [];
-  const outputs = run.outputs?.model_outputs || [];
-  return section("Datasets and outputs",
-    inputs.length ? table(["Dataset", "Digest", "Source type", "Context"], inputs.map((i) => h("tr", {},
-      h("td", {}, i.dataset.name), h("td", {}, i.dataset.digest), h("td", {}, i.dataset.source_type || ""),
-      h("td", {}, pairs(i.tags)["mlflow.data.context"] || "")))) : h("p", { class: "status" }, "No datasets."),
-    outputs.length ? h("p", {}, "Outputs: ", outputs.map((o) => h("span", { class: "badge" }, `${o.model_id} (step ${o.step ?? 0})`))) : "");
+  const outputs = run.outputs?.dataset_outputs || [];
+  const rows = [...datasetRows(inputs, "input"), ...datasetRows(outputs, "output")];
+  return section("Datasets",
+    rows.length ? table(["Role", "Dataset", "Digest", "Source type", "Context", "Tags"], rows, { id: "datasets" })
+      : h("p", { class: "status", id: "datasets" }, "No datasets."));
 }
 
 function modelsSection(run) {
-  const body = h("div", {}, "…");
+  const body = h("div", { id: "models" }, "…");
   const id = run.info.run_id;
+  const outputs = run.outputs?.model_outputs || [];
   Promise.all([
+    // Models the run produced (run.outputs), each read by id; then those naming it as source.
+    Promise.all(outputs.map((o) => get(`logged-models/${encodeURIComponent(o.model_id)}`)
+      .then((r) => ({ model: r.model, step: o.step })).catch(() => ({ model: { info: { model_id: o.model_id } }, step: o.step })))),
     post("logged-models/search", { experiment_ids: [run.info.experiment_id], filter: `source_run_id = '${id}'` })
       .then((r) => r.models || []).catch(() => []),
     get("model-versions/search", { filter: `run_id = '${id}'` }).then((r) => r.model_versions || []).catch(() => []),
-  ]).then(([logged, versions]) => fill(body,
-    logged.length ? h("p", {}, "Logged: ", logged.map((m) => h("span", { class: "badge" }, m.info.name || m.info.model_id))) : "",
-    versions.length ? h("p", {}, "Registered: ", versions.map((v) =>
-      h("a", { class: "badge", href: href("models", v.name) }, `${v.name} v${v.version}`))) : "",
-    !logged.length && !versions.length ? h("p", { class: "status" }, "No models.") : ""));
+  ]).then(([produced, sourced, versions]) => {
+    const seen = new Set(produced.map((p) => p.model.info?.model_id));
+    const logged = [...produced, ...sourced.filter((m) => !seen.has(m.info?.model_id)).map((model) => ({ model, step: null }))];
+    fill(body,
+      logged.length ? table(["Logged model", "Model ID", "Status", "Type", "Step"], logged.map(({ model, step }) => {
+        const info = model.info || {};
+        return h("tr", { dataset: { modelId: info.model_id || "" } }, h("td", {}, info.name || ""), h("td", {}, info.model_id || ""),
+          h("td", {}, info.status || ""), h("td", {}, info.model_type || ""), h("td", {}, step === null ? "" : String(step ?? 0)));
+      }), { id: "logged-models" }) : "",
+      versions.length ? h("p", {}, "Registered: ", versions.map((v) =>
+        h("a", { class: "badge", href: href("models", v.name) }, `${v.name} v${v.version}`))) : "",
+      !logged.length && !versions.length ? h("p", { class: "status" }, "No models.") : "");
+  });
   return section("Models", body);
 }

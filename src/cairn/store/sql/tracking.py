@@ -46,6 +46,7 @@ from cairn.store.sql import dialects, engine, loading, migrate, query
 from cairn.store.sql.downsample import SqlDownsampledHistory
 from cairn.store.sql.logged_models import SqlLoggedModels
 from cairn.store.sql.prepared import Prepared
+from cairn.store.sql.run_counts import SqlRunCounts
 from cairn.store.sql.schema import experiment_tags, experiments, runs
 from cairn.store.sql.schema import metrics as metrics_table
 from cairn.store.sql.schema import params as params_table
@@ -85,7 +86,9 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-class SqlTrackingStore(SqlLoggedModels, SqlDownsampledHistory, TrackingStore, ColumnarRunSearch):
+class SqlTrackingStore(
+    SqlLoggedModels, SqlDownsampledHistory, SqlRunCounts, TrackingStore, ColumnarRunSearch
+):
     """Tracking data in one SQL database; artifact locations derive from `artifact_root`."""
 
     def __init__(self, db_uri: str, artifact_root: str) -> None:
