@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -28,6 +29,7 @@ from cairn.store.rest.tracking import RestTrackingStore
 from cairn.store.sql.registry import SqlRegistryStore
 from cairn.store.sql.tracking import SqlTrackingStore
 from local_processes import answers_health, free_port
+from moto_server import start_moto, stop
 
 POSTGRES_URI = os.environ.get(
     "CAIRN_TEST_POSTGRES_URI", "postgresql://postgres@127.0.0.1:5432/test"
@@ -313,3 +315,47 @@ def rest_store(rest_server: RestServer) -> Iterator[RestTrackingStore]:
     store = RestTrackingStore(rest_server.url, str(rest_server.artifacts))
     yield store
     store.close()
+
+
+# -- S3: a real moto server process, with dummy credentials -------------------------------
+
+
+@pytest.fixture(scope="session")
+def aws_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Dummy credentials and region for this process (and the children it starts)."""
+    masked = tmp_path_factory.mktemp("aws-config") / "absent"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AWS_ACCESS_KEY_ID", "cairn-test-key")
+        patch.setenv("AWS_SECRET_ACCESS_KEY", "cairn-test-secret")
+        patch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        patch.setenv("AWS_CONFIG_FILE", str(masked))
+        patch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(masked))
+        patch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+        for name in ("AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_PROFILE", "AWS_ENDPOINT_URL"):
+            patch.delenv(name, raising=False)
+        no_proxy = ",".join(p for p in ("127.0.0.1", os.environ.get("NO_PROXY")) if p)
+        patch.setenv("NO_PROXY", no_proxy)
+        patch.setenv("no_proxy", no_proxy)
+        yield
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint(aws_environment: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The URL of a real moto S3 server process, for the whole session."""
+    process, endpoint = start_moto(tmp_path_factory.mktemp("moto") / "server.log")
+    try:
+        yield endpoint
+    finally:
+        stop(process)
+
+
+@pytest.fixture(scope="session")
+def s3_client(moto_endpoint: str) -> Any:
+    """A plain boto3 client on the moto server, to look at (or plant) keys behind the
+    repository's back."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.session.Session().client(
+        "s3", endpoint_url=moto_endpoint, config=Config(s3={"addressing_style": "path"})
+    )

@@ -23,6 +23,7 @@ import pytest
 from live_server import LiveServer, start_moto, start_server
 
 import cairn
+import moto_server
 from local_processes import answers_health, free_port
 
 SERVER_BACKENDS = ["sqlite", "postgresql"]
@@ -187,5 +188,4 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveSe
         finally:
             live.stop()
     finally:
-        moto.terminate()
-        moto.wait(15)
+        moto_server.stop(moto)

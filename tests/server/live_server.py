@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import moto_server
 from local_processes import free_port
 
 START_TIMEOUT = 60.0
@@ -183,31 +184,4 @@ def _wait_until_healthy(server: LiveServer) -> bool:
 
 def start_moto(folder: Path) -> tuple[subprocess.Popen[bytes], str]:
     """A moto S3 server process on 127.0.0.1; returns it and its endpoint URL."""
-    folder.mkdir(parents=True, exist_ok=True)
-    for _attempt in range(3):
-        port = free_port()
-        with open(folder / f"moto-{port}.log", "wb") as log_file:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            try:
-                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-                connection.request("GET", "/moto-api/")
-                if connection.getresponse().status == 200:
-                    connection.close()
-                    return process, f"http://127.0.0.1:{port}"
-            except OSError:
-                pass
-            try:
-                process.wait(0.05)
-                break  # it died (a taken port, most likely): try another
-            except subprocess.TimeoutExpired:
-                continue
-        if process.poll() is None:
-            process.terminate()
-            process.wait(15)
-    raise RuntimeError("moto server did not start")
+    return moto_server.start_moto(folder / "moto.log")
