@@ -64,3 +64,30 @@ def stop_session(process: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait(10)
+
+
+def start_cairn_server(folder: Path, database: Path) -> tuple[subprocess.Popen[bytes], int]:
+    """`cairn server` on a free port over a SQLite file, up and answering /health; exits
+    with the server's log if it never does."""
+    import sys
+
+    port = free_port()
+    command = [
+        sys.executable,
+        "-c",
+        "from cairn.cli import cli; cli()",
+        "server",
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+        "--backend-store-uri",
+        f"sqlite:///{database}",
+        "--artifacts-destination",
+        str(folder / "artifacts"),
+    ]
+    server = spawn_in_session(command, folder, folder / "server.log", dict(os.environ))
+    if not wait_until_answers(server, port, "/health", 60):
+        stop_session(server)
+        sys.exit((folder / "server.log").read_text())
+    return server, port

@@ -42,7 +42,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from processes import HOST, free_port, spawn_in_session, stop_session, wait_until_answers
+from processes import HOST, start_cairn_server, stop_session
 
 from cairn.entities import Metric, Param
 from cairn.store.sql.tracking import SqlTrackingStore
@@ -213,25 +213,7 @@ def summary(first: list[float], times: list[float], target: float) -> dict[str, 
 
 
 def start_server(folder: Path, database: Path) -> tuple[Any, str]:
-    port = free_port()
-    command = [
-        sys.executable,
-        "-c",
-        "from cairn.cli import cli; cli()",
-        "server",
-        "--host",
-        HOST,
-        "--port",
-        str(port),
-        "--backend-store-uri",
-        f"sqlite:///{database}",
-        "--artifacts-destination",
-        str(folder / "artifacts"),
-    ]
-    server = spawn_in_session(command, folder, folder / "server.log", dict(os.environ))
-    if not wait_until_answers(server, port, "/health", 60):
-        stop_session(server)
-        sys.exit((folder / "server.log").read_text())
+    server, port = start_cairn_server(folder, database)
     return server, f"http://{HOST}:{port}"
 
 

@@ -13,17 +13,15 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import os
 import random
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlencode
 
-from processes import HOST, free_port, spawn_in_session, stop_session, wait_until_answers
+from processes import HOST, start_cairn_server, stop_session
 
 from cairn.store.sql.tracking import SqlTrackingStore
 
@@ -106,27 +104,8 @@ def main() -> None:
                 timed(in_turn(store, ids, axis, args.buckets), args.repeats),
             )
         store.close()
-        port = free_port()
-        command = [
-            sys.executable,
-            "-c",
-            "from cairn.cli import cli; cli()",
-            "server",
-            "--host",
-            HOST,
-            "--port",
-            str(port),
-            "--backend-store-uri",
-            f"sqlite:///{database}",
-            "--artifacts-destination",
-            str(Path(folder) / "artifacts"),
-        ]
-        server = spawn_in_session(
-            command, Path(folder), Path(folder) / "server.log", dict(os.environ)
-        )
+        server, port = start_cairn_server(Path(folder), Path(database))
         try:
-            if not wait_until_answers(server, port, "/health", 60):
-                sys.exit((Path(folder) / "server.log").read_text())
             for axis in AXES:
                 query = urlencode(
                     {"run_ids": ids, "key": "loss", "x_axis": axis, "buckets": args.buckets},
