@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -28,7 +27,7 @@ import sqlalchemy as sa
 from cairn.store.rest.tracking import RestTrackingStore
 from cairn.store.sql.registry import SqlRegistryStore
 from cairn.store.sql.tracking import SqlTrackingStore
-from local_processes import answers_health, free_port
+from local_processes import answers_health, cairn_server_command, free_port
 from moto_server import start_moto, stop
 
 POSTGRES_URI = os.environ.get(
@@ -268,10 +267,13 @@ def _start_server(folder: Path, db_uri: str) -> tuple[subprocess.Popen[bytes], i
     log = folder / "server.log"
     for _attempt in range(3):  # another process may take the port between probe and bind
         port = free_port()
-        command = [sys.executable, "-c", "from cairn.cli import cli; cli()", "server"]
-        command += ["--host", "127.0.0.1", "--port", str(port), "--backend-store-uri", db_uri]
-        command += ["--artifacts-destination", str(folder / "artifacts")]
-        command += ["--allowed-artifact-roots", REST_SERVER_ALLOWED_ROOT]
+        command = cairn_server_command(
+            port,
+            db_uri,
+            str(folder / "artifacts"),
+            "--allowed-artifact-roots",
+            REST_SERVER_ALLOWED_ROOT,
+        )
         with open(log, "ab") as out:
             process = subprocess.Popen(command, cwd=folder, stdout=out, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + REST_SERVER_START_SECONDS

@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import http.client
 import socket
+import sys
+
+# `cairn` run from this interpreter, whatever is on PATH.
+CLI = "from cairn.cli import cli; cli()"
 
 
 def free_port() -> int:
@@ -26,3 +30,22 @@ def answers_health(port: int) -> bool:
         return False
     finally:
         connection.close()
+
+
+def cairn_server_command(port: int, backend_uri: str, destination: str, *extra: str) -> list[str]:
+    """The `cairn server` command line every suite starts, as a user would type it."""
+    return [
+        sys.executable,
+        "-c",
+        CLI,
+        "server",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--backend-store-uri",
+        backend_uri,
+        "--artifacts-destination",
+        destination,
+        *extra,
+    ]

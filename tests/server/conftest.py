@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ from live_server import LiveServer, start_moto, start_server
 
 import cairn
 import moto_server
-from local_processes import answers_health, free_port
+from local_processes import answers_health, cairn_server_command, free_port
 
 SERVER_BACKENDS = ["sqlite", "postgresql"]
 START_SECONDS = 60.0
@@ -53,20 +52,7 @@ def _start(workdir: Path, backend_uri: str) -> tuple[subprocess.Popen[bytes], in
     log_path = workdir / "server.log"
     for _attempt in range(3):  # another process may take the port between probe and bind
         port = free_port()
-        command = [
-            sys.executable,
-            "-c",
-            "from cairn.cli import cli; cli()",
-            "server",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--backend-store-uri",
-            backend_uri,
-            "--artifacts-destination",
-            str(workdir / "artifacts"),
-        ]
+        command = cairn_server_command(port, backend_uri, str(workdir / "artifacts"))
         with open(log_path, "ab") as log:
             process = subprocess.Popen(command, cwd=workdir, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + START_SECONDS

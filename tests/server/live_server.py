@@ -13,7 +13,6 @@ import http.client
 import json
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -21,10 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import moto_server
-from local_processes import free_port
+from local_processes import cairn_server_command, free_port
 
 START_TIMEOUT = 60.0
-CLI = "from cairn.cli import cli; cli()"
 
 
 @dataclass
@@ -135,23 +133,14 @@ def start_server(
         log = folder / f"server-{port}.log"
         with open(log, "wb") as log_file:
             process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-c",
-                    CLI,
-                    "server",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                    "--backend-store-uri",
+                cairn_server_command(
+                    port,
                     f"sqlite:///{database}",
-                    "--artifacts-destination",
                     destination_uri or str(destination),
                     "--workers",
                     str(workers),
                     *options,
-                ],
+                ),
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
                 cwd=folder,

@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from live_server import CLI, LiveServer, Reply, start_server
+from live_server import LiveServer, Reply, start_server
+
+from local_processes import CLI
 
 PASSWORD = "correct-horse-battery"
 USERS = ("reader", "editor", "manager", "outsider", "grantee")

@@ -22,9 +22,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from local_processes import free_port
+from local_processes import CLI, free_port
 
-CLI = "from cairn.cli import cli; cli()"
 START_SECONDS = 60.0
 STOP_SECONDS = 15.0
 FEATURES = ["f0", "f1", "f2", "f3"]

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 import cairn
-from conftest import CLI, ScoringServer, Trained, start_scoring_server
+from conftest import ScoringServer, Trained, start_scoring_server
+from local_processes import CLI
 
 
 def _split(trained: Trained) -> bytes:

@@ -20,7 +20,7 @@ import pytest
 
 import cairn
 from cairn.entities import Dataset, DatasetInput, InputTag, LoggedModelOutput
-from local_processes import answers_health, free_port
+from local_processes import answers_health, cairn_server_command, free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "ui"
@@ -47,26 +47,9 @@ class Seeded:
 
 
 def _popen(port: int, folder: Path, log: Any, *extra: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "from cairn.cli import cli; cli()",
-            "server",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--backend-store-uri",
-            f"sqlite:///{folder / 'cairn.db'}",
-            "--artifacts-destination",
-            str(folder / "artifacts"),
-            *extra,
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=folder,
-    )
+    database = f"sqlite:///{folder / 'cairn.db'}"
+    command = cairn_server_command(port, database, str(folder / "artifacts"), *extra)
+    return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=folder)
 
 
 def start_server(folder: Path, *extra: str) -> tuple[subprocess.Popen[bytes], str]:
