@@ -14,7 +14,7 @@ from sklearn.linear_model import LogisticRegression
 import cairn
 from cairn.entities import LoggedModelStatus
 from cairn.exceptions import ResourceDoesNotExistError
-from cairn.models.uri import LOGGED_MODEL_ID
+from cairn.store.ids import LOGGED_MODEL_ID
 
 
 def test_log_and_load_by_models_uri(

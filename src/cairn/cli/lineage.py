@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from cairn.cli.model_registry import client_for
-from cairn.entities import ModelVersionLineage
+from cairn.entities import DATASET_CONTEXT_TAG, ModelVersionLineage
 from cairn.tracking.lineage import DatasetLineage
 
 
@@ -66,6 +66,6 @@ def _print_version(found: ModelVersionLineage) -> None:
         click.echo(f"  run {info.run_id}  experiment {info.experiment_id}  name {info.run_name}")
     click.echo(f"  git commit {found.git_commit or '-'}  source {found.source_name or '-'}")
     for item in found.datasets:
-        context = next((t.value for t in item.tags if t.key == "mlflow.data.context"), "-")
+        context = next((t.value for t in item.tags if t.key == DATASET_CONTEXT_TAG), "-")
         d = item.dataset
         click.echo(f"  dataset {d.name}  digest {d.digest}  context {context}")

@@ -1,6 +1,12 @@
 """Plain values: no I/O, no database, no network."""
 
-from cairn.entities.dataset import Dataset, DatasetInput, InputTag, RunInputs
+from cairn.entities.dataset import (
+    DATASET_CONTEXT_TAG,
+    Dataset,
+    DatasetInput,
+    InputTag,
+    RunInputs,
+)
 from cairn.entities.experiment import Experiment
 from cairn.entities.file_info import FileInfo
 from cairn.entities.lifecycle import LifecycleStage, RunStatus, ViewType
@@ -25,6 +31,7 @@ from cairn.entities.registry import (
 from cairn.entities.run import Run, RunData, RunInfo
 
 __all__ = [
+    "DATASET_CONTEXT_TAG",
     "Dataset",
     "DatasetInput",
     "Experiment",

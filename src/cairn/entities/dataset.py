@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+#: The input tag that says how a run used a dataset ("training", "validation", …).
+DATASET_CONTEXT_TAG = "mlflow.data.context"
+
 
 @dataclass(frozen=True, slots=True)
 class Dataset:

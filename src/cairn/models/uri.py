@@ -19,7 +19,6 @@ read it once is slow.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import tempfile
 from typing import TYPE_CHECKING
@@ -28,12 +27,11 @@ from cairn.artifacts.paths import local_path_of, safe_relative
 from cairn.artifacts.uri import artifact_repository, scheme_of
 from cairn.exceptions import InvalidParameterValueError, ResourceDoesNotExistError
 from cairn.models.model import MLMODEL_FILE_NAME
+from cairn.store.ids import logged_model_id_in
 
 if TYPE_CHECKING:
     from cairn.entities import LoggedModel, ModelVersion
     from cairn.tracking.client import Client
-
-LOGGED_MODEL_ID = re.compile(r"m-[0-9a-f]{32}")
 
 
 def download_model(model_uri: str, dst_path: str | None = None) -> str:
@@ -104,11 +102,11 @@ def _run_output_model(client: Client, run_id: str, name: str) -> LoggedModel:
 
 
 def _from_models_uri(model_uri: str, dst_path: str | None) -> str:
-    rest = model_uri[len("models:/") :].strip("/")
-    if LOGGED_MODEL_ID.fullmatch(rest):
-        return fetch_directory(_client().get_logged_model(rest).artifact_uri, "", dst_path)
+    model_id = logged_model_id_in(model_uri)
+    if model_id is not None:
+        return fetch_directory(_client().get_logged_model(model_id).artifact_uri, "", dst_path)
     source = _registered_source(model_uri, resolve_model_version(model_uri))
-    if source.startswith("models:/") and not LOGGED_MODEL_ID.fullmatch(source[len("models:/") :]):
+    if source.startswith("models:/") and logged_model_id_in(source) is None:
         raise InvalidParameterValueError(f"{model_uri!r} points at another registered model.")
     return download_model(source, dst_path)
 

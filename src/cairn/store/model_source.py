@@ -29,13 +29,13 @@ from urllib.parse import SplitResult, unquote, urlsplit
 
 from cairn.artifacts.paths import local_path_of, safe_relative
 from cairn.exceptions import InvalidParameterValueError
+from cairn.store.ids import LOGGED_MODEL_ID
 
 MAX_SOURCE_LENGTH = 8192
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _MAX_DECODINGS = 10
 _RUN_ID = re.compile(r"^[a-zA-Z0-9][\w\-]{0,255}$")
-_MODEL_ID = re.compile(r"^m-[0-9a-f]{32}$")
 _VERSION = re.compile(r"^[0-9]{1,9}$")
 _LOCAL_SCHEMES = ("", "file")
 
@@ -115,7 +115,7 @@ def _run_reference(source: str) -> SourceReference:
 def _model_reference(source: str) -> SourceReference:
     rest = source[len("models:") :]
     parts = rest[1:].split("/") if rest.startswith("/") and not rest.startswith("//") else []
-    if len(parts) == 1 and _MODEL_ID.match(parts[0]):
+    if len(parts) == 1 and LOGGED_MODEL_ID.fullmatch(parts[0]):
         return SourceReference("model", (parts[0],))
     if len(parts) == 2 and parts[0] and _VERSION.match(parts[1]):
         return SourceReference("version", (parts[0], str(int(parts[1]))))

@@ -28,6 +28,12 @@ def decode(token: str | None) -> int:
     return offset
 
 
+def next_token(offset: int, limit: int, fetched: int) -> str | None:
+    """The token of the page after `offset`, when the query fetched more than `limit` rows
+    (the stores ask for one extra row to know)."""
+    return encode(offset + limit) if fetched > limit else None
+
+
 def max_results(value: object, limit: int = SEARCH_MAX_RESULTS_LIMIT) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= limit:
         raise InvalidParameterValueError(

@@ -7,8 +7,8 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from cairn import validation as check
-from cairn.entities import Dataset as DatasetEntity
 from cairn.entities import (
+    DATASET_CONTEXT_TAG,
     DatasetInput,
     Experiment,
     ExperimentTag,
@@ -21,6 +21,7 @@ from cairn.entities import (
     RunTag,
     ViewType,
 )
+from cairn.entities import Dataset as DatasetEntity
 from cairn.exceptions import InvalidParameterValueError
 from cairn.store.base import SEARCH_MAX_RESULTS_DEFAULT, TrackingStore
 from cairn.tracking.artifact_logging import ArtifactLogging
@@ -31,8 +32,6 @@ from cairn.tracking.user import USER_TAG, current_user
 
 if TYPE_CHECKING:
     from cairn import data
-
-DATASET_CONTEXT_TAG = "mlflow.data.context"
 
 
 def now_ms() -> int:

@@ -12,11 +12,10 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from cairn.entities import Dataset, ModelVersion, Run, ViewType
+from cairn.entities import DATASET_CONTEXT_TAG, Dataset, ModelVersion, Run, ViewType
 from cairn.exceptions import InvalidParameterValueError
 from cairn.store.base import RegistryStore, TrackingStore
 
-CONTEXT_TAG = "mlflow.data.context"
 _DIGEST = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 _PAGE = 1000
 _IDS_PER_FILTER = 100  # run ids per `run_id IN (...)` clause
@@ -56,7 +55,7 @@ def dataset_lineage(
             if item.dataset.digest != digest:
                 continue
             datasets[(item.dataset.name, item.dataset.source)] = item.dataset
-            context = next((t.value for t in item.tags if t.key == CONTEXT_TAG), None)
+            context = next((t.value for t in item.tags if t.key == DATASET_CONTEXT_TAG), None)
             uses.append(
                 DatasetUse(
                     run.info.run_id,

@@ -17,7 +17,7 @@ import tempfile
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from cairn.entities import Dataset, DatasetInput, InputTag
+from cairn.entities import DATASET_CONTEXT_TAG, Dataset, DatasetInput, InputTag
 from cairn.exceptions import InvalidParameterValueError
 
 if TYPE_CHECKING:
@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 
     from cairn.tracking.client import Client
 
-CONTEXT_TAG = "mlflow.data.context"
 PREDICTIONS_CONTEXT = "predictions"
 MODEL_NAME_TAG = "cairn.model.name"
 MODEL_VERSION_TAG = "cairn.model.version"
@@ -107,7 +106,7 @@ def record_predictions(
     file_name = os.path.basename(path)
     source = json.dumps({"uri": f"runs:/{run_id}/{FOLDER}/{file_name}"})
     recorded = dataclasses.replace(described, source_type="run_artifact", source=source)
-    tags = (InputTag(CONTEXT_TAG, PREDICTIONS_CONTEXT), *model_tags)
+    tags = (InputTag(DATASET_CONTEXT_TAG, PREDICTIONS_CONTEXT), *model_tags)
     client.store.log_dataset_outputs(run_id, [DatasetInput(recorded, tags)])
     return recorded
 
@@ -117,16 +116,17 @@ def _model_tags(client: Client, model_uri: str | None) -> tuple[InputTag, ...]:
     (`models:/name/3`, `@alias`, a stage) or a logged model (`models:/m-…`)."""
     if model_uri is None:
         return ()
-    from cairn.models.uri import LOGGED_MODEL_ID, resolve_model_version
+    from cairn.models.uri import resolve_model_version
+    from cairn.store.ids import logged_model_id_in
 
     if not model_uri.startswith("models:/"):
         raise InvalidParameterValueError(
             f"model_uri must be a models:/ URI (a registered version or a logged model), "
             f"not {model_uri!r}."
         )
-    rest = model_uri[len("models:/") :].strip("/")
-    if LOGGED_MODEL_ID.fullmatch(rest):
-        return (InputTag(MODEL_ID_TAG, client.get_logged_model(rest).model_id),)
+    model_id = logged_model_id_in(model_uri)
+    if model_id is not None:
+        return (InputTag(MODEL_ID_TAG, client.get_logged_model(model_id).model_id),)
     version = resolve_model_version(model_uri, client)
     tags = [InputTag(MODEL_NAME_TAG, version.name), InputTag(MODEL_VERSION_TAG, version.version)]
     if version.model_id:

@@ -20,6 +20,7 @@ from cairn.store.base import (
     RegistryStore,
     TrackingStore,
 )
+from cairn.store.ids import logged_model_id_in
 from cairn.tracking.lineage import DatasetLineage, dataset_lineage
 from cairn.tracking.run_context import GIT_COMMIT_TAG, SOURCE_NAME_TAG
 from cairn.tracking.user import current_user
@@ -190,7 +191,7 @@ class RegistryClient:
             >>> lineage.git_commit, [d.dataset.name for d in lineage.datasets]
         """
         mv = self.get_model_version(name, version)
-        model_id = mv.model_id or _logged_model_id(mv.source)
+        model_id = mv.model_id or logged_model_id_in(mv.source)
         logged = self.store.get_logged_model(model_id) if model_id else None
         run_id = mv.run_id or (logged.source_run_id if logged else None) or _run_id(mv.source)
         if run_id is None:
@@ -233,13 +234,12 @@ class RegistryClient:
         return self.create_model_version(name, source, run_id=run_id, tags=tags, model_id=model_id)
 
     def _registration_source(self, model_uri: str) -> tuple[str, str | None, str | None]:
-        from cairn.models.uri import LOGGED_MODEL_ID, run_model_target
+        from cairn.models.uri import run_model_target
 
-        if model_uri.startswith("models:/"):
-            model_id = model_uri[len("models:/") :].strip("/")
-            if LOGGED_MODEL_ID.fullmatch(model_id):
-                logged = self.store.get_logged_model(model_id)
-                return f"models:/{model_id}", logged.source_run_id, model_id
+        model_id = logged_model_id_in(model_uri)
+        if model_id is not None:
+            logged = self.store.get_logged_model(model_id)
+            return f"models:/{model_id}", logged.source_run_id, model_id
         if model_uri.startswith("runs:/"):
             run_id, name = model_uri[len("runs:/") :].strip("/").partition("/")[::2]
             logged_id = run_model_target(run_id, name)
@@ -247,13 +247,6 @@ class RegistryClient:
                 return f"models:/{logged_id}", run_id, logged_id
             return model_uri, run_id, None
         return model_uri, None, None
-
-
-def _logged_model_id(source: str) -> str | None:
-    from cairn.models.uri import LOGGED_MODEL_ID
-
-    rest = source[len("models:/") :] if source.startswith("models:/") else ""
-    return rest if LOGGED_MODEL_ID.fullmatch(rest) else None
 
 
 def _run_id(source: str) -> str | None:

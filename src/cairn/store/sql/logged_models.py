@@ -4,7 +4,6 @@ that output it. SqlTrackingStore inherits this; it is apart because it is its ow
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -21,8 +20,10 @@ from cairn.entities import (
     PagedList,
 )
 from cairn.exceptions import InvalidParameterValueError, ResourceDoesNotExistError
-from cairn.store import page_token, run_names, search
+from cairn.store import page_token as tokens
+from cairn.store import run_names, search
 from cairn.store.base import LOGGED_MODELS_MAX_RESULTS_DEFAULT
+from cairn.store.ids import LOGGED_MODEL_ID, new_logged_model_id
 from cairn.store.sql import dialects, query
 from cairn.store.sql.schema import (
     experiments,
@@ -35,7 +36,6 @@ from cairn.store.sql.schema import (
 )
 from cairn.store.sql.transactions import SqlTransactions
 
-MODEL_ID_PREFIX = "m-"
 _MAX_NAME_LENGTH = 500
 _MAX_MODEL_TYPE_LENGTH = 500
 _MAX_PARAM_KEY_LENGTH = 255
@@ -48,12 +48,7 @@ def _now_ms() -> int:
 
 def _model_id(value: object) -> str:
     """Ids are `m-` and 32 hex digits; anything else can name no model."""
-    if (
-        not isinstance(value, str)
-        or not value.startswith(MODEL_ID_PREFIX)
-        or len(value) != len(MODEL_ID_PREFIX) + 32
-        or not all(c in "0123456789abcdef" for c in value[len(MODEL_ID_PREFIX) :])
-    ):
+    if not isinstance(value, str) or not LOGGED_MODEL_ID.fullmatch(value):
         raise ResourceDoesNotExistError(f"Logged model with ID '{value}' not found.")
     return value
 
@@ -122,7 +117,7 @@ class SqlLoggedModels(SqlTransactions):
         creator_id: str | None = None,
     ) -> LoggedModel:
         number = int(check.experiment_id(experiment_id))
-        model_id = MODEL_ID_PREFIX + uuid.uuid4().hex
+        model_id = new_logged_model_id()
         name = _short_text("Model name", name or run_names.generate(), _MAX_NAME_LENGTH)
         if source_run_id is not None:
             check.run_id(source_run_id)
@@ -275,8 +270,8 @@ class SqlLoggedModels(SqlTransactions):
         order_by: Sequence[str] | None = None,
         page_token: str | None = None,
     ) -> PagedList[LoggedModel]:
-        limit = _page_limit(max_results)
-        offset = _page_offset(page_token)
+        limit = tokens.max_results(max_results, _LIMIT)
+        offset = tokens.decode(page_token)
         numbers = [int(check.experiment_id(e)) for e in experiment_ids]
         filters = search.parse_filter(search.LOGGED_MODEL_GRAMMAR, filter_string)
         order = search.parse_order_by(search.LOGGED_MODEL_GRAMMAR, order_by)
@@ -286,8 +281,7 @@ class SqlLoggedModels(SqlTransactions):
         with self._read() as conn:
             ids = list(conn.execute(stmt.limit(limit + 1).offset(offset)).scalars())
             found = _load_models(conn, ids[:limit], allow_deleted=False)
-        token = page_token_for(offset, limit, len(ids))
-        return PagedList(found, token)
+        return PagedList(found, tokens.next_token(offset, limit, len(ids)))
 
     def log_outputs(self, run_id: str, models: Sequence[LoggedModelOutput]) -> None:
         check.run_id(run_id)
@@ -334,18 +328,6 @@ class SqlLoggedModels(SqlTransactions):
             .where(logged_models.c.model_id == model_id)
             .values(**values, last_updated_timestamp_ms=_now_ms())
         )
-
-
-def _page_limit(max_results: object) -> int:
-    return page_token.max_results(max_results, _LIMIT)
-
-
-def _page_offset(token: str | None) -> int:
-    return page_token.decode(token)
-
-
-def page_token_for(offset: int, limit: int, fetched: int) -> str | None:
-    return page_token.encode(offset + limit) if fetched > limit else None
 
 
 def _load_models(

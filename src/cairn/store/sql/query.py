@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Select, String, and_, case, cast, exists, not_, select
 from sqlalchemy.sql.elements import ColumnElement
 
+from cairn.entities import DATASET_CONTEXT_TAG
 from cairn.store.search import Comparison, OrderBy
 from cairn.store.sql.schema import (
     datasets,
@@ -56,7 +57,6 @@ LOGGED_MODEL_ATTRIBUTES = {
     "creation_timestamp": logged_models.c.creation_timestamp_ms,
     "last_updated_timestamp": logged_models.c.last_updated_timestamp_ms,
 }
-DATASET_CONTEXT_TAG = "mlflow.data.context"
 
 
 def compare(column: Any, op: str, value: Any) -> ColumnElement[bool]:

@@ -191,7 +191,7 @@ class SqlRegistryStore(SqlRegistryAliases, RegistryStore):
         with self._read() as conn:
             names = list(conn.execute(stmt.limit(limit + 1).offset(offset)).scalars())
             found = registry_loading.load_models(conn, names[:limit])
-        return PagedList(found, _next_token(offset, limit, len(names)))
+        return PagedList(found, tokens.next_token(offset, limit, len(names)))
 
     def set_registered_model_tag(self, name: str, key: str, value: str) -> None:
         name, key = valid.model_name(name), valid.tag_key(key)
@@ -441,7 +441,7 @@ class SqlRegistryStore(SqlRegistryAliases, RegistryStore):
         with self._read() as conn:
             rows = list(conn.execute(stmt.limit(limit + 1).offset(offset)))
             found = registry_loading.versions_from_rows(conn, rows[:limit])
-        return PagedList(found, _next_token(offset, limit, len(rows)))
+        return PagedList(found, tokens.next_token(offset, limit, len(rows)))
 
     def set_model_version_tag(self, name: str, version: str, key: str, value: str) -> None:
         name, number, key = valid.model_name(name), valid.version(version), valid.tag_key(key)
@@ -464,7 +464,3 @@ class SqlRegistryStore(SqlRegistryAliases, RegistryStore):
             )
 
         self._retrying(work)
-
-
-def _next_token(offset: int, limit: int, fetched: int) -> str | None:
-    return tokens.encode(offset + limit) if fetched > limit else None

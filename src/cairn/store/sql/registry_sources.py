@@ -9,10 +9,9 @@ from sqlalchemy.engine import Connection
 from cairn.entities import LifecycleStage
 from cairn.exceptions import ResourceDoesNotExistError
 from cairn.store import model_source
+from cairn.store.ids import LOGGED_MODEL_ID
 from cairn.store.model_source import SourceReference, refuse
 from cairn.store.sql.schema import logged_models, model_versions, runs
-
-_MODEL_ID_LENGTH = len("m-") + 32
 
 
 def check_source(conn: Connection, source: str, run_id: str | None, model_id: str | None) -> None:
@@ -86,7 +85,7 @@ def _run_root(conn: Connection, run_id: str, missing: object = _MISSING) -> str 
 
 def _model_root(conn: Connection, model_id: str, missing: object = _MISSING) -> str | None:
     found = None
-    if len(model_id) == _MODEL_ID_LENGTH:
+    if LOGGED_MODEL_ID.fullmatch(model_id):
         lm = logged_models.c
         found = conn.execute(
             select(lm.artifact_location).where(

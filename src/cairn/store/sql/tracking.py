@@ -34,7 +34,8 @@ from cairn.exceptions import (
     ResourceAlreadyExistsError,
     ResourceDoesNotExistError,
 )
-from cairn.store import page_token, run_names, search
+from cairn.store import page_token as tokens
+from cairn.store import run_names, search
 from cairn.store.base import (
     SEARCH_MAX_RESULTS_DEFAULT,
     ColumnarRunSearch,
@@ -211,7 +212,7 @@ class SqlTrackingStore(
         with self._read() as conn:
             ids = list(conn.execute(stmt.limit(limit + 1).offset(offset)).scalars())
             found = loading.load_experiments(conn, ids[:limit])
-        return PagedList(found, _next_token(offset, limit, len(ids)))
+        return PagedList(found, tokens.next_token(offset, limit, len(ids)))
 
     def rename_experiment(self, experiment_id: str, new_name: str) -> None:
         check.experiment_name(new_name)
@@ -608,7 +609,7 @@ class SqlTrackingStore(
         history = [Metric(k, nan if is_nan else v, t, s) for k, v, t, s, is_nan in rows]
         if limit is None:
             return PagedList(history, None)
-        return PagedList(history[:limit], _next_token(offset, limit, len(history)))
+        return PagedList(history[:limit], tokens.next_token(offset, limit, len(history)))
 
     def search_runs(
         self,
@@ -670,7 +671,7 @@ class SqlTrackingStore(
             return PagedList([], None)
         with self._read() as conn:
             ids = list(conn.execute(stmt.limit(limit + 1).offset(offset)).scalars())
-        return PagedList(ids[:limit], _next_token(offset, limit, len(ids)))
+        return PagedList(ids[:limit], tokens.next_token(offset, limit, len(ids)))
 
     def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput]) -> None:
         from cairn.store.sql import inputs as dataset_inputs
@@ -683,16 +684,12 @@ class SqlTrackingStore(
         self._retrying(lambda conn: dataset_inputs.log(conn, self, run_id, datasets, True))
 
 
-def _page_size(max_results: object, limit: int = page_token.SEARCH_MAX_RESULTS_LIMIT) -> int:
-    return page_token.max_results(max_results, limit)
+def _page_size(max_results: object, limit: int = tokens.SEARCH_MAX_RESULTS_LIMIT) -> int:
+    return tokens.max_results(max_results, limit)
 
 
 def _offset(token: str | None) -> int:
-    return page_token.decode(token)
-
-
-def _next_token(offset: int, limit: int, fetched: int) -> str | None:
-    return page_token.encode(offset + limit) if fetched > limit else None
+    return tokens.decode(token)
 
 
 def _param_key(param: Param) -> str:
