@@ -1,4 +1,13 @@
-"""Plain values: no I/O, no database, no network."""
+"""Plain values: no I/O, no database, no network.
+
+The registry's values load on first use (`cairn.entities.ModelVersion` works as usual):
+defining a dataclass costs about a millisecond, and `import cairn` needs none of them.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from cairn.entities.dataset import (
     DATASET_CONTEXT_TAG,
@@ -19,16 +28,37 @@ from cairn.entities.logged_model import (
 )
 from cairn.entities.metric import ExperimentTag, Metric, Param, RunTag
 from cairn.entities.paged_list import PagedList
-from cairn.entities.registry import (
-    ModelVersion,
-    ModelVersionEvent,
-    ModelVersionEventKind,
-    ModelVersionLineage,
-    ModelVersionStage,
-    ModelVersionStatus,
-    RegisteredModel,
-)
 from cairn.entities.run import Run, RunData, RunInfo
+
+if TYPE_CHECKING:
+    from cairn.entities.registry import (
+        ModelVersion,
+        ModelVersionEvent,
+        ModelVersionEventKind,
+        ModelVersionLineage,
+        ModelVersionStage,
+        ModelVersionStatus,
+        RegisteredModel,
+    )
+
+_REGISTRY_NAMES = frozenset(
+    {
+        "ModelVersion",
+        "ModelVersionEvent",
+        "ModelVersionEventKind",
+        "ModelVersionLineage",
+        "ModelVersionStage",
+        "ModelVersionStatus",
+        "RegisteredModel",
+    }
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _REGISTRY_NAMES:
+        return getattr(importlib.import_module("cairn.entities.registry"), name)
+    raise AttributeError(f"module 'cairn.entities' has no attribute {name!r}")
+
 
 __all__ = [
     "DATASET_CONTEXT_TAG",

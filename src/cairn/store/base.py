@@ -9,6 +9,7 @@ from __future__ import annotations
 import abc
 import dataclasses
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from cairn.entities import (
     DatasetInput,
@@ -19,11 +20,8 @@ from cairn.entities import (
     LoggedModelOutput,
     LoggedModelStatus,
     Metric,
-    ModelVersion,
-    ModelVersionEvent,
     PagedList,
     Param,
-    RegisteredModel,
     Run,
     RunInfo,
     RunStatus,
@@ -31,7 +29,10 @@ from cairn.entities import (
     ViewType,
 )
 from cairn.entities.run_columns import RunColumns
-from cairn.store.downsample import DownsampledSeries
+
+if TYPE_CHECKING:  # annotations only; both load on first use, not with `import cairn`
+    from cairn.entities import ModelVersion, ModelVersionEvent, RegisteredModel
+    from cairn.store.downsample import DownsampledSeries
 
 #: One buffered metric point: (run_id, key, value, timestamp_ms, step). Plain tuples keep the
 #: fluent hot path free of object construction.

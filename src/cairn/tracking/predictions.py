@@ -10,7 +10,6 @@ predictions logged twice are stored once, and its profile holds the row count.
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import json
 import os
 import tempfile
@@ -73,6 +72,8 @@ def _frame(values: Any, role: str) -> pandas.DataFrame:
 
 def write_table(table: pandas.DataFrame, folder: str, name: str) -> str:
     """Parquet when pyarrow is installed, else JSON records; returns the file's path."""
+    import importlib.util
+
     if importlib.util.find_spec("pyarrow") is not None:
         path = os.path.join(folder, f"{name}.parquet")
         table.to_parquet(path, index=False)

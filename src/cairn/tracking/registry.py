@@ -4,15 +4,8 @@ and `register_model`, which turns a logged model's URI into a new registered ver
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cairn.entities import (
-    ModelVersion,
-    ModelVersionEvent,
-    ModelVersionLineage,
-    PagedList,
-    RegisteredModel,
-)
 from cairn.exceptions import ResourceAlreadyExistsError
 from cairn.store.base import (
     MODEL_VERSIONS_MAX_RESULTS_DEFAULT,
@@ -20,10 +13,17 @@ from cairn.store.base import (
     RegistryStore,
     TrackingStore,
 )
-from cairn.store.ids import logged_model_id_in
-from cairn.tracking.lineage import DatasetLineage, dataset_lineage
-from cairn.tracking.run_context import GIT_COMMIT_TAG, SOURCE_NAME_TAG
 from cairn.tracking.user import current_user
+
+if TYPE_CHECKING:  # `import cairn` loads none of these; the methods import what they run
+    from cairn.entities import (
+        ModelVersion,
+        ModelVersionEvent,
+        ModelVersionLineage,
+        PagedList,
+        RegisteredModel,
+    )
+    from cairn.tracking.lineage import DatasetLineage
 
 
 def _texts(values: Mapping[str, Any] | None) -> dict[str, str]:
@@ -190,6 +190,11 @@ class RegistryClient:
             >>> lineage = client.get_model_version_lineage("churn-model", 3)
             >>> lineage.git_commit, [d.dataset.name for d in lineage.datasets]
         """
+        # Imported here: run_context pulls in importlib.metadata, which `import cairn` avoids.
+        from cairn.entities import ModelVersionLineage
+        from cairn.store.ids import logged_model_id_in
+        from cairn.tracking.run_context import GIT_COMMIT_TAG, SOURCE_NAME_TAG
+
         mv = self.get_model_version(name, version)
         model_id = mv.model_id or logged_model_id_in(mv.source)
         logged = self.store.get_logged_model(model_id) if model_id else None
@@ -214,6 +219,8 @@ class RegistryClient:
             >>> lineage = client.get_dataset_lineage("3f2a9c1d")
             >>> [(v.name, v.version) for v in lineage.model_versions]
         """
+        from cairn.tracking.lineage import dataset_lineage
+
         return dataset_lineage(self.store, self.registry, digest)
 
     # -- register_model ----------------------------------------------------------------------
@@ -235,6 +242,7 @@ class RegistryClient:
 
     def _registration_source(self, model_uri: str) -> tuple[str, str | None, str | None]:
         from cairn.models.uri import run_model_target
+        from cairn.store.ids import logged_model_id_in
 
         model_id = logged_model_id_in(model_uri)
         if model_id is not None:
