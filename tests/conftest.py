@@ -52,6 +52,8 @@ TABLES = [
     "input_tags",
     "inputs",
     "datasets",
+    "metric_rollups",
+    "metric_rollup_state",
     "latest_metrics",
     "metrics",
     "params",

@@ -1,11 +1,13 @@
 """A metric history cut into at most N buckets of its x range, keeping min, max and last.
 
 MLflow's get-history-bulk-interval samples points, so a spike between two samples vanishes
-(MLflow #11444). Here every point counts: the x range `[lo, hi]` (integers: steps, epoch
-milliseconds, or milliseconds since the series' first point) is cut into `buckets` equal
-parts, and the point at offset `d = x - lo` falls in bucket `d * buckets // span`
-(`span = hi - lo + 1`). Exact integer arithmetic, so SQL on every dialect and the generic
-code below agree bucket for bucket.
+(MLflow #11444). Here every point counts. The x range `[lo, hi]` (integers: steps, epoch
+milliseconds, or milliseconds since the series' first point) is cut into buckets of one
+width, aligned to multiples of that width: the point at `x` falls in bucket
+`(x - anchor) // width`, `anchor = lo // width * width`. Aligned buckets stay put when the
+view pans, and a width above ROLLUP_BLOCK is a multiple of it, so on the step axis a bucket
+is a whole number of the stored rollup's blocks (cairn.store.sql.rollups). Exact integer
+arithmetic, so SQL on every dialect and the generic code below agree bucket for bucket.
 
 NaN and ±inf (stored as ±FLOAT_MAX, as MLflow stores them) are counted, never part of min,
 max or last. A range with no more points than buckets comes back whole, one point each.
@@ -24,9 +26,11 @@ from cairn.validation import FLOAT_MAX
 STEP, TIMESTAMP, RELATIVE = "step", "timestamp", "relative"
 AXES = (STEP, TIMESTAMP, RELATIVE)
 MAX_BUCKETS = 10_000
-#: Above this `span * buckets` could overflow a 64-bit SQL integer; such series (steps near
-#: 2**62) are bucketed in Python instead.
-SQL_PRODUCT_LIMIT = 2**62
+#: Steps per block of the stored rollup; bucket widths above it are rounded up to multiples.
+ROLLUP_BLOCK = 64
+#: SQL computes offsets `x - anchor` in 64-bit integers; series whose offsets or anchor
+#: pass this (steps near ±2**62) are bucketed in Python instead.
+SQL_INTEGER_LIMIT = 2**62
 
 #: One stored point: (step, timestamp, value, is_nan), NaN's value 0 as in the metrics table.
 Row = tuple[int, int, float, bool]
@@ -64,8 +68,42 @@ def check_request(axis: str, buckets: int) -> None:
         raise InvalidParameterValueError(f"buckets must be between 1 and {MAX_BUCKETS}.")
 
 
-def bucket_of(offset: int, span: int, buckets: int) -> int:
-    return offset * buckets // span
+@dataclass(frozen=True, slots=True)
+class Grid:
+    """The buckets over `[lo, hi]`: `count` of them, `width` wide, the first at `anchor`."""
+
+    lo: int
+    hi: int
+    anchor: int
+    width: int
+
+    @property
+    def count(self) -> int:
+        return (self.hi - self.anchor) // self.width + 1
+
+    def bucket_of(self, x: int) -> int:
+        return (x - self.anchor) // self.width
+
+    def fits_sql(self) -> bool:
+        return -SQL_INTEGER_LIMIT <= self.anchor and self.hi - self.anchor < SQL_INTEGER_LIMIT
+
+
+def grid(lo: int, hi: int, buckets: int) -> Grid:
+    """An aligned width giving at most `buckets` buckets over `[lo, hi]` (widths above
+    ROLLUP_BLOCK are multiples of it). One bucket is the range itself."""
+    span = hi - lo + 1
+    if buckets == 1:
+        return Grid(lo, hi, lo, span)
+    # span / buckets when alignment costs no extra bucket; span / (buckets - 1) always fits.
+    for parts in (buckets, buckets - 1):
+        width = _rounded(-(-span // parts))
+        if hi // width - lo // width < buckets:
+            break
+    return Grid(lo, hi, lo // width * width, width)
+
+
+def _rounded(width: int) -> int:
+    return width if width <= ROLLUP_BLOCK else -(-width // ROLLUP_BLOCK) * ROLLUP_BLOCK
 
 
 def is_finite(value: float, is_nan: bool) -> bool:
@@ -131,10 +169,10 @@ def from_history(
     inside = [r for r, x in zip(rows, xs, strict=True) if lo <= x <= hi]
     if len(inside) <= buckets:
         return exact_series(run_id, key, inside, axis, origin)
+    cut = grid(lo, hi, buckets)
     groups: dict[int, list[Row]] = {}
     for row in inside:
-        offset = x_of(row, axis, origin) - lo
-        groups.setdefault(bucket_of(offset, hi - lo + 1, buckets), []).append(row)
+        groups.setdefault(cut.bucket_of(x_of(row, axis, origin)), []).append(row)
     points = [_bucket(groups[b], axis, origin) for b in sorted(groups)]
     bad = sum(p.non_finite for p in points)
     return DownsampledSeries(run_id, key, points, len(inside), bad, True)
@@ -160,3 +198,24 @@ def _bucket(rows: list[Row], axis: str, origin: int) -> MetricBucket:
         count=len(rows),
         non_finite=len(rows) - len(finite),
     )
+
+
+def merge(parts: Sequence[MetricBucket]) -> MetricBucket:
+    """One bucket from consecutive buckets of it, in x order (on the step axis, the rollup's
+    blocks): the last finite point is that of the last part holding one."""
+    count = bad = 0
+    low: float | None = None
+    high: float | None = None
+    last_finite: MetricBucket | None = None
+    for part in parts:  # one pass: a chart merges thousands of these
+        count += part.count
+        bad += part.non_finite
+        if part.min is not None and part.max is not None:
+            last_finite = part
+            low = part.min if low is None or part.min < low else low
+            high = part.max if high is None or part.max > high else high
+    if last_finite is None:
+        last = parts[-1]
+        return MetricBucket(last.x, None, None, None, last.step, last.timestamp, count, bad)
+    last = last_finite
+    return MetricBucket(last.x, low, high, last.last, last.step, last.timestamp, count, bad)

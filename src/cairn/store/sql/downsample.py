@@ -1,9 +1,12 @@
-"""The downsampled metric history in SQL: one GROUP BY over the metrics table's primary key
-(run_uuid, key, step, timestamp, …), so only one row per bucket leaves the database.
+"""The downsampled metric history in SQL: only about one row per bucket leaves the database.
 
-Bucket numbers and the per-bucket min, max, counts and last x come from one aggregate
-query; the last points' values from a second query on those x values (an index lookup per
-bucket). Buckets follow cairn.store.downsample, exactly.
+On the step axis, on SQLite and PostgreSQL, buckets of a block or more are merged from the
+stored rollup (cairn.store.sql.rollups), read one row per 64 steps; the few blocks it does
+not cover (the one a live run is appending to, the partial blocks at a zoom's edges) are
+aggregated from the history. Everything else is one GROUP BY over the metrics table's
+primary key (run_uuid, key, step, timestamp, …): bucket numbers and the per-bucket min,
+max, counts and last x in one query, the last points' values in a second (an index lookup
+per bucket). Buckets follow cairn.store.downsample, exactly.
 
 SQLite sorts the rows of a GROUP BY on an expression (measured: 3x the cost of reading
 them). On the step axis it walks a temporary table of bucket numbers in order and reads
@@ -37,6 +40,7 @@ from cairn import validation as check
 from cairn.exceptions import ResourceDoesNotExistError
 from cairn.store import downsample as ds
 from cairn.store.base import DownsampledHistory, TrackingStore
+from cairn.store.sql import rollups
 from cairn.store.sql.schema import metrics, runs
 from cairn.store.sql.transactions import SqlTransactions
 from cairn.validation import FLOAT_MAX
@@ -50,6 +54,7 @@ _BUCKET_NUMBERS = Table(
 _m = metrics.c
 _FINITE = and_(not_(_m.is_nan), _m.value > -FLOAT_MAX, _m.value < FLOAT_MAX)
 _RUN = select(runs.c.run_uuid)
+_INT64_MAX = 2**63 - 1
 
 
 class SqlDownsampledHistory(SqlTransactions, DownsampledHistory):
@@ -67,15 +72,25 @@ class SqlDownsampledHistory(SqlTransactions, DownsampledHistory):
         ds.check_request(axis, buckets)
         check.run_id(run_id)
         check.no_nul("Metric key", key)
+        use_rollup = axis == ds.STEP and self.engine.dialect.name in rollups.DIALECTS
+        if use_rollup:
+            self._catch_up_rollup(run_id, key)
         with self._read() as conn:
             if conn.execute(_RUN.where(runs.c.run_uuid == run_id)).first() is None:
                 raise ResourceDoesNotExistError(f"Run '{run_id}' not found.")
-            series = _Series(conn, run_id, key, axis).downsample(buckets, x_min, x_max)
-        if series is None:  # integer products past 64 bits (steps near 2**62): bucket in Python
+            series = _Series(conn, run_id, key, axis).downsample(buckets, x_min, x_max, use_rollup)
+        if series is None:  # offsets past 62 bits (steps near ±2**62): bucket in Python
             assert isinstance(self, TrackingStore)
             history = self.get_metric_history(run_id, key)
             series = ds.from_history(run_id, key, history, axis, buckets, x_min, x_max)
         return series
+
+    def _catch_up_rollup(self, run_id: str, key: str) -> None:
+        """Compute the history's stale blocks first when there are many (a cheap check)."""
+        with self._read() as conn:
+            if not _Series(conn, run_id, key, ds.STEP).rollup_is_behind():
+                return
+        self._retrying(lambda conn: _Series(conn, run_id, key, ds.STEP).catch_up())
 
 
 class _Series:
@@ -90,7 +105,7 @@ class _Series:
         self.where = and_(_m.run_uuid == run_id, _m.key == key)
 
     def downsample(
-        self, buckets: int, x_min: int | None, x_max: int | None
+        self, buckets: int, x_min: int | None, x_max: int | None, use_rollup: bool = False
     ) -> ds.DownsampledSeries | None:
         """The series; None when its numbers are too large for SQL's 64-bit integers."""
         first, last, origin = self._extent()
@@ -100,26 +115,108 @@ class _Series:
         hi = last if x_max is None else x_max + origin
         if lo > hi:
             return ds.empty_series(self.run_id, self.key)
-        span = hi - lo + 1
-        if span * buckets >= ds.SQL_PRODUCT_LIMIT:
+        cut = ds.grid(lo - origin, hi - origin, buckets)  # aligned in x, as from_history
+        grid = ds.Grid(lo, hi, cut.anchor + origin, cut.width)
+        if not grid.fits_sql():
             return None
-        groups = self._groups(lo, hi, buckets)
+        if use_rollup and grid.width % rollups.BLOCK == 0 and grid.anchor % rollups.BLOCK == 0:
+            return self._from_blocks(grid, buckets, self._blocks(lo, hi, first, last))
+        groups = self._groups(grid)
         total = sum(g.points for g in groups)
         if total <= buckets:
-            rows = self._rows(and_(self.column >= lo, self.column <= hi))
-            return ds.exact_series(self.run_id, self.key, rows, self.axis, origin)
+            return self._exact(lo, hi, origin)
         points = self._buckets(groups, origin)
         bad = sum(p.non_finite for p in points)
         return ds.DownsampledSeries(self.run_id, self.key, points, total, bad, True)
 
-    def _groups(self, lo: int, hi: int, buckets: int) -> list[_Group]:
+    def _exact(self, lo: int, hi: int, origin: int) -> ds.DownsampledSeries:
+        rows = self._rows(and_(self.column >= lo, self.column <= hi))
+        return ds.exact_series(self.run_id, self.key, rows, self.axis, origin)
+
+    def _from_blocks(
+        self, grid: ds.Grid, buckets: int, blocks: list[ds.MetricBucket]
+    ) -> ds.DownsampledSeries:
+        total = sum(b.count for b in blocks)
+        if total <= buckets:
+            return self._exact(grid.lo, grid.hi, 0)
+        by_bucket: dict[int, list[ds.MetricBucket]] = {}
+        for block in blocks:
+            by_bucket.setdefault(grid.bucket_of(block.step), []).append(block)
+        points = [ds.merge(parts) for parts in by_bucket.values()]
+        bad = sum(p.non_finite for p in points)
+        return ds.DownsampledSeries(self.run_id, self.key, points, total, bad, True)
+
+    # -- the step axis' rollup ----------------------------------------------------------------
+
+    def _blocks(self, lo: int, hi: int, first: int, last: int) -> list[ds.MetricBucket]:
+        """The blocks of steps `[lo, hi]` in order: stored ones where they are current and
+        whole in the range, aggregated from the history elsewhere."""
+        block = rollups.BLOCK
+        whole_from = rollups.block_of(lo)
+        if lo > first and lo != whole_from:
+            whole_from += block  # the first block holds points below lo
+        whole_to = rollups.block_of(hi) + block
+        if hi < last and hi + 1 != whole_to:
+            whole_to -= block  # the last block holds points above hi
+        fresh = rollups.fresh_below(self.conn, self.run_id, self.key)
+        stored_to = max(whole_from, min(whole_to, whole_from if fresh is None else fresh))
+        blocks = []
+        if lo < whole_from:
+            blocks += self._aggregated_blocks(lo, min(hi, whole_from - 1))
+        if whole_from < stored_to:
+            blocks += rollups.stored_blocks(self.conn, self.run_id, self.key, whole_from, stored_to)
+        rest = max(lo, stored_to)
+        if rest <= hi:
+            blocks += self._aggregated_blocks(rest, hi)
+        return blocks
+
+    def _aggregated_blocks(self, lo: int, hi: int) -> list[ds.MetricBucket]:
+        grid = ds.Grid(lo, hi, rollups.block_of(lo), rollups.BLOCK)
+        return self._buckets(self._groups(grid), 0)
+
+    def rollup_is_behind(self) -> bool:
+        """Whether many of the history's steps lie above the rollup's fresh blocks."""
+        first, last, _ = self._extent()
+        if first is None or last is None:
+            return False
+        fresh = rollups.fresh_below(self.conn, self.run_id, self.key)
+        return last - (first if fresh is None else fresh) + 1 >= rollups.CATCH_UP_AT
+
+    def catch_up(self) -> None:
+        """Compute and store the stale blocks (in a write transaction, writers excluded)."""
+        rollups.lock_for_catch_up(self.conn)
+        first, last, _ = self._extent()
+        if first is None or last is None:
+            return
+        fresh = rollups.fresh_below(self.conn, self.run_id, self.key)
+        start = rollups.block_of(first) if fresh is None else fresh
+        blocks: list[ds.MetricBucket] = []
+        chunk = ds.MAX_BUCKETS * rollups.BLOCK
+        cursor = start
+        while cursor <= last:
+            # From the next point on: sparse steps (far apart) cost one pass per point.
+            found = self.conn.execute(
+                select(func.min(_m.step)).where(self.where, _m.step >= cursor)
+            ).scalar()
+            if found is None:
+                break
+            lo = rollups.block_of(found)
+            hi = min(lo + chunk - 1, last)
+            blocks += self._aggregated_blocks(max(lo, cursor), hi)
+            cursor = hi + 1
+        fresh_until = min(rollups.block_of(last) + rollups.BLOCK, _INT64_MAX)
+        rollups.replace_blocks(self.conn, self.run_id, self.key, start, blocks, fresh_until)
+
+    # -- aggregates over the history ----------------------------------------------------------
+
+    def _groups(self, grid: ds.Grid) -> list[_Group]:
         """Every row aggregated at once, then again without NaN and ±inf, only for the
         buckets that hold some (they are rare; the one pass stays free of CASEs)."""
-        groups = [_Group(*row) for row in self.conn.execute(self._aggregate(lo, hi, buckets))]
+        groups = [_Group(*row) for row in self.conn.execute(self._aggregate(grid))]
         dirty = [g.number for g in groups if not g.clean]
         if not dirty:
             return groups
-        query = self._aggregate(lo, hi, buckets, finite_only=True, among=dirty)
+        query = self._aggregate(grid, finite_only=True, among=dirty)
         finite = {row[0]: row for row in self.conn.execute(query)}
         return [g if g.clean else g.only_finite(finite.get(g.number)) for g in groups]
 
@@ -137,16 +234,16 @@ class _Series:
         return row[0], row[1], origin
 
     def _aggregate(
-        self, lo: int, hi: int, buckets: int, finite_only: bool = False, among: Sequence[int] = ()
+        self, grid: ds.Grid, finite_only: bool = False, among: Sequence[int] = ()
     ) -> Select[Any]:
         rows = and_(self.where, _FINITE) if finite_only else self.where
-        span = hi - lo + 1
-        if self.conn.dialect.name == "sqlite" and self.axis == ds.STEP:
-            return _sqlite_step_buckets(self.conn, rows, lo, span, buckets, among)
-        number = ((self.column - literal(lo)) * literal(buckets)) // literal(span)
+        walk = self.conn.dialect.name == "sqlite" and self.axis == ds.STEP
+        if walk and grid.count <= ds.MAX_BUCKETS:
+            return _sqlite_step_buckets(self.conn, rows, grid, among)
+        number = (self.column - literal(grid.anchor)) // literal(grid.width)
         inner = (
             select(number.label("b"), self.column.label("x"), _m.value, _m.is_nan)
-            .where(rows, self.column >= lo, self.column <= hi)
+            .where(rows, self.column >= grid.lo, self.column <= grid.hi)
             .subquery()
         )
         query = _group(inner.c.b, inner.c.x, inner.c.value, inner.c.is_nan, self.conn)
@@ -233,21 +330,18 @@ def _group(
 
 
 def _sqlite_step_buckets(
-    conn: Connection,
-    rows: ColumnElement[bool],
-    lo: int,
-    span: int,
-    buckets: int,
-    among: Sequence[int],
+    conn: Connection, rows: ColumnElement[bool], grid: ds.Grid, among: Sequence[int]
 ) -> Select[Any]:
-    """Bucket i holds steps lo + ceil(i * span / buckets) up to the next bucket's first."""
+    """Bucket i holds the steps of `[anchor + i * width, anchor + (i + 1) * width)` that lie
+    in `[lo, hi]`."""
     _ensure_bucket_numbers(conn)
     i = _BUCKET_NUMBERS.c.i
-    start = literal(lo) + (i * literal(span) + literal(buckets - 1)) // literal(buckets)
-    end = literal(lo) + ((i + 1) * literal(span) + literal(buckets - 1)) // literal(buckets)
-    joined = _BUCKET_NUMBERS.join(metrics, and_(rows, _m.step >= start, _m.step < end))
+    start = literal(grid.anchor) + i * literal(grid.width)
+    end = start + literal(grid.width)
+    inside = and_(rows, _m.step >= start, _m.step < end, _m.step >= grid.lo, _m.step <= grid.hi)
+    joined = _BUCKET_NUMBERS.join(metrics, inside)
     query = _group(i, _m.step, _m.value, _m.is_nan, conn).select_from(joined).group_by(i)
-    return query.where(i.in_(among)) if among else query.where(i < buckets)
+    return query.where(i.in_(among)) if among else query.where(i < grid.count)
 
 
 def _ensure_bucket_numbers(conn: Connection) -> None:

@@ -260,3 +260,28 @@ registered_model_permissions = Table(
     Column("user_id", Integer, primary_key=True),
     Column("permission", String(16), nullable=False),
 )
+
+# -- the step-axis rollup of metric histories (migration 0005, cairn.store.sql.rollups) ----
+
+metric_rollups = Table(
+    "metric_rollups",
+    metadata,
+    Column("run_uuid", String(32), primary_key=True),
+    Column("key", String(250), primary_key=True),
+    Column("block", BigInteger, primary_key=True),
+    Column("points", Integer, nullable=False),
+    Column("non_finite", Integer, nullable=False),
+    Column("min", Double),
+    Column("max", Double),
+    Column("last", Double),
+    Column("step", BigInteger, nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+)
+
+metric_rollup_state = Table(
+    "metric_rollup_state",
+    metadata,
+    Column("run_uuid", String(32), primary_key=True),
+    Column("key", String(250), primary_key=True),
+    Column("fresh_below", BigInteger, nullable=False),
+)

@@ -43,7 +43,7 @@ from cairn.store.base import (
     TrackingStore,
 )
 from cairn.store.ids import new_run_id
-from cairn.store.sql import dialects, engine, loading, migrate, query
+from cairn.store.sql import dialects, engine, loading, migrate, query, rollups
 from cairn.store.sql.downsample import SqlDownsampledHistory
 from cairn.store.sql.logged_models import SqlLoggedModels
 from cairn.store.sql.prepared import Prepared
@@ -483,6 +483,7 @@ class SqlTrackingStore(
             if points:
                 dialects.insert_metric_points(conn, points)
                 dialects.refresh_latest_metrics(conn, points)
+                rollups.mark_stale(conn, points)
             if tag_rows:
                 dialects.upsert(conn, tags_table, tag_rows, ("run_uuid", "key"))
                 for row in tag_rows:
@@ -556,6 +557,7 @@ class SqlTrackingStore(
             if good:
                 dialects.insert_metric_points(conn, good)
                 dialects.refresh_latest_metrics(conn, good)
+                rollups.mark_stale(conn, good)
             if then is not None:
                 then(conn)
 
