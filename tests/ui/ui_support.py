@@ -164,11 +164,15 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
 
 
 @pytest.fixture(scope="module")
-def browser(seeded: Seeded) -> Iterator[Any]:
+def browser(seeded: Seeded, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """Headless Chromium; a test module may pass switches as the indirect parameter."""
     from playwright.sync_api import sync_playwright
 
+    switches = list(getattr(request, "param", ()))
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=switches
+        )
         yield chromium
         chromium.close()
 

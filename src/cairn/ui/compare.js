@@ -6,6 +6,7 @@ import { plotly } from "./plotly.js";
 import { href } from "./router.js";
 import { experimentIds } from "./charts.js";
 import { flatten } from "./runtable.js";
+import { drawParallel } from "./parallel.js";
 
 const MAX_RUNS = 100;
 
@@ -25,16 +26,15 @@ export async function comparePage(main, _params, query, live) {
   if (!live()) return;
   const runs = (answer.runs || []).map(flatten);
   const params = keysOf(runs, "params"), metrics = keysOf(runs, "metrics");
-  const plots = [h("div", { class: "status" }, "Loading charts…"), h("div", { class: "status" }, "Loading charts…")];
+  const plot = h("div", { class: "status" }, "Loading chart…");
   main.append(
     section("Parameters", sideBySide(runs, "params", params, "compare-params")),
     section("Metrics", sideBySide(runs, "metrics", metrics, "compare-metrics")),
-    section("Parallel coordinates", plots[0]),
-    section("Scatter", plots[1]));
-  try { await charting; } catch (e) { plots.forEach((p) => p.replaceWith(errorBox(e))); return; }
+    section("Parallel coordinates", parallel(runs, params, metrics)),
+    section("Scatter", plot));
+  try { await charting; } catch (e) { plot.replaceWith(errorBox(e)); return; }
   if (!live()) return;
-  plots[0].replaceWith(parallel(runs, params, metrics));
-  plots[1].replaceWith(scatter(runs, params, metrics));
+  plot.replaceWith(scatter(runs, params, metrics));
 }
 
 function keysOf(runs, kind) {
@@ -60,28 +60,20 @@ function columns(params, metrics) {
 
 const label = ([kind, key]) => `${kind}.${key}`;
 
-function numeric(runs, [kind, key]) {
-  const raw = runs.map((r) => r[kind][key]);
-  const numbers = raw.map(Number);
-  if (raw.every((v, i) => v === undefined || !isNaN(numbers[i]))) return { values: numbers };
-  const categories = [...new Set(raw.map(String))].sort();
-  return { values: raw.map((v) => categories.indexOf(String(v))), categories };
-}
-
+// Drawn in SVG as soon as the runs arrive: it needs neither plotly nor WebGL (see parallel.js).
 function parallel(runs, params, metrics) {
   const all = columns(params, metrics);
-  const chosen = new Set(all.slice(0, 8).map(label));
-  const chart = h("div", { class: "chart", id: "parcoords" });
+  // Up to 8 axes to start with, three of them metrics where there are: lines end in outcomes.
+  const shownMetrics = Math.min(metrics.length, Math.max(3, 8 - params.length));
+  const chosen = new Set(columns(params.slice(0, 8 - shownMetrics), metrics.slice(0, shownMetrics)).map(label));
+  const chart = h("div", { class: "parallel", id: "parcoords" });
+  const lines = runs.map((r) => ({ id: r.info.run_id, name: r.info.run_name || r.info.run_id, href: href("runs", r.info.run_id) }));
   const draw = () => {
-    const dimensions = all.filter((c) => chosen.has(label(c))).map((c) => {
-      const { values, categories } = numeric(runs, c);
-      return { label: label(c), values, ...(categories ? { tickvals: categories.map((_, i) => i), ticktext: categories } : {}) };
-    });
-    window.Plotly.react(chart, [{ type: "parcoords", dimensions }], { margin: { l: 80, r: 80, t: 40 } }, { displaylogo: false })
-      .then(() => {
-        chart.dataset.drawn = chart.querySelector(".no-webgl") ? "no-webgl" : "parcoords";
-        if (chart.dataset.drawn === "no-webgl") chart.prepend(h("p", { class: "error" }, "Parallel coordinates need WebGL, which this browser lacks."));
-      });
+    const picked = all.filter((c) => chosen.has(label(c)));
+    const lastMetric = picked.map(([kind]) => kind).lastIndexOf("metrics");
+    drawParallel(chart, lines, picked.map((c) => ({ name: label(c), values: runs.map((r) => r[c[0]][c[1]]) })),
+      lastMetric < 0 ? picked.length - 1 : lastMetric);
+    chart.dataset.drawn = "svg";
   };
   const boxes = all.map((c) => h("label", {}, h("input", { type: "checkbox", checked: chosen.has(label(c)),
     onchange: (e) => { e.target.checked ? chosen.add(label(c)) : chosen.delete(label(c)); draw(); } }), label(c)));
