@@ -1,6 +1,7 @@
 """The web UI under `cairn server --auth`, in a browser sending a non-admin user's Basic
-credentials: it sees only what it may read, and a registry change it may not make shows
-the server's PERMISSION_DENIED inline and changes nothing."""
+credentials: it sees only what it may read, and the registry page offers a model's stage
+and alias controls only to users who may change the model (the server still refuses the
+others' calls)."""
 
 from __future__ import annotations
 
@@ -21,19 +22,19 @@ ROWS = "#runs-table .vt-row[data-run-id]"
 @dataclass
 class Guarded(Seeded):
     hidden: str  # an experiment the reader may not read
-    model: str  # a registered model the reader may read, not change
+    model: str  # a registered model the reader may read, not change; the editor may change
 
 
 @pytest.fixture(scope="module")
 def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Guarded]:
     """Overrides ui_support's: an --auth server; "reader" has READ on "visible" and on the
-    model "guarded-model", nothing on "hidden"."""
+    model "guarded-model", nothing on "hidden"; "editor" has EDIT on the model."""
     require_browser()
     folder = tmp_path_factory.mktemp("ui-auth")
     process, url = start_server(folder, "--auth")
     try:
         database = folder / "cairn.db"
-        for name, options in (("admin", ["--admin"]), ("reader", [])):
+        for name, options in (("admin", ["--admin"]), ("reader", []), ("editor", [])):
             users_cli(database, "create", name, "--password-stdin", *options, stdin=PASSWORD)
         # The server's own database, written directly (as the admin could).
         client = cairn.Client(f"sqlite:///{database}", f"sqlite:///{database}")
@@ -47,19 +48,20 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Guarded]:
         client.create_registered_model("guarded-model")
         run_id = ids["seen-0"]
         client.create_model_version("guarded-model", f"runs:/{run_id}/model", run_id=run_id)
+        client.set_registered_model_alias("guarded-model", "champion", 1)
         users_cli(database, "grant", "reader", visible, "READ")
         users_cli(database, "grant-model", "reader", "guarded-model", "READ")
+        users_cli(database, "grant-model", "editor", "guarded-model", "EDIT")
         yield Guarded(url, client, visible, ids, hidden, "guarded-model")
     finally:
         process.terminate()
         process.wait(15)
 
 
-@pytest.fixture
-def reader(browser: Any) -> Iterator[Any]:
+def _page_of(browser: Any, username: str) -> Iterator[Any]:
     context = browser.new_context(
         viewport={"width": 1400, "height": 900},
-        http_credentials={"username": "reader", "password": PASSWORD},
+        http_credentials={"username": username, "password": PASSWORD},
     )
     page = context.new_page()
     errors: list[str] = []
@@ -67,6 +69,16 @@ def reader(browser: Any) -> Iterator[Any]:
     page.errors = errors
     yield page
     context.close()
+
+
+@pytest.fixture
+def reader(browser: Any) -> Iterator[Any]:
+    yield from _page_of(browser, "reader")
+
+
+@pytest.fixture
+def editor(browser: Any) -> Iterator[Any]:
+    yield from _page_of(browser, "editor")
 
 
 def test_without_credentials_the_ui_is_refused(browser: Any, seeded: Guarded) -> None:
@@ -102,25 +114,58 @@ def test_a_reader_sees_only_readable_experiments_and_runs(reader: Any, seeded: G
     assert not reader.errors
 
 
-def test_a_transition_without_permission_is_refused_inline(reader: Any, seeded: Guarded) -> None:
-    reader.goto(f"{seeded.url}/#/models")
-    reader.locator("#models").get_by_text(seeded.model).click()
-    row = reader.locator('#versions tr[data-version="1"]')
-    row.locator("select").select_option("Production")
-    with reader.expect_response(lambda r: "transition-stage" in r.url) as answer:
-        row.locator("button.transition").click()
-    assert answer.value.status == 403
-    status = reader.locator("#registry-status .error")
-    expect(status).to_contain_text("PERMISSION_DENIED")
-    expect(status).to_contain_text("EDIT permission on registered model")
-    expect(reader.locator('#versions tr[data-version="1"] td.stage')).to_have_text("None")
-    row.locator('input[aria-label="Alias"]').fill("prod")
-    row.locator("button.set-alias").click()
-    expect(status).to_contain_text("PERMISSION_DENIED")
-    screenshot(reader, "auth-registry-denied")
-    version = seeded.client.get_model_version(seeded.model, 1)
-    assert getattr(version.current_stage, "value", version.current_stage) == "None"
-    assert version.aliases == ()
-    history = seeded.client.get_model_version_history(seeded.model, 1)
-    assert all(e.kind != "stage" for e in history), history
+def _stage(seeded: Guarded) -> str:
+    stage = seeded.client.get_model_version(seeded.model, 1).current_stage
+    return str(getattr(stage, "value", stage))
+
+
+def _model_page(page: Any, seeded: Guarded) -> Any:
+    """The model's page, reached from the models list; its version 1 row once shown."""
+    with page.expect_response(lambda r: "/cairn/registered-models/permission" in r.url) as asked:
+        page.goto(f"{seeded.url}/#/models")
+        page.locator("#models").get_by_text(seeded.model).click()
+    assert asked.value.status == 200
+    row = page.locator('#versions tr[data-version="1"]')
+    expect(row).to_be_visible()
+    return row
+
+
+def test_a_reader_is_offered_no_registry_changes(reader: Any, seeded: Guarded) -> None:
+    before = _stage(seeded)
+    row = _model_page(reader, seeded)
+    expect(reader.locator("#read-only")).to_be_visible()
+    expect(reader.locator("#versions th")).to_have_text(
+        ["Version", "Stage", "Aliases", "Run", "Created"]
+    )
+    for control in ("button", "select", "input"):
+        expect(reader.locator(f"#versions {control}")).to_have_count(0)
+    expect(row.locator("td.stage")).to_have_text(before)
+    expect(row.locator('.alias[data-alias="champion"]')).to_have_text("@champion")
+    screenshot(reader, "auth-registry-reader")
+    # The controls are only spared: the server still refuses the reader's transition.
+    body = {"name": seeded.model, "version": "1", "stage": "Archived"}
+    refused = reader.request.post(
+        seeded.url + "/ajax-api/2.0/mlflow/model-versions/transition-stage", data=body
+    )
+    assert refused.status == 403 and refused.json()["error_code"] == "PERMISSION_DENIED"
+    assert _stage(seeded) == before
     assert not reader.errors
+
+
+def test_an_editor_is_offered_the_changes_and_makes_one(editor: Any, seeded: Guarded) -> None:
+    row = _model_page(editor, seeded)
+    expect(editor.locator("#read-only")).to_have_count(0)
+    expect(editor.locator("#versions th").last).to_have_text("Alias")
+    expect(row.locator('.alias[data-alias="champion"] button.delete-alias')).to_be_visible()
+    row.locator("select").select_option("Production")
+    with editor.expect_response(lambda r: "transition-stage" in r.url) as answer:
+        row.locator("button.transition").click()
+    assert answer.value.status == 200
+    expect(editor.locator('#versions tr[data-version="1"] td.stage')).to_have_text("Production")
+    expect(editor.locator("#history")).to_contain_text("editor")
+    assert _stage(seeded) == "Production"
+    history = seeded.client.get_model_version_history(seeded.model, 1)
+    assert [e.user_id for e in history if e.kind == "stage"] == ["editor"]
+    expect(row.locator("button.set-alias")).to_be_visible()
+    screenshot(editor, "auth-registry-editor")
+    assert not editor.errors

@@ -23,8 +23,9 @@ they may (per-experiment READ < EDIT < MANAGE; admins may do anything).
   readable ones.
 * `POST …/experiments/permissions/create` (experiment_id, username, permission) grants a
   permission, for callers who MANAGE the experiment.
-* Registered models have permissions of their own (see cairn.server.registry_auth). The
-  authenticated user is what the registry records as who acted (`context.acting_as`).
+* Registered models have permissions of their own (see cairn.server.registry_auth), and
+  the UI asks for the caller's own on a model. The authenticated user is what the registry
+  records as who acted (`context.acting_as`).
 """
 
 from __future__ import annotations
@@ -58,7 +59,12 @@ from cairn.server.context import acting_as
 from cairn.server.messages import Message as ApiMessage
 from cairn.server.multipart_api import MULTIPART_PREFIXES
 from cairn.server.registry_auth import MODEL as REGISTERED_MODEL
-from cairn.server.registry_auth import MODEL_GRANT_PATH, NEW_VERSION, RegistryGuard
+from cairn.server.registry_auth import (
+    MODEL_GRANT_PATH,
+    NEW_VERSION,
+    OWN_PERMISSION_PATH,
+    RegistryGuard,
+)
 from cairn.server.routes import API_PREFIXES
 from cairn.server.wire import json_response
 from cairn.store.base import RegistryStore, TrackingStore
@@ -154,6 +160,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/cairn/metrics/downsampled"): Rule(_READ, RUNS),
     ("GET", "/cairn/metrics/export"): Rule(_READ, RUN),
     ("GET", RUN_COUNTS_PATH): Rule(_READ, COUNTED),  # answers are filtered
+    ("GET", OWN_PERMISSION_PATH): Rule(_READ, REGISTERED_MODEL),  # answers the caller's own
 }
 _MODEL_SOURCES = frozenset({REGISTERED_MODEL, NEW_VERSION})
 _OPEN_TO_USERS = frozenset({"/api/3.0/mlflow/server-info"})

@@ -12,6 +12,9 @@ MANAGE, kept in `registered_model_permissions` by the model's name.
   so nobody registers (and then downloads through the registry) files they cannot read.
 * `POST …/registered-models/permissions/create` (name, username, permission) grants, for
   callers who MANAGE the model.
+* The UI's `GET …/cairn/registered-models/permission?name=…` needs READ and
+  answers the caller's own permission (`permission_answer`), so the registry page offers
+  only the changes the caller may make; admins, and everyone without `--auth`, MANAGE.
 """
 
 from __future__ import annotations
@@ -29,13 +32,24 @@ from cairn.store.base import RegistryStore, TrackingStore
 MODEL = "registered_model"  # the model named by the call's `name`
 NEW_VERSION = "new_model_version"  # EDIT on `name`, READ on what the source comes from
 MODEL_GRANT_PATH = "/registered-models/permissions/create"
+OWN_PERMISSION_PATH = "/cairn/registered-models/permission"  # the UI's, keyed as in RULES
 
 Change = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
-_READ, _MANAGE = "READ", "MANAGE"
+_READ, _EDIT, _MANAGE = "READ", "EDIT", "MANAGE"
 _SEARCHES = {
     "/registered-models/search": "registered_models",
     "/model-versions/search": "model_versions",
 }
+
+
+def permission_answer(held: str | None) -> dict[str, Any]:
+    """What the UI is told of a permission on a model: its level and what it allows."""
+    return {
+        "permission": held or "",
+        "can_read": permission_allows(held, _READ),
+        "can_update": permission_allows(held, _EDIT),
+        "can_manage": permission_allows(held, _MANAGE),
+    }
 
 
 class RegistryGuard:
@@ -121,6 +135,8 @@ class RegistryGuard:
         name = message.string("name") or ""
         if endpoint == "/registered-models/create":
             return self._after(self.store.model_created, name, user.id)
+        if endpoint == OWN_PERMISSION_PATH and not user.is_admin:
+            return self._own_permission(user, name)
         field = _SEARCHES.get(endpoint)
         if field is not None and not user.is_admin:
             return self._only_readable(user, field)
@@ -133,6 +149,16 @@ class RegistryGuard:
             return payload
 
         return apply
+
+    def _own_permission(self, user: User, name: str) -> Change:
+        """The application answered as if the caller could do anything (it knows no users):
+        the caller's own grant instead."""
+
+        async def own(_payload: dict[str, Any]) -> dict[str, Any]:
+            held = await run_in_threadpool(self.store.model_permission, user.id, name)
+            return permission_answer(held)
+
+        return own
 
     def _only_readable(self, user: User, field: str) -> Change:
         async def keep(payload: dict[str, Any]) -> dict[str, Any]:

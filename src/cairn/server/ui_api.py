@@ -14,6 +14,13 @@ And MLflow's API has no run count, so the experiments page gets
   it, every experiment holding runs): `{"counts": {"1": {"runs": n, "last_activity": ms}}}`
   over active runs, one GROUP BY where the store can (cairn.store.base.RunCounts). With
   `--auth` each listed experiment needs READ and only readable ones are answered.
+
+And the registry page offers only the changes its user may make, after
+
+* `GET /registered-models/permission?name=…`: `{"permission": "READ"|"EDIT"|"MANAGE",
+  "can_read", "can_update", "can_manage"}`. Without `--auth` everyone MANAGEs; with it the
+  call needs READ on the model and the auth middleware answers the caller's own grant
+  (cairn.server.registry_auth).
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ from cairn.exceptions import InvalidParameterValueError
 from cairn.server import wire
 from cairn.server.context import Context
 from cairn.server.messages import Message
+from cairn.server.registry_auth import permission_answer
 from cairn.server.routes import Endpoint, build_routes
 from cairn.store import downsample
 from cairn.store.base import DownsampledHistory, RunCount, RunCounts, TrackingStore
@@ -174,6 +182,16 @@ def _all_experiments(store: TrackingStore) -> list[str]:
             return ids
 
 
+# -- the caller's permission on a registered model -----------------------------------------
+
+
+def model_permission(ctx: Context, msg: Message) -> dict[str, Any]:
+    """Everything, as far as this handler knows: it knows no users (see the module's doc)."""
+    name = msg.string("name", required=True) or ""
+    ctx.models.get_registered_model(name)  # RESOURCE_DOES_NOT_EXIST for an unknown model
+    return permission_answer("MANAGE")
+
+
 # -- the exact history as CSV -------------------------------------------------------------
 
 
@@ -223,6 +241,7 @@ def _filename(run_id: str, key: str) -> str:
 ENDPOINTS = [
     Endpoint("GET", "/metrics/downsampled", downsampled_metrics),
     Endpoint("GET", "/experiments/run-counts", run_counts),
+    Endpoint("GET", "/registered-models/permission", model_permission),
 ]
 DownloadHandler = Callable[[Context, Request], Awaitable[Response]]
 DOWNLOADS: list[tuple[str, DownloadHandler]] = [("/metrics/export", export_metric)]

@@ -1,5 +1,6 @@
-// Model registry: models, versions with stage and aliases, transition history, actions.
-import { errorBox, get, post } from "./api.js";
+// Model registry: models, versions with stage and aliases, transition history, actions
+// (offered only to users who may change the model).
+import { cairn, errorBox, get, post } from "./api.js";
 import { fill, formatTime, h, section, table } from "./dom.js";
 import { href } from "./router.js";
 
@@ -26,13 +27,18 @@ export async function modelPage(main, { name }, _query, live) {
   const act = (fn) => async () => {
     try { fill(status); await fn(); await load(); } catch (e) { fill(status, errorBox(e)); }
   };
+  // Asked once: the server still checks every change, this only spares a reader the refusal.
+  const permission = cairn("registered-models/permission", { name });
   async function load() {
-    const { model_versions: versions = [] } = await get("model-versions/search",
-      { filter: `name = '${name.replace(/'/g, "''")}'`, max_results: 1000 });
+    const [{ model_versions: versions = [] }, { can_update: canUpdate }] = await Promise.all([
+      get("model-versions/search", { filter: `name = '${name.replace(/'/g, "''")}'`, max_results: 1000 }),
+      permission]);
     if (!live()) return;
     versions.sort((a, b) => Number(b.version) - Number(a.version));
-    fill(versionsCard, table(["Version", "Stage", "Aliases", "Run", "Created", "Transition", "Alias"],
-      versions.map((v) => versionRow(name, v, act)), { class: "grid", id: "versions" }));
+    const actions = canUpdate ? act : null;
+    const headers = ["Version", "Stage", "Aliases", "Run", "Created", ...(actions ? ["Transition", "Alias"] : [])];
+    fill(versionsCard, actions ? null : h("p", { class: "status", id: "read-only" }, "You may read this model, not change it."),
+      table(headers, versions.map((v) => versionRow(name, v, actions)), { class: "grid", id: "versions" }));
     const events = await Promise.all(versions.map((v) => get("model-versions/history", { name, version: v.version })
       .then((r) => r.events || []).catch(() => [])));
     if (!live()) return;
@@ -45,21 +51,25 @@ export async function modelPage(main, { name }, _query, live) {
   try { await load(); } catch (e) { fill(status, errorBox(e)); }
 }
 
+/** A version's row; with `act` (the user may change the model) its transition and alias controls. */
 function versionRow(name, v, act) {
-  const stage = h("select", { "aria-label": "Stage" }, STAGES.map((s) => h("option", { value: s, selected: s === v.current_stage }, s)));
-  const alias = h("input", { placeholder: "alias", size: 10, "aria-label": "Alias" });
-  return h("tr", { dataset: { version: v.version } },
+  const row = h("tr", { dataset: { version: v.version } },
     h("td", {}, `v${v.version}`),
     h("td", { class: "stage" }, v.current_stage),
     h("td", { class: "aliases" }, (v.aliases || []).map((a) => h("span", { class: "badge alias", dataset: { alias: a } }, `@${a}`,
-      h("button", { class: "delete-alias link", title: `Delete alias ${a}`, "aria-label": `Delete alias ${a}`,
+      act && h("button", { class: "delete-alias link", title: `Delete alias ${a}`, "aria-label": `Delete alias ${a}`,
         onclick: act(() => post("registered-models/alias", { name, alias: a }, "DELETE")) }, "×")))),
     h("td", { class: "lineage" }, v.run_id
       ? h("a", { class: "run-link", href: href("runs", v.run_id), title: v.source || v.run_id }, `run ${v.run_id.slice(0, 12)}`)
       : v.source || ""),
-    h("td", {}, formatTime(v.creation_timestamp)),
+    h("td", {}, formatTime(v.creation_timestamp)));
+  if (!act) return row;
+  const stage = h("select", { "aria-label": "Stage" }, STAGES.map((s) => h("option", { value: s, selected: s === v.current_stage }, s)));
+  const alias = h("input", { placeholder: "alias", size: 10, "aria-label": "Alias" });
+  row.append(
     h("td", {}, stage, h("button", { class: "transition", onclick: act(() => post("model-versions/transition-stage",
       { name, version: v.version, stage: stage.value, archive_existing_versions: false })) }, "Transition")),
     h("td", {}, alias, h("button", { class: "set-alias", onclick: act(() => post("registered-models/alias",
       { name, alias: alias.value, version: v.version })) }, "Set alias")));
+  return row;
 }
