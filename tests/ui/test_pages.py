@@ -6,6 +6,7 @@ import http.client
 from typing import Any
 from urllib.parse import urlsplit
 
+import pytest
 from playwright.sync_api import expect
 from ui_support import GIT_COMMIT, XSS_NAME, Seeded, screenshot
 
@@ -145,6 +146,90 @@ def test_run_page(page: Any, seeded: Seeded) -> None:
     assert seeded.client.get_run(run_id).data.tags["reviewed"] == "yes"
     screenshot(page, "run")
     assert not page.errors
+
+
+def _pdf(*pages: str) -> bytes:
+    """A small valid PDF: one line of Helvetica per page, with its cross-reference table."""
+    count = len(pages)
+    kids = " ".join(f"{3 + 2 * i} 0 R" for i in range(count))
+    font = 3 + 2 * count
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        f"<< /Type /Pages /Kids [{kids}] /Count {count} >>".encode(),
+    ]
+    for i, text in enumerate(pages):
+        content = f"BT /F1 24 Tf 40 100 Td ({text}) Tj ET".encode()
+        objects.append(
+            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 300 200] /Contents {4 + 2 * i} 0 R "
+            f"/Resources << /Font << /F1 {font} 0 R >> >> >>".encode()
+        )
+        objects.append(b"<< /Length %d >>\nstream\n%s\nendstream" % (len(content), content))
+    objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    table = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        table,
+    )
+    return bytes(out)
+
+
+def test_a_pdf_artifact_previews_inline(page: Any, seeded: Seeded) -> None:
+    """The PDF shows in the browser's viewer, framed from a blob: URL of its bytes; the
+    download endpoint still answers it, and an HTML artifact, as an inert attachment."""
+    client = seeded.client
+    run_id = client.create_run(client.create_experiment("pdf-preview")).info.run_id
+    root = client.get_run(run_id).info.artifact_uri.removeprefix("mlflow-artifacts:").strip("/")
+    url = f"/ajax-api/2.0/mlflow-artifacts/artifacts/{root}/report.pdf"
+    pdf = _pdf("Cairn PDF", "Page two")
+    files = {"report.pdf": pdf, "page.html": b"<script>alert(1)</script>"}
+    for name, body in files.items():  # through the proxy, as a tracking client uploads
+        target = seeded.url + url.replace("report.pdf", name)
+        assert page.request.put(target, data=body).status == 200
+
+    answer = page.request.get(seeded.url + url)
+    assert answer.status == 200 and answer.body() == pdf
+    assert answer.headers["content-type"] == "application/pdf"
+    assert answer.headers["content-disposition"].startswith("attachment")
+    assert "sandbox" in answer.headers["content-security-policy"]
+    html = page.request.get(seeded.url + url.replace("report.pdf", "page.html"))
+    assert html.headers["content-type"].startswith("text/plain")
+    assert html.headers["content-disposition"].startswith("attachment")
+
+    page.goto(f"{seeded.url}/#/runs/{run_id}")
+    expect(page.locator("#artifact-tree")).to_contain_text("report.pdf")
+    preview = page.locator("#artifact-preview")
+    page.click("#artifact-tree >> text=page.html")
+    expect(preview).to_contain_text("No preview for this file.")
+    if not page.evaluate("navigator.pdfViewerEnabled"):
+        page.click("#artifact-tree >> text=report.pdf")
+        expect(preview).to_contain_text("No preview for this file.")
+        pytest.skip("this Chromium has no PDF viewer: the preview offers the download only")
+
+    def is_viewer(frame: Any) -> bool:
+        return str(frame.url).startswith("chrome-extension://")
+
+    with page.expect_event("framenavigated", is_viewer) as navigated:
+        page.click("#artifact-tree >> text=report.pdf")
+    frame = preview.locator("iframe.pdf")
+    expect(frame).to_have_attribute("data-artifact", url)
+    expect(preview.locator(f'a[href="{url}"]')).to_have_text("Download report.pdf")
+    source = frame.get_attribute("src") or ""
+    assert source.startswith(f"blob:{seeded.url}/")
+    assert source in [f.url for f in page.frames]
+    # The viewer parsed these bytes: it counts the two pages.
+    expect(navigated.value.locator("viewer-page-selector #pagelength")).to_have_text("2")
+    screenshot(page, "run-pdf")
+    # Another file takes the PDF's place.
+    page.click("#artifact-tree >> text=page.html")
+    expect(preview.locator("iframe")).to_have_count(0)
+    assert not page.errors and not page.dialogs
 
 
 def test_xss_run_page_and_tags_stay_text(page: Any, seeded: Seeded) -> None:

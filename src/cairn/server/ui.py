@@ -25,9 +25,13 @@ _MEDIA_TYPES = {
 }
 # Plotly sets inline styles (and <style> elements) on the charts it draws: styles may be
 # inline, scripts may not. Artifact previews are same-origin; images may also be data: URLs.
+# A PDF preview is a frame of a blob: URL (artifacts.js: the download endpoint answers every
+# artifact as an attachment, which a frame would only download), so frames may also be blob:
+# URLs. Only this origin's scripts can make those, and the UI makes only PDFs, typed so; a
+# blob: document keeps this policy, and plugins (object-src) stay off.
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data: blob:; object-src 'none'; base-uri 'none'; "
+    "img-src 'self' data: blob:; frame-src 'self' blob:; object-src 'none'; base-uri 'none'; "
     "frame-ancestors 'self'; form-action 'self'"
 )
 _HEADERS = {

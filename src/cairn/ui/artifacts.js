@@ -5,8 +5,15 @@ import { fill, h } from "./dom.js";
 const IMAGE = /\.(png|jpe?g|gif|webp|bmp)$/i;
 const TEXT = /(\.(txt|log|json|ya?ml|md|py|cfg|ini|toml|diff|patch)$|(^|\/)MLmodel$|requirements\.txt$)/i;
 const TABLE = /\.(csv|tsv)$/i;
+const PDF = /\.pdf$/i;
 const MAX_PREVIEW = 512 * 1024;
+const MAX_PDF_PREVIEW = 64 * 1024 * 1024;
 const MAX_ROWS = 200;
+// The file each preview shows now: an answer for an earlier choice, or a left page, is dropped.
+const chosen = new WeakMap();
+// The PDF on show, as a blob: URL (one at a time; released when something else is shown).
+let pdfBlobUrl = null;
+window.addEventListener("hashchange", releasePdf);
 
 export function artifactTree(run) {
   const preview = h("div", { class: "preview", id: "artifact-preview" }, "Choose a file.");
@@ -43,25 +50,51 @@ function item(run, file, preview) {
 }
 
 async function show(run, file, preview) {
+  const turn = {};
+  chosen.set(preview, turn);
+  releasePdf();
   const url = artifactUrl(run.info.artifact_uri, file.path);
   const download = h("p", {}, h("a", { href: url, download: file.path.split("/").pop() }, `Download ${file.path}`));
   if (IMAGE.test(file.path)) return fill(preview, download, h("img", { src: url, alt: file.path }));
-  if (/\.pdf$/i.test(file.path)) {
-    return fill(preview, download, h("iframe", { src: url, sandbox: "", title: file.path }));
-  }
   const size = Number(file.file_size || 0);
-  if (!(TEXT.test(file.path) || TABLE.test(file.path)) || size > MAX_PREVIEW) {
-    return fill(preview, download, "No preview for this file.");
-  }
+  const pdf = PDF.test(file.path) && navigator.pdfViewerEnabled !== false && size <= MAX_PDF_PREVIEW;
+  const text = (TEXT.test(file.path) || TABLE.test(file.path)) && size <= MAX_PREVIEW;
+  if (!pdf && !text) return fill(preview, download, "No preview for this file.");
   fill(preview, download, "Loading…");
   try {
     const response = await fetch(url, { credentials: "same-origin" });
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
-    const text = await response.text();
-    fill(preview, download, TABLE.test(file.path) ? csvTable(text, file.path) : pre(text, file.path));
+    const shown = pdf ? await pdfFrame(response, url, file.path) : await textPreview(response, file.path);
+    if (chosen.get(preview) !== turn || !preview.isConnected) {
+      if (pdf) URL.revokeObjectURL(shown.src);
+      return;
+    }
+    if (pdf) pdfBlobUrl = shown.src;
+    fill(preview, download, shown);
   } catch (error) {
-    fill(preview, download, errorBox(error));
+    if (chosen.get(preview) === turn) fill(preview, download, errorBox(error));
   }
+}
+
+async function textPreview(response, path) {
+  const text = await response.text();
+  return TABLE.test(path) ? csvTable(text, path) : pre(text, path);
+}
+
+/** The PDF in the browser's own viewer. The download endpoint answers every artifact as an
+ * attachment (so no artifact ever renders as a page of this origin), and a frame of that URL
+ * would only download it; so the bytes are framed as a blob: URL whose type is fixed here to
+ * application/pdf. `data-artifact` names the artifact's URL. */
+async function pdfFrame(response, url, path) {
+  const type = (response.headers.get("Content-Type") || "").split(";")[0].trim();
+  if (type !== "application/pdf") throw new Error(`Not a PDF: the server says ${type || "nothing"}.`);
+  const blob = new Blob([await response.arrayBuffer()], { type: "application/pdf" });
+  return h("iframe", { class: "pdf", src: URL.createObjectURL(blob), title: path, dataset: { artifact: url } });
+}
+
+function releasePdf() {
+  if (pdfBlobUrl) URL.revokeObjectURL(pdfBlobUrl);
+  pdfBlobUrl = null;
 }
 
 function pre(text, path) {
