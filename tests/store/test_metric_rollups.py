@@ -8,6 +8,7 @@ import math
 import random
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -167,3 +168,25 @@ def _wait_for_a_lock_wait(store: SqlTrackingStore) -> None:
         while conn.execute(query).scalar() == 0:
             conn.rollback()
             assert time.monotonic() < deadline, "the writer never waited for the lock"
+
+
+@pytest.mark.parametrize("store", ["postgresql"], indirect=True)
+def test_a_read_only_database_still_draws_charts(store: SqlTrackingStore, tmp_path: Path) -> None:
+    """The rollup cannot be stored through a read-only session (a replica, a read-only
+    role): the chart is read from the history instead, and is the same."""
+    rng = random.Random(7)
+    run_id = store.create_run("0", "u", T0, [], None).info.run_id
+    _log(store, run_id, _points(range(3000), rng))
+    read_only = store.engine.url.update_query_dict(
+        {"options": "-c default_transaction_read_only=on"}
+    )
+    reader = SqlTrackingStore(read_only.render_as_string(hide_password=False), str(tmp_path))
+    try:
+        _agrees(reader, run_id)
+        with pytest.raises(Exception, match="read-only transaction"):  # the session is
+            reader.log_metric_points([(run_id, "loss", 1.0, T0, 1)])
+    finally:
+        reader.close()
+    assert _stored_blocks(store, run_id) == 0
+    _agrees(store, run_id)
+    assert _stored_blocks(store, run_id) == math.ceil(3000 / 64)

@@ -16,6 +16,7 @@ needed. PostgreSQL and MariaDB hash the groups; time axes cannot use the key's o
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -35,6 +36,7 @@ from sqlalchemy import (
     type_coerce,
 )
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 
 from cairn import validation as check
 from cairn.exceptions import ResourceDoesNotExistError
@@ -55,6 +57,7 @@ _m = metrics.c
 _FINITE = and_(not_(_m.is_nan), _m.value > -FLOAT_MAX, _m.value < FLOAT_MAX)
 _RUN = select(runs.c.run_uuid)
 _INT64_MAX = 2**63 - 1
+_log = logging.getLogger(__name__)
 
 
 class SqlDownsampledHistory(SqlTransactions, DownsampledHistory):
@@ -90,7 +93,12 @@ class SqlDownsampledHistory(SqlTransactions, DownsampledHistory):
         with self._read() as conn:
             if not _Series(conn, run_id, key, ds.STEP).rollup_is_behind():
                 return
-        self._retrying(lambda conn: _Series(conn, run_id, key, ds.STEP).catch_up())
+        try:
+            self._retrying(lambda conn: _Series(conn, run_id, key, ds.STEP).catch_up())
+        except DBAPIError as error:
+            # A database this server may only read (a replica, a read-only role) still
+            # draws the chart, from the history.
+            _log.info("Metric rollup not stored, read from the history instead: %s", error)
 
 
 class _Series:
