@@ -18,7 +18,7 @@ import pytest
 from scripted_server import Scripted, running
 
 import cairn
-from cairn.artifacts.http import PROXY_PATH, HttpArtifactRepository, resolve
+from cairn.artifacts.http import PROXY_PATH, HttpArtifactRepository, proxy_url, resolve
 from cairn.artifacts.uri import artifact_repository
 from cairn.entities import FileInfo
 from cairn.exceptions import InvalidParameterValueError, ResourceDoesNotExistError
@@ -346,3 +346,23 @@ def test_fluent_artifacts_land_behind_the_servers_proxy(workdir: Path, rest_serv
     on_server = Path(rest_server.artifacts) / location.removeprefix("mlflow-artifacts:/")
     assert (on_server / "notes" / "hi.txt").read_text() == "hello over http"
     assert not (workdir / "mlflow-artifacts:").exists()  # nothing written locally instead
+
+
+def test_a_clients_own_server_holds_its_artifacts(workdir: Path, rest_server: Any) -> None:
+    """A Client made for a server keeps its artifacts there, whatever the process's
+    tracking URI says (here a local SQLite store)."""
+    rest_server.wipe()
+    cairn.set_tracking_uri(f"sqlite:///{workdir / 'local.db'}")
+    client = cairn.Client(tracking_uri=rest_server.url)
+    experiment = client.create_experiment("client-artifacts")
+    run_id = client.create_run(experiment).info.run_id
+    source = write(workdir / "notes.txt", b"kept on the server")
+    client.log_artifact(run_id, str(source), "docs")
+    root = client.get_run(run_id).info.artifact_uri
+    assert root.startswith("mlflow-artifacts:/")
+    on_server = Path(rest_server.artifacts) / root.removeprefix("mlflow-artifacts:/")
+    assert (on_server / "docs" / "notes.txt").read_bytes() == b"kept on the server"
+    assert [f.path for f in client.list_artifacts(run_id, "docs")] == ["docs/notes.txt"]
+    fetched = client.download_artifacts(run_id, "docs/notes.txt", str(workdir / "back"))
+    assert Path(fetched).read_bytes() == b"kept on the server"
+    assert proxy_url(root, rest_server.url) == f"{rest_server.url}{PROXY_PATH}/{root[18:]}"

@@ -48,14 +48,15 @@ SCHEME = "mlflow-artifacts"
 CHUNK = 1024 * 1024
 
 
-def resolve(root_uri: str) -> tuple[str, str]:
-    """(server base URL, root path inside the proxy) of an artifact root URI."""
+def resolve(root_uri: str, tracking_uri: str | None = None) -> tuple[str, str]:
+    """(server base URL, root path inside the proxy) of an artifact root URI;
+    `mlflow-artifacts:` roots lie on `tracking_uri` (default: the process's)."""
     parts = urlsplit(root_uri)
     scheme = parts.scheme.lower()
     if scheme == SCHEME:
         from cairn.store.uri import current_tracking_uri
 
-        tracking = current_tracking_uri()
+        tracking = tracking_uri or current_tracking_uri()
         tracking_parts = urlsplit(tracking)
         if tracking_parts.scheme.lower() not in ("http", "https"):
             raise InvalidParameterValueError(
@@ -75,6 +76,13 @@ def resolve(root_uri: str) -> tuple[str, str]:
             )
         return server.rstrip("/"), _root_path(root_uri, unquote(rest))
     raise InvalidParameterValueError(f"Not an HTTP artifact root: {root_uri!r}.")
+
+
+def proxy_url(root_uri: str, tracking_uri: str) -> str:
+    """An `mlflow-artifacts:` root as the proxy URL on the server at `tracking_uri`: a
+    Client talking to a server other than the process's tracking URI keeps its own."""
+    server, root = resolve(root_uri, tracking_uri)
+    return f"{server}{PROXY_PATH}/{quote_path(root)}" if root else f"{server}{PROXY_PATH}"
 
 
 def _root_path(root_uri: str, path: str) -> str:

@@ -35,9 +35,17 @@ def scheme_of(uri: str) -> str:
     return "file"
 
 
-def artifact_repository(root_uri: str) -> ArtifactRepository:
-    """The repository for a run's (or experiment's) artifact root."""
-    return _builder(scheme_of(root_uri), root_uri)(root_uri)
+def artifact_repository(root_uri: str, tracking_uri: str | None = None) -> ArtifactRepository:
+    """The repository for a run's (or experiment's) artifact root; an `mlflow-artifacts:`
+    root lies on the server at `tracking_uri` when that is http(s) (else the process's)."""
+    scheme = scheme_of(root_uri)
+    if scheme == "mlflow-artifacts" and scheme_of(tracking_uri or "") in ("http", "https"):
+        from cairn.artifacts.http import proxy_url
+
+        assert tracking_uri is not None
+        root_uri = proxy_url(root_uri, tracking_uri)
+        scheme = scheme_of(root_uri)
+    return _builder(scheme, root_uri)(root_uri)
 
 
 @functools.cache

@@ -27,6 +27,7 @@ LOGGED_ARTIFACTS_TAG = "mlflow.loggedArtifacts"  # tables the UI can render, as 
 
 class ArtifactLogging:
     store: TrackingStore
+    tracking_uri: str
 
     def _repository(self, run_id: str, writing: bool = False) -> ArtifactRepository:
         run = self.store.get_run(run_id)
@@ -34,7 +35,7 @@ class ArtifactLogging:
             raise InvalidParameterValueError(
                 f"The run {run_id} must be in the 'active' state to log artifacts."
             )
-        return artifact_repository(run.info.artifact_uri)
+        return artifact_repository(run.info.artifact_uri, self.tracking_uri)
 
     def get_artifact_uri(self, run_id: str, artifact_path: str | None = None) -> str:
         """The URI of the run's artifact root, or of a path under it."""

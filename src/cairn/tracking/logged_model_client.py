@@ -37,6 +37,7 @@ def _order_clause(term: OrderTerm) -> str:
 
 class LoggedModelClient:
     store: TrackingStore
+    tracking_uri: str
 
     def create_logged_model(
         self,
@@ -112,7 +113,8 @@ class LoggedModelClient:
     # -- the model's files ---------------------------------------------------------------
 
     def _model_repository(self, model_id: str) -> ArtifactRepository:
-        return artifact_repository(self.store.get_logged_model(model_id).artifact_uri)
+        root = self.store.get_logged_model(model_id).artifact_uri
+        return artifact_repository(root, self.tracking_uri)
 
     def log_model_artifacts(self, model_id: str, local_dir: str) -> None:
         """Upload a model directory (MLmodel and its files) to the model's artifact root."""
