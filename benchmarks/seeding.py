@@ -8,8 +8,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from data import RunPayload, now_ms
 from tools import Tool
+
+from data import RunPayload, now_ms
 
 
 def seed_runs(tool: Tool, client: Any, experiment_id: str, payloads: Sequence[RunPayload]) -> None:

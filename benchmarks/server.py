@@ -34,11 +34,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from data import rng, run_payload
 from processes import free_port, spawn_in_session, stop_session, wait_until_answers
 from report import figure
 from seeding import expected_filtered_rows, seed_runs
 from tools import load
+
+from data import rng, run_payload
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "server-latest.json"

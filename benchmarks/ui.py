@@ -15,7 +15,7 @@ the click) until the page shows what makes it usable:
 * chart: from navigation to the charts page of the 10 long runs until plotly has drawn every
   series (the line and the min/max band of each);
 * compare: from navigation to the compare page of 100 runs until both tables are rendered and
-  plotly has drawn the parallel coordinates and the scatter.
+  the parallel coordinates (SVG) and plotly's scatter are drawn.
 
 Each figure is repeated (`--repeats`, after two warm-up visits) in a new tab of one browser
 profile: like a returning user's, it holds the static files (the server answers 304 to the

@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from data import now_ms, rng, run_payload
 from seeding import expected_filtered_rows, seed_runs
 from timing import median_ms, timed
 from tools import Tool
+
+from data import now_ms, rng, run_payload
 
 Measurement = dict[str, Any]
 

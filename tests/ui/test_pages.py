@@ -255,7 +255,7 @@ def test_compare_highlights_a_differing_param(page: Any, seeded: Seeded) -> None
     page.goto(f"{seeded.url}/#/compare?runs={','.join(ids)}")
     expect(page.locator('#compare-params tr[data-key="lr"]')).to_have_class("diff")
     expect(page.locator('#compare-params tr[data-key="optimizer"]')).not_to_have_class("diff")
-    # Plotly draws parcoords with WebGL; headless Chromium may have none (then a notice).
+    # The parallel coordinates are SVG (parallel.js); data-drawn is set once they are.
     expect(page.locator("#parcoords[data-drawn]")).to_have_count(1)
     expect(page.locator("#scatter .scatterlayer")).to_have_count(1)
     screenshot(page, "compare")
