@@ -139,6 +139,11 @@ def test_run_page(page: Any, seeded: Seeded) -> None:
     page.click("#artifact-tree >> text=data/")
     page.click("#artifact-tree >> text=table.csv")
     expect(page.locator("#artifact-preview td").first).to_have_text("1")
+    page.click("#artifact-tree >> text=scores.json")  # log_table's JSON layout: a table
+    cells = page.locator("#artifact-preview table.json-table td")
+    expect(cells).to_have_text(["<b>x</b>", "0.5", "y", "null"])
+    expect(page.locator("#artifact-preview th")).to_have_text(["name", "score"])
+    assert page.locator("#artifact-preview b").count() == 0
     page.fill("#tag-key", "reviewed")
     page.fill("#tag-value", "yes")
     page.click("text=Set tag")

@@ -8,6 +8,7 @@ Screenshots of each page land in test-artifacts/ui/<page>.png.
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import subprocess
 import sys
@@ -99,6 +100,8 @@ def _seed(url: str) -> Seeded:
     root = client.get_run(first).info.artifact_uri.removeprefix("mlflow-artifacts:")
     _upload(url, f"{root}/config.yaml", b"hello: world\n")
     _upload(url, f"{root}/data/table.csv", b"a,b\n1,2\n3,4\n")
+    logged_table = {"columns": ["name", "score"], "data": [["<b>x</b>", 0.5], ["y", None]]}
+    _upload(url, f"{root}/data/scores.json", json.dumps(logged_table).encode())
     child = client.create_run(experiment_id, run_name="child", tags={"mlflow.parentRunId": first})
     ids["child"] = child.info.run_id
     xss = client.create_run(experiment_id, run_name=XSS_NAME)

@@ -78,7 +78,21 @@ async function show(run, file, preview) {
 
 async function textPreview(response, path) {
   const text = await response.text();
-  return TABLE.test(path) ? csvTable(text, path) : pre(text, path);
+  if (TABLE.test(path)) return csvTable(text, path);
+  return (/\.json$/i.test(path) && jsonTable(text)) || pre(text, path);
+}
+
+/** A table logged as MLflow lays it out in JSON (`{"columns": [...], "data": [[...]]}`,
+ * what log_table writes), or null for any other JSON. */
+function jsonTable(text) {
+  let layout;
+  try { layout = JSON.parse(text); } catch { return null; }
+  const { columns, data } = layout || {};
+  if (!Array.isArray(columns) || !Array.isArray(data) || !data.every(Array.isArray)) return null;
+  const cell = (x) => h("td", {}, x === null || typeof x !== "object" ? String(x) : JSON.stringify(x));
+  return h("table", { class: "grid json-table" },
+    h("thead", {}, h("tr", {}, columns.map((c) => h("th", {}, String(c))))),
+    h("tbody", {}, data.slice(0, MAX_ROWS).map((row) => h("tr", {}, row.map(cell)))));
 }
 
 /** The PDF in the browser's own viewer. The download endpoint answers every artifact as an
