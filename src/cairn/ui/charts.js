@@ -71,8 +71,9 @@ export async function chartsPage(main, _params, query, live) {
       if (!live() || mine !== generation) return;
       state.series = series;
       state.buckets = buckets;
-      const sampled = series.filter((s) => s.downsampled).length;
-      fill(status, `${series.length} series` + (sampled ? `, ${sampled} downsampled to ${buckets} buckets (min/max band kept)` : "")
+      const sampled = series.filter((s) => s.downsampled);
+      const shown = Math.max(0, ...sampled.map((s) => s.points.length));
+      fill(status, `${series.length} series` + (sampled.length ? `, ${sampled.length} downsampled to ${shown} buckets of up to ${buckets} (min/max band kept)` : "")
         + (state.range ? " · zoomed" : ""));
       fill(downloads, "Exact points (CSV): ", ids.map((id) => h("a", { class: "badge", download: `${id}-${state.key}.csv`,
         "data-run-id": id, href: cairnUrl("metrics/export", { run_id: id, key: state.key }) }, names[id])));
