@@ -91,3 +91,35 @@ def start_cairn_server(folder: Path, database: Path) -> tuple[subprocess.Popen[b
         stop_session(server)
         sys.exit((folder / "server.log").read_text())
     return server, port
+
+
+def session_cpu_seconds(session: int) -> float:
+    """CPU time (user + system) used so far by the live processes of `session`."""
+    ticks = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == session:
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def wait_until_quiet(
+    process: subprocess.Popen[bytes], timeout: float, busy: float = 0.05, interval: float = 0.5
+) -> float:
+    """Wait until the session `spawn_in_session` created uses under `busy` of a core over
+    `interval` seconds, so a server's start-up work (MLflow's spawns its job runners after it
+    answers) is not timed as its answers; the seconds waited, at most `timeout`."""
+    started = time.monotonic()
+    used = session_cpu_seconds(process.pid)
+    while time.monotonic() - started < timeout:
+        time.sleep(interval)
+        now = session_cpu_seconds(process.pid)
+        if now - used < busy * interval:
+            break
+        used = now
+    return time.monotonic() - started
