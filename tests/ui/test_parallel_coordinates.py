@@ -14,6 +14,8 @@ from ui_support import XSS_NAME, Seeded, screenshot
 RUNS = ("run-0", "run-1", "run-2", "run-3", "xss")
 AXES = ["params.epochs", "params.lr", "params.optimizer", "metrics.accuracy", "metrics.loss"]
 LR = {"run-0": 0.1, "run-1": 0.01, "run-2": 0.001, "run-3": 0.05}
+ACCURACY = {"run-0": 0.5, "run-1": 0.6, "run-2": 0.7, "run-3": 0.8, "xss": -1.0}
+ACCURACY_MIDDLE = 0.65  # the middle of the accuracy axis (0.5 to 0.8)
 POINT = re.compile(r"([ML])([-\d.]+) ([-\d.]+)")
 # Chromium as usual, and with WebGL switched off (as on a remote desktop or a bare VM).
 LAUNCHES = {"webgl": (), "no-webgl": ("--disable-3d-apis", "--disable-webgl")}
@@ -101,3 +103,48 @@ def test_axes_place_numbers_categories_and_gaps(page: Any, seeded: Seeded) -> No
     assert placed["words"]["at"] == [1, 0.5, 0, None]
     assert placed["words"]["ticks"] == ["1", "a", "b"]
     assert placed["infinite"]["at"] == [0, None, 1]  # ±inf has no place on a finite scale
+
+
+def test_dragging_along_an_axis_keeps_the_runs_in_its_range(page: Any, seeded: Seeded) -> None:
+    ids = {name: seeded.run_ids[name] for name in RUNS}
+    page.goto(f"{seeded.url}/#/compare?runs={','.join(ids.values())}")
+    expect(page.locator("#parcoords[data-drawn]")).to_have_count(1, timeout=20_000)
+    area = page.locator('#parcoords .pc-axis[data-name="params.lr"] .pc-brush')
+    box = area.bounding_box()
+    assert box is not None
+    x, top, span = box["x"] + box["width"] / 2, box["y"], box["height"]
+    # The axis runs from lr 0.001 (bottom) to 0.1 (top): drag over its upper 70%, which
+    # holds 0.1 and 0.05 but not 0.01 or 0.001 (and the xss run has no lr at all).
+    page.mouse.move(x, top + 1)
+    page.mouse.down()
+    page.mouse.move(x, top + 0.4 * span, steps=4)
+    page.mouse.move(x, top + 0.7 * span, steps=4)
+    page.mouse.up()
+    kept = {n for n in RUNS if "pc-dimmed" not in _classes(page, ids[n])}
+    assert kept == {"run-0", "run-3"}
+    expect(page.locator("#parcoords .pc-legend .pc-kept")).to_have_text(
+        "2 of 5 runs in the chosen ranges. "
+    )
+    expect(page.locator('#parcoords .pc-axis[data-name="params.lr"] .pc-range')).to_be_visible()
+    # A range on a second axis narrows the choice: accuracy's upper half.
+    accuracy = page.locator('#parcoords .pc-axis[data-name="metrics.accuracy"] .pc-brush')
+    abox = accuracy.bounding_box()
+    assert abox is not None
+    ax = abox["x"] + abox["width"] / 2
+    page.mouse.move(ax, abox["y"] + 1)
+    page.mouse.down()
+    page.mouse.move(ax, abox["y"] + abox["height"] / 2, steps=4)
+    page.mouse.up()
+    both = {n for n in RUNS if "pc-dimmed" not in _classes(page, ids[n])}
+    screenshot(page, "compare-parallel-ranges")
+    assert both <= kept and both == {n for n in kept if ACCURACY[n] >= ACCURACY_MIDDLE}
+    # A click without a drag clears an axis' range; with none left, every run is back.
+    page.mouse.click(ax, abox["y"] + abox["height"] / 2)
+    page.mouse.click(x, top + span / 2)
+    assert all("pc-dimmed" not in _classes(page, ids[n]) for n in RUNS)
+    expect(page.locator("#parcoords .pc-legend .pc-kept")).to_have_text("")
+    assert not page.errors
+
+
+def _classes(page: Any, run_id: str) -> str:
+    return page.locator(f'#parcoords path[data-run-id="{run_id}"]').get_attribute("class") or ""

@@ -88,6 +88,8 @@ function colour(t) {
 /**
  * Draw into `container` (replacing what it held): `columns` are {name, values} with one
  * value per run, `runs` are {id, name, href}. Lines are coloured by column `colourBy`.
+ * Dragging along an axis keeps the runs whose value lies in the dragged range (the others
+ * are dimmed); ranges on several axes combine; a click on an axis clears its range.
  */
 export function drawParallel(container, runs, columns, colourBy = columns.length - 1) {
   if (!columns.length) return container.replaceChildren(h("p", { class: "status" }, "Choose dimensions to draw."));
@@ -118,17 +120,63 @@ export function drawParallel(container, runs, columns, colourBy = columns.length
   });
 
   const colouring = axes[colourBy];
-  const lines = runs.map((run, i) => {
-    const heights = axes.map((a) => a.at(i) ?? null);
-    return svg("a", { href: run.href },
-      svg("path", { class: "pc-line", d: pathOf(heights, xOf, yOf), stroke: colour(colouring.at(i)), "data-run-id": run.id },
-        svg("title", {}, run.name)));
-  });
+  const paths = runs.map((run, i) => svg("path", { class: "pc-line", d: pathOf(axes.map((a) => a.at(i) ?? null), xOf, yOf),
+    stroke: colour(colouring.at(i)), "data-run-id": run.id }, svg("title", {}, run.name)));
+  const lines = runs.map((run, i) => svg("a", { href: run.href }, paths[i]));
+  const kept = h("span", { class: "pc-kept" });
+  const ranges = new Map();  // axis index → [low, high] in [0, 1]
+  const filter = () => {
+    let count = 0;
+    paths.forEach((path, i) => {
+      const inside = [...ranges].every(([k, [low, high]]) => { const t = axes[k].at(i); return t !== null && t >= low && t <= high; });
+      path.classList.toggle("pc-dimmed", !inside);
+      count += inside;
+    });
+    kept.textContent = ranges.size ? `${count} of ${runs.length} runs in the chosen ranges. ` : "";
+  };
+  const plot = svg("svg", { class: "pc", viewBox: `0 0 ${width} ${HEIGHT}`, width: "100%", role: "img",
+    "aria-label": `Parallel coordinates of ${runs.length} runs` }, svg("g", { class: "pc-lines" }, lines), drawnAxes);
+  drawnAxes.forEach((group, k) => brushable(plot, group, xOf(k), yOf, (range) => {
+    if (range) ranges.set(k, range); else ranges.delete(k);
+    filter();
+  }));
 
-  container.replaceChildren(
-    svg("svg", { class: "pc", viewBox: `0 0 ${width} ${HEIGHT}`, width: "100%", role: "img",
-      "aria-label": `Parallel coordinates of ${runs.length} runs` },
-    svg("g", { class: "pc-lines" }, lines), drawnAxes),
-    h("p", { class: "status pc-legend" }, `Colour: ${colouring.name}, low (blue) to high (orange). `
-      + "Hover a line for its run, click to open it."));
+  container.replaceChildren(plot,
+    h("p", { class: "status pc-legend" }, kept, `Colour: ${colouring.name}, low (blue) to high (orange). `
+      + "Hover a line for its run, click to open it; drag along an axis to keep a range."));
+}
+
+/** A drag along the axis at `x` reports the range it covers in [0, 1] (low, high); a
+ * click without a drag reports null (the range is cleared). */
+function brushable(plot, group, x, yOf, changed) {
+  const top = yOf(1), bottom = yOf(0);
+  const band = svg("rect", { class: "pc-range", x: x - 7, width: 14, y: top, height: 0, visibility: "hidden" });
+  const area = svg("rect", { class: "pc-brush", x: x - 12, width: 24, y: top - 6, height: bottom - top + 12 });
+  group.append(band, area);
+  const yAt = (event) => {
+    const point = new DOMPoint(event.clientX, event.clientY).matrixTransform(plot.getScreenCTM().inverse());
+    return Math.min(bottom, Math.max(top, point.y));
+  };
+  const level = (y) => (bottom - y) / (bottom - top);
+  let start = null;
+  area.addEventListener("pointerdown", (event) => {
+    start = yAt(event);
+    area.setPointerCapture(event.pointerId);
+    event.preventDefault();
+  });
+  area.addEventListener("pointermove", (event) => {
+    if (start === null) return;
+    const y = yAt(event);
+    band.setAttribute("y", String(Math.min(start, y)));
+    band.setAttribute("height", String(Math.abs(y - start)));
+    band.setAttribute("visibility", "visible");
+  });
+  area.addEventListener("pointerup", (event) => {
+    if (start === null) return;
+    const y = yAt(event);
+    const dragged = Math.abs(y - start) >= 3;
+    if (!dragged) band.setAttribute("visibility", "hidden");
+    changed(dragged ? [level(Math.max(start, y)), level(Math.min(start, y))] : null);
+    start = null;
+  });
 }
