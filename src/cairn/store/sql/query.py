@@ -89,16 +89,23 @@ def run_search(
     stages: Sequence[str],
     filters: Sequence[Comparison],
     order: Sequence[OrderBy],
+    candidates: Select[Any] | None = None,
 ) -> Select[Any]:
-    """SELECT run_uuid of matching runs in the requested order (no limit yet)."""
+    """SELECT run_uuid of matching runs in the requested order (no limit yet); with
+    `candidates` (run ids), only those of them whose first order key, a metric, is finite
+    (cairn.store.sql.metric_top)."""
     query = select(runs.c.run_uuid).where(
         runs.c.experiment_id.in_(list(experiment_ids)), runs.c.lifecycle_stage.in_(list(stages))
     )
+    if candidates is not None:
+        query = query.where(runs.c.run_uuid.in_(candidates))
     for i, clause in enumerate(filters):
         query = _apply_run_filter(query, i, clause)
     ordering: list[Any] = []
     for i, spec in enumerate(order):
-        query, keys = _apply_run_order(query, i, spec)
+        query, keys = _apply_run_order(
+            query, i, spec, finite_only=i == 0 and candidates is not None
+        )
         ordering.extend(keys)
     named = {(o.kind, o.key) for o in order}
     if ("attribute", "start_time") not in named:
@@ -148,7 +155,9 @@ def _dataset_exists(i: int, clause: Comparison) -> ColumnElement[bool]:
     return exists().where(linked, compare(ds.c[clause.key], clause.op, clause.value))
 
 
-def _apply_run_order(query: Select[Any], i: int, spec: OrderBy) -> tuple[Select[Any], list[Any]]:
+def _apply_run_order(
+    query: Select[Any], i: int, spec: OrderBy, finite_only: bool = False
+) -> tuple[Select[Any], list[Any]]:
     if spec.kind == "attribute":
         column = RUN_ATTRIBUTES[spec.key]
         return query, [_nulls_last(column.is_(None)), _direction(column, spec)]
@@ -158,6 +167,8 @@ def _apply_run_order(query: Select[Any], i: int, spec: OrderBy) -> tuple[Select[
     if spec.kind == "metric":
         missing = missing | table.c.is_nan.is_(True)
     query = query.outerjoin(table, on)
+    if finite_only:  # the runs that sort first: with the metric, and not NaN
+        query = query.where(table.c.value.isnot(None), table.c.is_nan.is_(False))
     return query, [_nulls_last(missing), _direction(table.c.value, spec)]
 
 

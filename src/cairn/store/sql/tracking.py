@@ -43,7 +43,7 @@ from cairn.store.base import (
     TrackingStore,
 )
 from cairn.store.ids import new_run_id
-from cairn.store.sql import dialects, engine, loading, migrate, query, rollups
+from cairn.store.sql import dialects, engine, loading, metric_top, migrate, query, rollups
 from cairn.store.sql.downsample import SqlDownsampledHistory
 from cairn.store.sql.logged_models import SqlLoggedModels
 from cairn.store.sql.prepared import Prepared
@@ -663,16 +663,16 @@ class SqlTrackingStore(
         if isinstance(experiment_ids, str):
             experiment_ids = [experiment_ids]
         numbers = [int(check.experiment_id(e)) for e in experiment_ids]
-        stmt = query.run_search(
-            numbers,
-            ViewType(run_view_type).stages,
-            search.parse_run_filter(filter_string),
-            search.parse_run_order_by(order_by),
-        )
+        stages = ViewType(run_view_type).stages
+        filters = search.parse_run_filter(filter_string)
+        order = search.parse_run_order_by(order_by)
         if not numbers:
             return PagedList([], None)
         with self._read() as conn:
-            ids = list(conn.execute(stmt.limit(limit + 1).offset(offset)).scalars())
+            ids = metric_top.first_rows(conn, numbers, stages, filters, order, limit + 1, offset)
+            if ids is None:
+                stmt = query.run_search(numbers, stages, filters, order)
+                ids = list(conn.execute(stmt.limit(limit + 1).offset(offset)).scalars())
         return PagedList(ids[:limit], tokens.next_token(offset, limit, len(ids)))
 
     def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput]) -> None:
