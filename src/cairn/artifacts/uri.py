@@ -21,6 +21,7 @@ class RepositoryBuilder(Protocol):
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):")
 # Schemes whose URIs may have a single slash after the colon, as MLflow writes them.
 _SINGLE_SLASH_SCHEMES = ("mlflow-artifacts", "file")
+_HTTP = ("http", "https")
 
 
 def scheme_of(uri: str) -> str:
@@ -39,10 +40,9 @@ def artifact_repository(root_uri: str, tracking_uri: str | None = None) -> Artif
     """The repository for a run's (or experiment's) artifact root; an `mlflow-artifacts:`
     root lies on the server at `tracking_uri` when that is http(s) (else the process's)."""
     scheme = scheme_of(root_uri)
-    if scheme == "mlflow-artifacts" and scheme_of(tracking_uri or "") in ("http", "https"):
+    if scheme == "mlflow-artifacts" and tracking_uri and scheme_of(tracking_uri) in _HTTP:
         from cairn.artifacts.http import proxy_url
 
-        assert tracking_uri is not None
         root_uri = proxy_url(root_uri, tracking_uri)
         scheme = scheme_of(root_uri)
     return _builder(scheme, root_uri)(root_uri)

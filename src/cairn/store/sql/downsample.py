@@ -210,7 +210,7 @@ class _Series:
                 break
             lo = rollups.block_of(found)
             hi = min(lo + chunk - 1, last)
-            blocks += self._aggregated_blocks(max(lo, cursor), hi)
+            blocks += self._aggregated_blocks(lo, hi)  # lo >= cursor: both start blocks
             cursor = hi + 1
         fresh_until = min(rollups.block_of(last) + rollups.BLOCK, _INT64_MAX)
         rollups.replace_blocks(self.conn, self.run_id, self.key, start, blocks, fresh_until)

@@ -29,6 +29,7 @@ from sqlalchemy.engine import Connection
 
 from cairn.store import downsample as ds
 from cairn.store.base import MetricPoint
+from cairn.store.sql import dialects
 from cairn.store.sql.prepared import Prepared
 from cairn.store.sql.schema import metric_rollup_state, metric_rollups
 
@@ -143,10 +144,4 @@ def replace_blocks(
             ],
         )
     state = {"run_uuid": run_id, "key": key, "fresh_below": fresh_until}
-    found = conn.execute(
-        update(metric_rollup_state)
-        .where(_s.run_uuid == run_id, _s.key == key)
-        .values(fresh_below=fresh_until)
-    ).rowcount
-    if not found:
-        conn.execute(insert(metric_rollup_state), [state])
+    dialects.upsert(conn, metric_rollup_state, [state], ("run_uuid", "key"))
