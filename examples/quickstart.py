@@ -8,6 +8,8 @@ from __future__ import annotations
 import math
 import random
 
+import numpy
+
 import cairn
 
 
@@ -18,8 +20,16 @@ def train(max_depth: int, learning_rate: float, epochs: int = 50) -> dict[str, f
     for step in range(epochs):
         loss = loss * (1 - learning_rate) + rng.uniform(0, 0.01) / max_depth
         cairn.log_metric("loss", loss, step=step)
+        if step % 10 == 0:  # an image series: the UI shows it with a step slider
+            cairn.log_image(error_map(loss, step), key="error_map", step=step)
     accuracy = 1 - loss / 2 - abs(max_depth - 5) / 50
     return {"accuracy": accuracy, "f1": accuracy - 0.02, "auc": min(1.0, accuracy + 0.03)}
+
+
+def error_map(loss: float, step: int) -> numpy.ndarray:
+    """A stand-in for a per-pixel error image: a gradient that fades as the loss falls."""
+    y, x = numpy.mgrid[0:32, 0:32] / 31
+    return numpy.clip(loss * (x + y) / 2 + 0.01 * step / 50, 0, 1)
 
 
 def main() -> None:
@@ -28,16 +38,19 @@ def main() -> None:
         for learning_rate in (0.05, 0.1):
             with cairn.start_run(run_name=f"depth{max_depth}-lr{learning_rate}") as run:
                 cairn.log_param("max_depth", max_depth)
-                cairn.log_params({"scaler": "StandardScaler", "test_size": 0.2,
-                                  "learning_rate": learning_rate})
+                cairn.log_params(
+                    {"scaler": "StandardScaler", "test_size": 0.2, "learning_rate": learning_rate}
+                )
                 cairn.set_tag("author", "quickstart")
                 cairn.set_tags({"model": "gradient-boosting"})
                 scores = train(max_depth, learning_rate)
                 cairn.log_metrics(scores)
-                cairn.log_dict({"max_depth": max_depth, "features": ["tenure", "plan"]},
-                               "config.yaml")
-                cairn.log_table({"metric": list(scores), "value": list(scores.values())},
-                                "eval/scores.json")
+                cairn.log_dict(
+                    {"max_depth": max_depth, "features": ["tenure", "plan"]}, "config.yaml"
+                )
+                cairn.log_table(
+                    {"metric": list(scores), "value": list(scores.values())}, "eval/scores.json"
+                )
                 cairn.log_text(f"depth {max_depth}, lr {learning_rate}\n", "notes.md")
                 print(f"run {run.info.run_id}: accuracy={scores['accuracy']:.3f}")
 

@@ -244,6 +244,52 @@ def test_run_counts_bad_calls(tracking_server: TrackingServer) -> None:
     assert get(base, "/experiments/run-counts", {"experiment_ids": many}).status == 400
 
 
+# -- one artifact of a run ---------------------------------------------------------------------
+
+
+def _put_artifact(base: str, run_id: str, path: str, body: bytes) -> None:
+    """Upload through the proxy, as the mlflow client does."""
+    with urllib.request.urlopen(f"{base}/api/2.0/mlflow/runs/get?run_id={run_id}") as reply:
+        run = json.loads(reply.read())
+    root = run["run"]["info"]["artifact_uri"].removeprefix("mlflow-artifacts:").strip("/")
+    target = f"{base}/api/2.0/mlflow-artifacts/artifacts/{root}/{path}"
+    with urllib.request.urlopen(urllib.request.Request(target, data=body, method="PUT")) as reply:
+        assert reply.status == 200
+
+
+def test_a_runs_artifact_is_served_by_run_id(tracking_server: TrackingServer) -> None:
+    base = tracking_server.url
+    run_id = seed_run(base, steps=1)
+    _put_artifact(base, run_id, "plots/curve.png", b"\x89PNG not really")
+    reply = get(base, "/artifacts/get", {"run_id": run_id, "path": "plots/curve.png"})
+    assert reply.status == 200 and reply.body == b"\x89PNG not really"
+    assert reply.headers["content-type"] == "image/png"
+    assert reply.headers["content-disposition"].startswith("attachment")
+    assert "sandbox" in reply.headers["content-security-policy"]
+
+
+@pytest.mark.parametrize(
+    ("params", "status", "code"),
+    [
+        ({"path": "../../etc/passwd"}, 400, "INVALID_PARAMETER_VALUE"),
+        ({"path": "/etc/passwd"}, 400, "INVALID_PARAMETER_VALUE"),
+        ({"path": "%2e%2e/%2e%2e/secret"}, 400, "INVALID_PARAMETER_VALUE"),
+        ({"path": "plots"}, 400, "INVALID_PARAMETER_VALUE"),
+        ({"path": "missing.txt"}, 404, "RESOURCE_DOES_NOT_EXIST"),
+        ({}, 400, "INVALID_PARAMETER_VALUE"),
+        ({"path": "plots/curve.png", "run_id": "f" * 32}, 404, "RESOURCE_DOES_NOT_EXIST"),
+    ],
+)
+def test_a_runs_artifact_refuses_what_lies_outside_it(
+    tracking_server: TrackingServer, params: dict[str, str], status: int, code: str
+) -> None:
+    base = tracking_server.url
+    run_id = seed_run(base, steps=1)
+    _put_artifact(base, run_id, "plots/curve.png", b"x")
+    reply = get(base, "/artifacts/get", {"run_id": run_id, **params})
+    assert (reply.status, reply.json()["error_code"]) == (status, code)
+
+
 # -- with --auth -----------------------------------------------------------------------------
 
 
@@ -285,6 +331,10 @@ def test_auth_needs_read_on_every_runs_experiment(guarded: tuple[LiveServer, str
     assert ask(downsample, {"run_ids": [theirs], "key": "loss"}, ADMIN) == 200
     assert ask("/metrics/export", {"run_id": mine, "key": "loss"}, reader) == 200
     assert ask("/metrics/export", {"run_id": theirs, "key": "loss"}, reader) == 403
+    # An artifact by run id: READ on the run's experiment (a missing file past the check: 404).
+    assert ask("/artifacts/get", {"run_id": mine, "path": "none.txt"}, reader) == 404
+    assert ask("/artifacts/get", {"run_id": theirs, "path": "none.txt"}, reader) == 403
+    assert ask("/artifacts/get", {"run_id": theirs, "path": "none.txt"}, None) == 401
     too_many = {"run_ids": [mine] + [f"{i:032x}" for i in range(100)], "key": "loss"}
     assert ask(downsample, too_many, reader) == 400
 

@@ -223,8 +223,10 @@ def test_a_pdf_artifact_previews_inline(page: Any, seeded: Seeded) -> None:
     with page.expect_event("framenavigated", is_viewer) as navigated:
         page.click("#artifact-tree >> text=report.pdf")
     frame = preview.locator("iframe.pdf")
-    expect(frame).to_have_attribute("data-artifact", url)
-    expect(preview.locator(f'a[href="{url}"]')).to_have_text("Download report.pdf")
+    shown = f"/ajax-api/2.0/cairn/artifacts/get?run_id={run_id}&path=report.pdf"
+    expect(frame).to_have_attribute("data-artifact", shown)
+    expect(preview.locator(f'a[href="{shown}"]')).to_have_text("Download report.pdf")
+    assert page.request.get(seeded.url + shown).body() == pdf
     source = frame.get_attribute("src") or ""
     assert source.startswith(f"blob:{seeded.url}/")
     assert source in [f.url for f in page.frames]

@@ -167,8 +167,9 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
 
 
 @pytest.fixture(scope="module")
-def browser(seeded: Seeded, request: pytest.FixtureRequest) -> Iterator[Any]:
+def browser(request: pytest.FixtureRequest) -> Iterator[Any]:
     """Headless Chromium; a test module may pass switches as the indirect parameter."""
+    require_browser()
     from playwright.sync_api import sync_playwright
 
     switches = list(getattr(request, "param", ()))

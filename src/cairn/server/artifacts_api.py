@@ -178,29 +178,36 @@ class ArtifactProxy:
     # Downloads ----------------------------------------------------------------------------
 
     async def download(self, relative: str) -> Response:
-        if not relative:
-            raise InvalidParameterValueError("The artifact root is a directory, not a file.")
-        name = posixpath.basename(relative)
-        if self.local_root is not None:
-            path = await run_in_threadpool(_existing_local_file, self.local_root, relative)
-            return _file_response(path, name)
-        entry = await run_in_threadpool(self._remote_entry, relative)
-        if entry.is_dir:
-            raise InvalidParameterValueError(f"{relative!r} is a directory, not a file.")
-        scratch = await run_in_threadpool(tempfile.mkdtemp, None, "cairn-download-")
-        try:
-            local = await run_in_threadpool(self.repository.download_artifacts, relative, scratch)
-        except BaseException:
-            shutil.rmtree(scratch, ignore_errors=True)
-            raise
-        return _file_response(local, name, BackgroundTask(shutil.rmtree, scratch, True))
+        return await download_response(self.repository, relative)
 
-    def _remote_entry(self, relative: str) -> FileInfo:
-        folder = relative.rpartition("/")[0]
-        for entry in self.repository.list_artifacts(folder or None):
-            if entry.path == relative:
-                return entry
-        raise ResourceDoesNotExistError(f"No artifact at {relative!r}.")
+
+async def download_response(repository: ArtifactRepository, relative: str) -> Response:
+    """The file at `relative` in `repository`, as an attachment: streamed from disk, or from
+    a scratch copy of a remote file that is removed once it has been sent."""
+    if not relative:
+        raise InvalidParameterValueError("The artifact root is a directory, not a file.")
+    name = posixpath.basename(relative)
+    if isinstance(repository, LocalArtifactRepository):
+        path = await run_in_threadpool(_existing_local_file, repository.root, relative)
+        return _file_response(path, name)
+    entry = await run_in_threadpool(_remote_entry, repository, relative)
+    if entry.is_dir:
+        raise InvalidParameterValueError(f"{relative!r} is a directory, not a file.")
+    scratch = await run_in_threadpool(tempfile.mkdtemp, None, "cairn-download-")
+    try:
+        local = await run_in_threadpool(repository.download_artifacts, relative, scratch)
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+    return _file_response(local, name, BackgroundTask(shutil.rmtree, scratch, True))
+
+
+def _remote_entry(repository: ArtifactRepository, relative: str) -> FileInfo:
+    folder = relative.rpartition("/")[0]
+    for entry in repository.list_artifacts(folder or None):
+        if entry.path == relative:
+            return entry
+    raise ResourceDoesNotExistError(f"No artifact at {relative!r}.")
 
 
 class _AnyPathRoute(Route):
@@ -334,6 +341,18 @@ def list_run_artifacts(ctx: Context, msg: Message) -> dict[str, Any]:
     """The files of a run's artifact folder; paths relative to the run's artifact root."""
     run = ctx.tracking.get_run(msg.run_id())
     return list_under(ctx, run.info.artifact_uri, msg.string("path"))
+
+
+async def get_run_artifact(ctx: Context, request: Request) -> Response:
+    """`GET …/cairn/artifacts/get?run_id=…&path=…`: one file of a run's artifacts, wherever
+    the run keeps them (the proxy's destination, a local folder the run was logged to without
+    a server, S3), for the UI's previews and downloads. The run's location must lie inside
+    the server's allowed roots, and `path` inside the run's folder."""
+    msg = await Message.read(request)
+    run = await run_in_threadpool(ctx.tracking.get_run, msg.run_id())
+    relative = safe_relative(msg.string("path", required=True))
+    location = security.artifact_repository_uri(run.info.artifact_uri, ctx)
+    return await download_response(artifact_repository(location), relative)
 
 
 def list_under(ctx: Context, root_uri: str, path: str | None) -> dict[str, Any]:

@@ -159,6 +159,7 @@ RULES: dict[tuple[str, str], Rule] = {
     # -- Cairn's UI endpoints (cairn.server.ui_api), keyed under /cairn --
     ("GET", "/cairn/metrics/downsampled"): Rule(_READ, RUNS),
     ("GET", "/cairn/metrics/export"): Rule(_READ, RUN),
+    ("GET", "/cairn/artifacts/get"): Rule(_READ, RUN),
     ("GET", RUN_COUNTS_PATH): Rule(_READ, COUNTED),  # answers are filtered
     ("GET", OWN_PERMISSION_PATH): Rule(_READ, REGISTERED_MODEL),  # answers the caller's own
 }
@@ -428,7 +429,7 @@ class AuthMiddleware:
 def _is_ui_file(path: str) -> bool:
     """The web UI's page and static files (cairn.server.ui): the same for every user, so
     any authenticated user gets them; the data comes through the checked API."""
-    return path == "/" or path.startswith("/static/")
+    return path in ("/", "/favicon.ico") or path.startswith("/static/")
 
 
 def _endpoint(path: str) -> str | None:

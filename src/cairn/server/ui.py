@@ -3,8 +3,9 @@
 `/` answers `index.html`; `/static/<name>` answers a file of that folder, chosen from the
 files present when the app is built (a name is looked up, never joined to a path), and
 `/static/vendor/plotly.min.js` answers the bundle shipped inside the installed `plotly`
-package, so no third-party code lives in this repository. Every answer carries a strict
-Content-Security-Policy: scripts only from this origin, none inline, no `eval`.
+package, so no third-party code lives in this repository. `/favicon.ico` answers the SVG
+icon, for browsers and tools that ask for it without reading the page. Every answer carries
+a strict Content-Security-Policy: scripts only from this origin, none inline, no `eval`.
 """
 
 from __future__ import annotations
@@ -85,6 +86,9 @@ def routes(folder: Path = UI_FOLDER) -> list[BaseRoute]:
     async def index(request: Request) -> Response:
         return _file(request, files["index.html"], _MEDIA_TYPES[".html"])
 
+    async def favicon(request: Request) -> Response:
+        return _file(request, files["favicon.svg"], _MEDIA_TYPES[".svg"])
+
     async def static(request: Request) -> Response:
         name = request.path_params["name"]
         if name == "vendor/plotly.min.js" and bundle is not None:
@@ -96,5 +100,6 @@ def routes(folder: Path = UI_FOLDER) -> list[BaseRoute]:
 
     return [
         Route("/", index, methods=["GET"]),
+        Route("/favicon.ico", favicon, methods=["GET"]),
         Route("/static/{name:path}", static, methods=["GET"]),
     ]

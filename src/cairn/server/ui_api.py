@@ -7,6 +7,8 @@ points silently, MLflow #11444) and no exact export, so the UI gets these two:
   &buckets=1000`: per run, at most `buckets` points over the x range, each the min, max and
   last of its bucket (see cairn.store.downsample).
 * `GET /metrics/export?run_id=…&key=…`: every stored point as CSV, streamed.
+* `GET /artifacts/get?run_id=…&path=…`: one artifact of a run, wherever the run keeps its
+  artifacts (a run logged to a local folder has a path, not a proxy URI, as its root).
 
 And MLflow's API has no run count, so the experiments page gets
 
@@ -39,6 +41,7 @@ from cairn import validation as check
 from cairn.entities import Metric, ViewType
 from cairn.exceptions import InvalidParameterValueError
 from cairn.server import wire
+from cairn.server.artifacts_api import get_run_artifact
 from cairn.server.context import Context
 from cairn.server.messages import Message
 from cairn.server.registry_auth import permission_answer
@@ -244,7 +247,10 @@ ENDPOINTS = [
     Endpoint("GET", "/registered-models/permission", model_permission),
 ]
 DownloadHandler = Callable[[Context, Request], Awaitable[Response]]
-DOWNLOADS: list[tuple[str, DownloadHandler]] = [("/metrics/export", export_metric)]
+DOWNLOADS: list[tuple[str, DownloadHandler]] = [
+    ("/metrics/export", export_metric),
+    ("/artifacts/get", get_run_artifact),
+]
 
 
 def routes(context: Context) -> list[Route]:

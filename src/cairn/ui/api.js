@@ -47,11 +47,18 @@ export const post = (endpoint, body, method = "POST") => request(MLFLOW + endpoi
 export const cairn = (endpoint, params) => request(CAIRN + endpoint + query(params), "GET");
 export const cairnUrl = (endpoint, params) => CAIRN + endpoint + query(params);
 
-/** Where the artifact proxy serves `path` of a run whose artifact_uri is `uri`. */
-export function artifactUrl(uri, path) {
-  const base = String(uri || "").replace(/^mlflow-artifacts:\/?/, "").replace(/^\/+|\/+$/g, "");
-  const parts = `${base}/${path}`.split("/").filter(Boolean).map(encodeURIComponent);
-  return `/ajax-api/2.0/mlflow-artifacts/artifacts/${parts.join("/")}`;
+/** Where the server serves the file `path` of a run's artifacts: by run id, so a run logged
+ * to a local folder (its artifact_uri a path, not a proxy URI) previews as well. */
+export function artifactUrl(runId, path) {
+  return cairnUrl("artifacts/get", { run_id: runId, path });
+}
+
+/** An element that shows an experiment's name once the server has said it (breadcrumbs on
+ * every page name the experiment). */
+export function experimentLabel(id) {
+  const label = h("span", { class: "experiment-name" }, `experiment ${id}`);
+  get("experiments/get", { experiment_id: id }).then((r) => { label.textContent = r.experiment.name; }).catch(() => {});
+  return label;
 }
 
 /** Every page of a paged search: calls onPage(items) as each arrives; `live()` false stops.

@@ -53,7 +53,7 @@ async function show(run, file, preview) {
   const turn = {};
   chosen.set(preview, turn);
   releasePdf();
-  const url = artifactUrl(run.info.artifact_uri, file.path);
+  const url = artifactUrl(run.info.run_id, file.path);
   const download = h("p", {}, h("a", { href: url, download: file.path.split("/").pop() }, `Download ${file.path}`));
   if (IMAGE.test(file.path)) return fill(preview, download, h("img", { src: url, alt: file.path }));
   const size = Number(file.file_size || 0);

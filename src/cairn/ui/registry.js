@@ -73,3 +73,14 @@ function versionRow(name, v, act) {
       { name, alias: alias.value, version: v.version })) }, "Set alias")));
   return row;
 }
+
+/** One version of a registered model: what it is and where it came from. */
+export async function modelVersionPage(main, { name, version }, _query, live) {
+  const { model_version: v } = await get("model-versions/get", { name, version });
+  if (!live()) return;
+  main.append(h("h1", {}, `${name} v${v.version}`), section("Version", table(["Field", "Value"], [
+    ["Stage", v.current_stage], ["Aliases", (v.aliases || []).map((a) => `@${a}`).join(" ")],
+    ["Source run", v.run_id ? h("a", { href: href("runs", v.run_id) }, v.run_id) : ""], ["Source", v.source || ""],
+    ["Description", v.description || ""], ["Created", formatTime(v.creation_timestamp)],
+  ].map(([k, x]) => h("tr", {}, h("th", {}, k), h("td", {}, x))), { class: "kv", id: "version" })));
+}

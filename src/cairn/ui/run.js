@@ -38,7 +38,7 @@ function overview(info, tags) {
   const commit = tags["mlflow.source.git.commit"];
   const diff = h("span", { id: "source-diff" }, "…");
   findDiff(info).then((found) => fill(diff, found
-    ? h("a", { href: artifactUrl(info.artifact_uri, DIFF_ARTIFACT), id: "diff-link", target: "_blank", rel: "noopener" },
+    ? h("a", { href: artifactUrl(info.run_id, DIFF_ARTIFACT), id: "diff-link", target: "_blank", rel: "noopener" },
       DIFF_ARTIFACT)
     : "none")).catch(() => fill(diff, "none"));
   return kvTable([
