@@ -1,6 +1,9 @@
-// A run's artifacts as a lazily opened tree, with a preview of the chosen file.
+// A run's Artifacts tab: a lazily opened tree, a preview of the chosen file, and the run's
+// image series (imageseries.js) above them.
 import { artifactUrl, errorBox, get } from "./api.js";
 import { fill, h } from "./dom.js";
+import { imageSeriesSection } from "./imageseries.js";
+import { href } from "./router.js";
 
 const IMAGE = /\.(png|jpe?g|gif|webp|bmp)$/i;
 const TEXT = /(\.(txt|log|json|ya?ml|md|py|cfg|ini|toml|diff|patch)$|(^|\/)MLmodel$|requirements\.txt$)/i;
@@ -9,44 +12,100 @@ const PDF = /\.pdf$/i;
 const MAX_PREVIEW = 512 * 1024;
 const MAX_PDF_PREVIEW = 64 * 1024 * 1024;
 const MAX_ROWS = 200;
+const SMALL_IMAGE = 128;
 // The file each preview shows now: an answer for an earlier choice, or a left page, is dropped.
 const chosen = new WeakMap();
 // The PDF on show, as a blob: URL (one at a time; released when something else is shown).
 let pdfBlobUrl = null;
 window.addEventListener("hashchange", releasePdf);
 
-export function artifactTree(run) {
-  const preview = h("div", { class: "preview", id: "artifact-preview" }, "Choose a file.");
+/** The Artifacts tab: image series (if any), then the tree and the preview. `path`, if
+ * given, is opened (its folders expanded) and previewed; `onSelect(path)` hears each choice. */
+export function artifactsPanel(run, path, onSelect) {
+  const preview = h("div", { class: "preview", id: "artifact-preview" }, h("p", { class: "status" }, "Choose a file to preview it."));
   const root = h("ul", {});
-  const element = h("div", { class: "artifacts" }, h("div", { class: "tree", id: "artifact-tree" }, root), preview);
-  open(run, "", root, preview);
-  return element;
+  const ctx = { run, preview, onSelect, folders: new Map(), links: new Map() };
+  ctx.top = open(ctx, "", root);
+  if (path) reveal(ctx, path);
+  const images = imageSeriesSection(run, (file) => reveal(ctx, file.path));
+  return [images, h("div", { class: "artifacts" }, h("div", { class: "tree", id: "artifact-tree" }, root), preview)];
 }
 
-async function open(run, path, list, preview) {
+/** List a folder into `list`; its files (none on an error, which the list shows). */
+async function open(ctx, path, list) {
   try {
-    const answer = await get("artifacts/list", { run_id: run.info.run_id, path });
+    const answer = await get("artifacts/list", { run_id: ctx.run.info.run_id, path });
     const files = answer.files || [];
-    if (!files.length && !path) fill(list, h("li", {}, "No artifacts."));
-    else fill(list, files.map((f) => item(run, f, preview)));
+    if (!files.length && !path) {
+      fill(list, h("li", { class: "status" }, "No artifacts. Log files with cairn.log_artifact(path) or cairn.log_image(img, key=\"k\", step=s)."));
+    } else fill(list, files.map((f) => (f.is_dir ? folder(ctx, f) : item(ctx, f))));
+    return files;
   } catch (error) {
     fill(list, h("li", {}, errorBox(error)));
+    return [];
   }
 }
 
-function item(run, file, preview) {
+function folder(ctx, file) {
   const name = file.path.split("/").pop();
-  if (file.is_dir) {
-    const children = h("ul", { hidden: true });
-    let loaded = false;
-    return h("li", { class: "dir" }, h("span", { onclick: () => {
-      children.hidden = !children.hidden;
-      if (!loaded) { loaded = true; open(run, file.path, children, preview); }
-    } }, `▸ ${name}/`), children);
+  const children = h("ul", { hidden: true });
+  let loaded = null;
+  const toggle = h("button", { type: "button", class: "dir-toggle", "aria-expanded": "false",
+    onclick: () => (children.hidden ? expand() : collapse()) }, `▸ ${name}/`);
+  const expand = () => {
+    children.hidden = false;
+    toggle.setAttribute("aria-expanded", "true");
+    toggle.textContent = `▾ ${name}/`;
+    return (loaded ||= open(ctx, file.path, children));
+  };
+  const collapse = () => {
+    children.hidden = true;
+    toggle.setAttribute("aria-expanded", "false");
+    toggle.textContent = `▸ ${name}/`;
+  };
+  ctx.folders.set(file.path, expand);
+  return h("li", { class: "dir", dataset: { path: file.path } }, toggle, children);
+}
+
+function item(ctx, file) {
+  const name = file.path.split("/").pop();
+  const link = h("a", { href: href("runs", ctx.run.info.run_id, { tab: "artifacts", path: file.path }), onclick: (e) => {
+    if (e.ctrlKey || e.metaKey || e.shiftKey || e.button) return;  // a new browser tab
+    e.preventDefault();
+    choose(ctx, file);
+  } }, name);
+  ctx.links.set(file.path, link);
+  return h("li", { class: "file", dataset: { path: file.path } }, link,
+    file.file_size ? h("span", { class: "size" }, formatSize(file.file_size)) : null);
+}
+
+/** Expand the folders down to `path`, then preview it (a file) or leave it open (a folder). */
+async function reveal(ctx, path) {
+  const parts = path.split("/").filter(Boolean);
+  let listing = await ctx.top;
+  for (let i = 0; i < parts.length; i++) {
+    const prefix = parts.slice(0, i + 1).join("/");
+    const found = listing.find((f) => f.path === prefix);
+    if (!found) return fill(ctx.preview, errorBox(new Error(`No artifact at ${path}.`)));
+    if (!found.is_dir) return choose(ctx, found);
+    listing = await ctx.folders.get(prefix)();
   }
-  return h("li", {}, h("a", { href: "javascript:void 0", role: "button", onclick: (e) => {
-    e.preventDefault(); show(run, file, preview);
-  } }, name), file.file_size ? ` (${file.file_size} B)` : "");
+}
+
+function choose(ctx, file) {
+  for (const [path, link] of ctx.links) link.classList.toggle("selected", path === file.path);
+  ctx.links.get(file.path)?.scrollIntoView({ block: "nearest" });
+  ctx.onSelect?.(file.path);
+  show(ctx.run, file, ctx.preview);
+}
+
+function formatSize(bytes) {
+  const n = Number(bytes);
+  if (n < 1024) return `${n} B`;
+  const units = ["KB", "MB", "GB", "TB"];
+  let value = n / 1024, i = 0;
+  while (value >= 1024 && i < units.length - 1) { value /= 1024; i++; }
+  return `${value.toFixed(value < 10 ? 1 : 0)} ${units[i]}`;
 }
 
 async function show(run, file, preview) {
@@ -54,8 +113,9 @@ async function show(run, file, preview) {
   chosen.set(preview, turn);
   releasePdf();
   const url = artifactUrl(run.info.run_id, file.path);
-  const download = h("p", {}, h("a", { href: url, download: file.path.split("/").pop() }, `Download ${file.path}`));
-  if (IMAGE.test(file.path)) return fill(preview, download, h("img", { src: url, alt: file.path }));
+  const download = h("p", { class: "preview-head" }, h("a", { href: url, download: file.path.split("/").pop() }, `Download ${file.path}`),
+    file.file_size ? h("span", { class: "size" }, formatSize(file.file_size)) : null);
+  if (IMAGE.test(file.path)) return fill(preview, download, picture(url, file.path));
   const size = Number(file.file_size || 0);
   const pdf = PDF.test(file.path) && navigator.pdfViewerEnabled !== false && size <= MAX_PDF_PREVIEW;
   const text = (TEXT.test(file.path) || TABLE.test(file.path)) && size <= MAX_PREVIEW;
@@ -74,6 +134,12 @@ async function show(run, file, preview) {
   } catch (error) {
     if (chosen.get(preview) === turn) fill(preview, download, errorBox(error));
   }
+}
+
+/** An image; a small one (a 32×32 map) drawn larger, its pixels kept sharp. */
+function picture(url, path) {
+  const img = h("img", { src: url, alt: path, onload: () => img.classList.toggle("small", img.naturalWidth < SMALL_IMAGE) });
+  return img;
 }
 
 async function textPreview(response, path) {
