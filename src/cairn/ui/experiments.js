@@ -1,12 +1,17 @@
-// Experiments: the list with run counts and last activity; create, rename, delete.
+// Experiments: the list with run counts and last activity; find, create, rename, delete.
 import { ApiError, cairn, errorBox, post, searchAll } from "./api.js";
-import { fill, formatTime, h } from "./dom.js";
+import { emptyState, fill, h, relativeTime } from "./dom.js";
 import { href } from "./router.js";
+
+const FIRST_RUN = `import cairn\n\ncairn.set_experiment("my-experiment")\nwith cairn.start_run():\n    cairn.log_metric("loss", 0.5)`;
 
 export async function experimentsPage(main, _params, _query, live) {
   const status = h("div", { class: "status" });
   const body = h("tbody", {});
-  const name = h("input", { id: "new-experiment", placeholder: "New experiment name" });
+  const empty = h("div", { id: "experiments-empty" });
+  const name = h("input", { id: "new-experiment", placeholder: "New experiment name", "aria-label": "New experiment name" });
+  const find = h("input", { id: "experiment-filter", type: "search", placeholder: "Filter by name", "aria-label": "Filter experiments by name",
+    oninput: () => narrow(body, find.value) });
   const create = h("form", { class: "toolbar", onsubmit: async (e) => {
     e.preventDefault();
     try {
@@ -15,10 +20,10 @@ export async function experimentsPage(main, _params, _query, live) {
       await load();
     } catch (error) { fill(status, errorBox(error)); }
   } }, name, h("button", { type: "submit" }, "Create"));
-  main.append(h("h1", {}, "Experiments"), create, status,
-    h("table", { class: "grid", id: "experiments" },
-      h("thead", {}, h("tr", {}, ["Name", "ID", "Runs", "Last activity", "Created", ""].map((x) => h("th", {}, x)))),
-      body));
+  const grid = h("table", { class: "grid", id: "experiments" },
+    h("thead", {}, h("tr", {}, ["Name", "ID", "Runs", "Last activity", "Created", ""].map((x) => h("th", { class: x === "Runs" ? "num" : null }, x)))),
+    body);
+  main.append(h("h1", {}, "Experiments"), h("div", { class: "toolbar", id: "experiments-tools" }, find, create), status, empty, grid);
 
   async function load() {
     const experiments = [];
@@ -27,15 +32,24 @@ export async function experimentsPage(main, _params, _query, live) {
     if (!live()) return;
     const rows = experiments.map((e) => row(e, status, load));
     fill(body, rows.map((r) => r.tr));
-    if (!experiments.length) fill(body, h("tr", {}, h("td", { colspan: 6 }, "No experiments yet.")));
+    grid.hidden = !experiments.length;
+    fill(empty, experiments.length ? null
+      : emptyState("No experiments yet. Create one above, or log a run from Python (the experiment is created on first use):", FIRST_RUN));
+    narrow(body, find.value);
     await counts(rows, live);
   }
   try { await load(); } catch (error) { fill(status, errorBox(error)); }
 }
 
+// Rows whose name lacks the text are hidden (the list is one page of at most a few thousand).
+function narrow(body, text) {
+  const needle = text.trim().toLowerCase();
+  for (const tr of body.rows) tr.hidden = Boolean(needle) && !tr.dataset.name.toLowerCase().includes(needle);
+}
+
 function row(e, status, reload) {
   const runs = h("td", { class: "num runs" }, "…");
-  const last = h("td", { class: "last-activity" }, formatTime(e.last_update_time));
+  const last = h("td", { class: "last-activity" }, relativeTime(e.last_update_time));
   const act = (fn) => async () => {
     try { await fn(); await reload(); } catch (error) { fill(status, errorBox(error)); }
   };
@@ -46,9 +60,9 @@ function row(e, status, reload) {
   const remove = act(async () => {
     if (confirm(`Delete experiment "${e.name}"?`)) await post("experiments/delete", { experiment_id: e.experiment_id });
   });
-  const tr = h("tr", { dataset: { experimentId: e.experiment_id } },
-    h("td", {}, h("a", { href: href("experiments", e.experiment_id) }, e.name)),
-    h("td", {}, e.experiment_id), runs, last, h("td", {}, formatTime(e.creation_time)),
+  const tr = h("tr", { dataset: { experimentId: e.experiment_id, name: e.name } },
+    h("td", {}, h("a", { class: "experiment-link", href: href("experiments", e.experiment_id) }, e.name)),
+    h("td", {}, e.experiment_id), runs, last, h("td", { class: "created" }, relativeTime(e.creation_time)),
     h("td", { class: "actions" },
       h("button", { onclick: rename, title: "Rename" }, "Rename"),
       h("button", { onclick: remove, class: "danger", title: "Delete" }, "Delete")));
@@ -77,7 +91,7 @@ async function counts(rows, live) {
     for (const r of chunk) {
       const c = answer.counts?.[r.e.experiment_id] || { runs: 0, last_activity: null };
       fill(r.runs, String(c.runs));
-      if (c.last_activity) fill(r.last, formatTime(c.last_activity));
+      if (c.last_activity) fill(r.last, relativeTime(c.last_activity));
     }
   }
 }
@@ -92,7 +106,7 @@ async function countRuns(experimentId, cell, lastCell, live) {
     count += page.length;
     if (first && page.length) {
       const info = page[0].info;
-      fill(lastCell, formatTime(Math.max(Number(info.end_time || 0), Number(info.start_time || 0))));
+      fill(lastCell, relativeTime(Math.max(Number(info.end_time || 0), Number(info.start_time || 0))));
     }
     first = false;
     fill(cell, String(count));
