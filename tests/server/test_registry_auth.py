@@ -246,3 +246,22 @@ def test_grant_endpoint_and_cli(setup: Setup) -> None:
     assert call(server, "POST", "/registered-models/set-tag", tag, basic("outsider")).status == 200
     missing = users_cli(setup.database, "grant-model", "outsider", name + "-nope", "READ")
     assert missing.returncode != 0 and "not found" in missing.stderr
+
+
+def test_a_versions_model_files_need_read_on_the_model(setup: Setup) -> None:
+    """The UI's version page reads the MLmodel and its files by version: READ on the model."""
+    name = _model(setup, {"reader": "READ"})
+    run = call(setup.server, "GET", "/runs/get", {"run_id": setup.run}, ADMIN).json()["run"]
+    root = run["info"]["artifact_uri"].removeprefix("mlflow-artifacts:").strip("/")
+    upload = f"/api/2.0/mlflow-artifacts/artifacts/{root}/model/MLmodel"
+    body = b"flavors:\n  python_function: {}\n"
+    assert setup.server.request("PUT", upload, body=body, headers=ADMIN).status == 200
+    ui = "/ajax-api/2.0/cairn"
+    for endpoint, params in (
+        ("/model-versions/mlmodel", {"name": name, "version": "1"}),
+        ("/model-versions/artifact", {"name": name, "version": "1", "path": "MLmodel"}),
+    ):
+        assert call(setup.server, "GET", endpoint, params, prefix=ui).status == 401
+        assert call(setup.server, "GET", endpoint, params, basic("reader"), ui).status == 200
+        denied = call(setup.server, "GET", endpoint, params, basic("outsider"), ui)
+        assert denied.status == 403 and denied.json()["error_code"] == "PERMISSION_DENIED"

@@ -139,6 +139,9 @@ def test_a_reader_is_offered_no_registry_changes(reader: Any, seeded: Guarded) -
     )
     for control in ("button", "select", "input"):
         expect(reader.locator(f"#versions {control}")).to_have_count(0)
+        expect(
+            reader.locator(f"#model-description {control}, #model-tags {control}")
+        ).to_have_count(0)
     expect(row.locator("td.stage")).to_have_text(before)
     expect(row.locator('.alias[data-alias="champion"]')).to_have_text("@champion")
     screenshot(reader, "auth-registry-reader")
@@ -155,6 +158,7 @@ def test_a_reader_is_offered_no_registry_changes(reader: Any, seeded: Guarded) -
 def test_an_editor_is_offered_the_changes_and_makes_one(editor: Any, seeded: Guarded) -> None:
     row = _model_page(editor, seeded)
     expect(editor.locator("#read-only")).to_have_count(0)
+    expect(editor.locator("#model-description button.edit-description")).to_be_visible()
     expect(editor.locator("#versions th").last).to_have_text("Alias")
     expect(row.locator('.alias[data-alias="champion"] button.delete-alias')).to_be_visible()
     row.locator("select").select_option("Production")
