@@ -19,6 +19,13 @@ first answers 5-8× slower.
     .venv/bin/python benchmarks/ui_downsample.py --steps 5000 --repeats 3
     .venv/bin/python benchmarks/ui_downsample.py --no-mlflow   # Cairn only
 
+And Cairn's grouped chart call, `GET /ajax-api/2.0/cairn/metrics/grouped`: 1,000 runs split
+by their learning rate (4 groups), per step bucket the mean, min, max and std of the runs'
+last values, at 100 and at 1,000 steps per run (`--grouped-steps`; 200 buckets, the UI's
+default), over HTTP and the store call alone.
+
+    .venv/bin/python benchmarks/ui_downsample.py --no-mlflow --runs 0   # grouped only
+
 Prints the seeding times, then per call the median and best of the repeats in milliseconds
 (one keep-alive connection, after a warm-up), the answer's size, how many runs' spikes the
 answer shows, and MLflow's median over Cairn's on the step axis. Writes every figure to
@@ -178,10 +185,63 @@ def measure(
     return result
 
 
+GROUP_LRS = ("0.1", "0.03", "0.01", "0.003")
+
+
+def seed_grouped(path: Path, runs: int, steps: int) -> tuple[str, list[list[str]]]:
+    """An experiment of `runs` runs over GROUP_LRS, each a `steps`-point loss; the runs by lr."""
+    from cairn.entities import Param
+
+    store = SqlTrackingStore(f"sqlite:///{path}", str(path.parent / "artifacts"))
+    experiment = store.create_experiment(f"grouped-{steps}", None, [])
+    groups: dict[str, list[str]] = {lr: [] for lr in GROUP_LRS}
+    rng = random.Random(steps)
+    for i in range(runs):
+        run_id = store.create_run(experiment, "bench", T0, [], None).info.run_id
+        lr = GROUP_LRS[i % len(GROUP_LRS)]
+        store.log_batch(run_id, params=[Param("lr", lr)])
+        points = [(run_id, KEY, 1 / (1 + s) + rng.random(), T0 + s, s) for s in range(steps)]
+        store.log_metric_points(points)
+        groups[lr].append(run_id)
+    store.close()
+    return experiment, list(groups.values())
+
+
+def bench_grouped(
+    folder: Path,
+    database: Path,
+    port: int,
+    sweeps: dict[int, tuple[str, list[list[str]]]],
+    args: Any,
+) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    store = SqlTrackingStore(f"sqlite:///{database}", str(folder / "artifacts"))
+    for steps, (experiment, groups) in sweeps.items():
+        runs = sum(len(g) for g in groups)
+        query = urlencode({"experiment_ids": experiment, "key": KEY, "group_by": "params.lr"})
+        call = http_call(port, f"/ajax-api/2.0/cairn/metrics/grouped?{query}")
+        http = summary(timed(call, args.repeats))
+        body = call()  # now: the server closes a keep-alive connection idle for 5 s
+        answer, size = json.loads(body), round(len(body) / 1024, 1)
+        alone = summary(
+            timed(lambda g=groups: store.group_metric_history(g, KEY, 200), args.repeats)
+        )
+        out[str(steps)] = {"runs": runs, "http": http, "store": alone, "answer_kib": size}
+        print(
+            f"{f'Cairn HTTP, grouped {runs:,} runs × {steps:,} steps':<40} median "
+            f"{http['median_ms']:7.1f} ms   best {http['min_ms']:7.1f} ms   "
+            f"{size:6.0f} KiB  {len(answer['groups'])} groups × "
+            f"{len(answer['groups'][0]['x'])} buckets   (store alone: median "
+            f"{alone['median_ms']:.1f} ms)"
+        )
+    store.close()
+    return out
+
+
 def bench_cairn(folder: Path, database: Path, ids: list[str], args: Any) -> dict[str, Any]:
     out: dict[str, Any] = {"buckets": args.buckets, "store": {}, "http": {}}
     store = SqlTrackingStore(f"sqlite:///{database}", str(folder / "artifacts"))
-    for axis in AXES:
+    for axis in AXES if ids else ():
         times = timed(in_turn(store, ids, axis, args.buckets), args.repeats)
         out["store"][axis] = summary(times)
         print(
@@ -192,7 +252,9 @@ def bench_cairn(folder: Path, database: Path, ids: list[str], args: Any) -> dict
     server, port = start_cairn_server(folder, database)
     out["settled_s"] = round(wait_until_quiet(server, SETTLE_TIMEOUT), 1)
     try:
-        for axis in AXES:
+        if args.sweeps:
+            out["grouped"] = bench_grouped(folder, database, port, args.sweeps, args)
+        for axis in AXES if ids else ():
             query = urlencode(
                 {"run_ids": ids, "key": KEY, "x_axis": axis, "buckets": args.buckets},
                 doseq=True,
@@ -232,6 +294,8 @@ def main() -> None:
     parser.add_argument("--buckets", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=9)
     parser.add_argument("--no-mlflow", action="store_true", help="measure Cairn only")
+    parser.add_argument("--grouped-runs", type=int, default=1000)
+    parser.add_argument("--grouped-steps", default="100,1000", help="comma-separated; '' for none")
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args()
     os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
@@ -243,7 +307,14 @@ def main() -> None:
             "platform": platform.platform(),
             "load_average_before": os.getloadavg(),
         },
-        "store": {"runs": args.runs, "steps": args.steps, "key": KEY, "spike": SPIKE},
+        "store": {
+            "runs": args.runs,
+            "steps": args.steps,
+            "key": KEY,
+            "spike": SPIKE,
+            "grouped_runs": args.grouped_runs,
+            "grouped_steps": args.grouped_steps,
+        },
         "repeats": args.repeats,
     }
     with tempfile.TemporaryDirectory() as name:
@@ -253,18 +324,24 @@ def main() -> None:
         cairn_ids = seed_cairn(database, args.runs, args.steps)
         cairn_s = time.perf_counter() - started
         print(f"seeded Cairn:  {args.runs} runs × {args.steps:,} steps in {cairn_s:6.1f} s")
-        if not args.no_mlflow:
+        args.sweeps = {}
+        for steps in [int(s) for s in args.grouped_steps.split(",") if s]:
+            started = time.perf_counter()
+            args.sweeps[steps] = seed_grouped(database, args.grouped_runs, steps)
+            took = time.perf_counter() - started
+            print(f"seeded Cairn:  {args.grouped_runs} runs × {steps:,} steps in {took:6.1f} s")
+        if not args.no_mlflow and args.runs:
             started = time.perf_counter()
             mlflow_ids = seed_mlflow(folder, args.runs, args.steps)
             mlflow_s = time.perf_counter() - started
             print(f"seeded MLflow: {args.runs} runs × {args.steps:,} steps in {mlflow_s:6.1f} s")
         document["cairn"] = {"seeding_s": round(cairn_s, 1)}
         document["cairn"] |= bench_cairn(folder, database, cairn_ids, args)
-        if not args.no_mlflow:
+        if not args.no_mlflow and args.runs:
             document["mlflow"] = {"version": version("mlflow"), "seeding_s": round(mlflow_s, 1)}
             document["mlflow"] |= bench_mlflow(folder, mlflow_ids, args)
     document["machine"]["load_average_after"] = os.getloadavg()
-    if "mlflow" in document:
+    if "mlflow" in document and cairn_ids:
         cairn = document["cairn"]["http"]["step"]["median_ms"]
         document["ratios"] = {}
         for points, figures in document["mlflow"]["http"].items():

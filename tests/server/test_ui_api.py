@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import math
+import statistics
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from live_server import LiveServer, start_server
 from test_auth import ADMIN, basic, call, create_user, users_cli
 
 import cairn
+from cairn.entities import Metric
 
 if TYPE_CHECKING:
     from conftest import TrackingServer
@@ -365,3 +367,176 @@ def test_any_authenticated_user_gets_the_ui_page(guarded: tuple[LiveServer, str,
     assert server.request("GET", "/").status == 401
     assert server.request("GET", "/", headers=basic("reader")).status == 200
     assert server.request("POST", "/", headers=basic("reader")).status != 200
+
+
+# -- one metric over groups of runs -----------------------------------------------------------
+
+
+def _grouped_experiment(client: cairn.Client, name: str) -> tuple[str, dict[str, list[str]]]:
+    """Runs with lr 0.1 (3), 0.01 (2) and none (1); 40 steps each, a NaN and a repeated step."""
+    experiment_id = client.create_experiment(name)
+    runs: dict[str, list[str]] = {}
+    for i, lr in enumerate(["0.1", "0.01", "0.1", None, "0.01", "0.1"]):
+        run_id = client.create_run(experiment_id, run_name=f"g{i}").info.run_id
+        if lr is not None:
+            client.log_param(run_id, "lr", lr)
+        points = [Metric("loss", (i + 1) / (s + 1), T0 + s, s) for s in range(40)]
+        points[7] = Metric("loss", math.nan, T0 + 7, 7)
+        points.append(Metric("loss", 100.0 + i, T0 + 500, 12))  # later at 12
+        client.log_batch(run_id, metrics=points)
+        runs.setdefault(lr or "", []).append(run_id)
+    return experiment_id, runs
+
+
+def _expected_means(client: cairn.Client, run_ids: list[str]) -> dict[int, float]:
+    """Per step, the mean over runs of each run's last finite point there (by the client)."""
+    values: dict[int, list[float]] = {}
+    for run_id in run_ids:
+        last: dict[int, tuple[int, float]] = {}
+        for m in client.get_metric_history(run_id, "loss"):
+            if math.isfinite(m.value) and (m.step not in last or m.timestamp >= last[m.step][0]):
+                last[m.step] = (m.timestamp, m.value)
+        for step, (_, value) in last.items():
+            values.setdefault(step, []).append(value)
+    return {step: sum(v) / len(v) for step, v in values.items()}
+
+
+def grouped(base: str, **params: Any) -> Reply:
+    return get(base, "/metrics/grouped", {"key": "loss", **params})
+
+
+def test_grouped_means_equal_the_clients(tracking_server: TrackingServer) -> None:
+    base = tracking_server.url
+    client = cairn.Client(base)
+    experiment_id, runs = _grouped_experiment(client, "grouped-means")
+    reply = grouped(base, experiment_ids=experiment_id, group_by="params.lr")
+    assert reply.status == 200, reply.body
+    answer = reply.json()
+    assert (answer["runs"], answer["bucket_width"], answer["groups_left_out"]) == (6, 1, 0)
+    # Numerically ordered, the runs without the param last.
+    assert [(g["value"], g["runs"]) for g in answer["groups"]] == [
+        ("0.01", 2),
+        ("0.1", 3),
+        (None, 1),
+    ]
+    for group in answer["groups"]:
+        expected = _expected_means(client, runs[group["value"] or ""])
+        assert group["x"] == sorted(expected) and 7 not in group["x"]
+        assert group["mean"] == pytest.approx([expected[x] for x in group["x"]], rel=1e-12)
+        bounds = zip(group["min"], group["mean"], group["max"], strict=True)
+        assert all(lo <= m <= hi for lo, m, hi in bounds)
+    lr01 = answer["groups"][1]
+    at12 = lr01["x"].index(12)
+    assert lr01["count"][at12] == 3 and lr01["min"][at12] == 100.0  # the later points
+    assert lr01["std"][0] == pytest.approx(statistics.pstdev([1.0, 3.0, 6.0]))
+
+
+def test_grouped_by_nothing_filter_and_run_ids(tracking_server: TrackingServer) -> None:
+    base = tracking_server.url
+    client = cairn.Client(base)
+    experiment_id, runs = _grouped_experiment(client, "grouped-filters")
+    everything = grouped(base, experiment_ids=experiment_id, buckets=5).json()
+    assert [g["value"] for g in everything["groups"]] == [None]
+    assert everything["groups"][0]["runs"] == 6 and len(everything["groups"][0]["x"]) <= 5
+    assert everything["bucket_width"] == 8  # 40 steps in 5 aligned buckets
+    only = grouped(
+        base, experiment_ids=experiment_id, group_by="params.lr", filter="params.lr = '0.1'"
+    ).json()
+    assert [(g["value"], g["runs"]) for g in only["groups"]] == [("0.1", 3)]
+    chosen = runs["0.1"][:1] + runs["0.01"]
+    picked = grouped(
+        base, experiment_ids=experiment_id, group_by="param.lr", run_ids=",".join(chosen)
+    ).json()
+    assert [(g["value"], g["runs"]) for g in picked["groups"]] == [("0.01", 2), ("0.1", 1)]
+    zoomed = grouped(base, experiment_ids=experiment_id, x_min=10, x_max=19.5).json()
+    assert zoomed["groups"][0]["x"] == list(range(10, 20))
+    status = grouped(base, experiment_ids=experiment_id, group_by="attributes.status").json()
+    assert [g["value"] for g in status["groups"]] == ["RUNNING"]
+
+
+def test_grouped_without_the_store_capability(tracking_server: TrackingServer) -> None:
+    """Stores without GroupedMetricHistory (here the REST store) are served from histories."""
+    from cairn.server.ui_api import grouped_history
+    from cairn.store.base import GroupedMetricHistory
+    from cairn.store.rest.tracking import RestTrackingStore
+
+    client = cairn.Client(tracking_server.url)
+    experiment_id, runs = _grouped_experiment(client, "grouped-fallback")
+    store = RestTrackingStore(tracking_server.url)
+    assert not isinstance(store, GroupedMetricHistory)
+    groups = [runs["0.01"], runs["0.1"]]
+    generic = grouped_history(store, groups, "loss", 7, 2, 30)
+    answer = grouped(
+        tracking_server.url,
+        experiment_ids=experiment_id,
+        group_by="params.lr",
+        filter="params.lr != 'x'",
+        buckets=7,
+        x_min=2,
+        x_max=30,
+    ).json()
+    assert answer["bucket_width"] == generic.width == 5
+    for group, stats in zip(answer["groups"], generic.groups, strict=True):
+        assert group["x"] == [b.x for b in stats]
+        assert group["count"] == [b.count for b in stats]
+        assert group["mean"] == pytest.approx([b.mean for b in stats], rel=1e-12)
+        assert group["std"] == pytest.approx([b.std for b in stats], rel=1e-9, abs=1e-12)
+
+
+@pytest.fixture(scope="module")
+def empty_experiment(tracking_server: TrackingServer) -> str:
+    return cairn.Client(tracking_server.url).create_experiment("grouped-bad-calls")
+
+
+@pytest.mark.parametrize(
+    ("params", "status", "code"),
+    [
+        ({"experiment_ids": None}, 400, "INVALID_PARAMETER_VALUE"),
+        ({"experiment_ids": "x1"}, 400, "INVALID_PARAMETER_VALUE"),
+        ({"group_by": "metrics.loss"}, 400, "INVALID_PARAMETER_VALUE"),
+        ({"group_by": "params"}, 400, "INVALID_PARAMETER_VALUE"),
+        ({"buckets": 0}, 400, "INVALID_PARAMETER_VALUE"),
+        ({"buckets": "many"}, 400, "INVALID_PARAMETER_VALUE"),
+        ({"filter": "params.lr >>> 1"}, 400, "INVALID_PARAMETER_VALUE"),
+        ({"x_min": "soon"}, 400, "INVALID_PARAMETER_VALUE"),
+        ({"run_ids": "f" * 32}, 404, "RESOURCE_DOES_NOT_EXIST"),
+        ({"run_ids": "bad'id"}, 400, "INVALID_PARAMETER_VALUE"),
+        ({"experiment_ids": "987654"}, 404, "RESOURCE_DOES_NOT_EXIST"),
+        ({"key": None}, 400, "INVALID_PARAMETER_VALUE"),
+    ],
+)
+def test_grouped_bad_calls(
+    tracking_server: TrackingServer,
+    empty_experiment: str,
+    params: dict[str, Any],
+    status: int,
+    code: str,
+) -> None:
+    asked = {"key": "loss", "experiment_ids": empty_experiment, **params}
+    reply = get(
+        tracking_server.url, "/metrics/grouped", {k: v for k, v in asked.items() if v is not None}
+    )
+    assert (reply.status, reply.json()["error_code"]) == (status, code), reply.body
+
+
+def test_auth_grouped_needs_read_on_every_experiment(guarded: tuple[LiveServer, str, str]) -> None:
+    server, mine, theirs = guarded
+    reader = basic("reader")
+
+    def experiment_of(run_id: str) -> str:
+        run = call(server, "GET", "/runs/get", {"run_id": run_id}, ADMIN).json()["run"]
+        return str(run["info"]["experiment_id"])
+
+    ours, other = experiment_of(mine), experiment_of(theirs)
+
+    def ask(params: dict[str, Any], auth: dict[str, str] | None) -> Any:
+        return call(server, "GET", "/metrics/grouped", {"key": "loss", **params}, auth, prefix=UI)
+
+    answer = ask({"experiment_ids": ours}, reader)
+    assert answer.status == 200 and answer.json()["groups"][0]["mean"] == [1.5]
+    assert ask({"experiment_ids": ours}, None).status == 401
+    assert ask({"experiment_ids": other}, reader).status == 403
+    assert ask({"experiment_ids": f"{ours},{other}"}, reader).status == 403
+    # A run of another experiment is not found among the readable one's runs.
+    assert ask({"experiment_ids": ours, "run_ids": theirs}, reader).status == 404
+    assert ask({"experiment_ids": other}, ADMIN).status == 200

@@ -83,7 +83,7 @@ NAME = "experiment_name"
 IDS = "experiment_ids"
 MODEL = "model_id"  # a logged model's experiment, the model named in the path
 RUNS = "run_ids"  # every listed run's experiment
-COUNTED = "counted_experiment_ids"  # every listed experiment (the UI's run counts)
+COUNTED = "counted_experiment_ids"  # every listed experiment (run counts, grouped metrics)
 RUN_COUNTS_PATH = "/cairn/experiments/run-counts"
 
 
@@ -159,7 +159,11 @@ RULES: dict[tuple[str, str], Rule] = {
     # -- Cairn's UI endpoints (cairn.server.ui_api), keyed under /cairn --
     ("GET", "/cairn/metrics/downsampled"): Rule(_READ, RUNS),
     ("GET", "/cairn/metrics/export"): Rule(_READ, RUN),
+    # Runs are searched only within the listed experiments: READ on each of them covers all.
+    ("GET", "/cairn/metrics/grouped"): Rule(_READ, COUNTED),
     ("GET", "/cairn/artifacts/get"): Rule(_READ, RUN),
+    ("GET", "/cairn/model-versions/mlmodel"): Rule(_READ, REGISTERED_MODEL),
+    ("GET", "/cairn/model-versions/artifact"): Rule(_READ, REGISTERED_MODEL),
     ("GET", RUN_COUNTS_PATH): Rule(_READ, COUNTED),  # answers are filtered
     ("GET", OWN_PERMISSION_PATH): Rule(_READ, REGISTERED_MODEL),  # answers the caller's own
 }

@@ -33,6 +33,7 @@ from cairn.entities.run_columns import RunColumns
 if TYPE_CHECKING:  # annotations only; both load on first use, not with `import cairn`
     from cairn.entities import ModelVersion, ModelVersionEvent, RegisteredModel
     from cairn.store.downsample import DownsampledSeries
+    from cairn.store.grouping import GroupedSeries
 
 #: One buffered metric point: (run_id, key, value, timestamp_ms, step). Plain tuples keep the
 #: fluent hot path free of object construction.
@@ -313,6 +314,26 @@ class DownsampledHistory(abc.ABC):
         """At most `buckets` points over `[x_min, x_max]` (default: the whole history) of
         `axis` ("step", "timestamp" in ms, "relative": ms since the series' first point).
         An unknown run raises ResourceDoesNotExistError."""
+
+
+class GroupedMetricHistory(abc.ABC):
+    """Optional capability: one metric over groups of runs, summarised per step bucket
+    (count, mean, min, max, std of each run's last finite value there) in the database.
+
+    Stores without it are served by `get_metric_history` and
+    `cairn.store.grouping.from_histories`, which defines the statistics."""
+
+    @abc.abstractmethod
+    def group_metric_history(
+        self,
+        groups: Sequence[Sequence[str]],
+        key: str,
+        buckets: int,
+        x_min: int | None = None,
+        x_max: int | None = None,
+    ) -> GroupedSeries:
+        """Per group of run ids, at most `buckets` buckets over the steps `[x_min, x_max]`
+        (default: every step any of the runs logged `key` at), one grid for all groups."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -1,120 +1,52 @@
-// Charts: one metric of the selected runs over step / wall time / relative time.
-// Long histories come downsampled per pixel bucket (min, max, last); zoom asks again.
-import { ApiError, cairn, cairnUrl, errorBox, get, post } from "./api.js";
-import { fill, h } from "./dom.js";
+// Charts: every metric of the selected runs as a grid (`#/charts?runs=a,b`), one metric
+// alone (`&key=loss`), an experiment's runs grouped by a param (`#/charts?experiment=1
+// &group=params.lr`: the mean and a band, aggregated on the server), any metric as the x
+// axis (`&x=metric:acc`). Runs still RUNNING refresh on their own while the page shows.
+import { cairnUrl, errorBox, experimentLabel, post } from "./api.js";
+import { breadcrumbs, colorOf, emptyState, fill, h, statusBadge } from "./dom.js";
+import { href, listParam, setQuery } from "./router.js";
 import { plotly } from "./plotly.js";
+import { chartGrid } from "./chartgrid.js";
+import { AXES, METRIC_AXIS, MetricChart, bucketsFor, fetchGrouped, fetchSeries, groupBucketsFor, xMetric } from "./metricchart.js";
+import { groupName } from "./charttraces.js";
 
-
-// About one bucket per horizontal pixel of the plot: finer adds nothing a screen can show.
-// With many series on one plot, one per two pixels: the server reads less, plotly draws less.
-const MIN_BUCKETS = 100, MAX_BUCKETS = 4000, MARGIN = 80, CROWDED = 4;
-
-function bucketsFor(element, seriesCount) {
-  const width = Math.round((element.clientWidth || 1000) - MARGIN) / (seriesCount > CROWDED ? 2 : 1);
-  return Math.max(MIN_BUCKETS, Math.min(MAX_BUCKETS, Math.round(width)));
-}
-
-/** A range end from plotly (a number, or on a date axis a UTC date string) as a number. */
-function rangeValue(value, axis) {
-  if (typeof value === "number") return value;
-  if (axis !== "timestamp") return Number(value);
-  const text = String(value).trim().replace(" ", "T");
-  return Date.parse(/Z|[+-]\d\d:?\d\d$/.test(text) ? text : `${text}Z`);
-}
+const count = (n) => `${n} run${n === 1 ? "" : "s"}`;
+const MAX_RUNS = 100;  // the downsampled call's limit; past it, group the runs
+const POLL_MS = 3000;
 
 export async function chartsPage(main, _params, query, live) {
-  const ids = (query.get("runs") || "").split(",").filter(Boolean);
-  main.append(h("h1", {}, "Charts"));
-  if (!ids.length) return main.append(h("p", {}, "Select runs on a runs page first."));
-  // The runs, plotly and (when the URL names the metric) the first series load together.
-  const wanted = query.get("key");
-  const firstBuckets = bucketsFor(main, ids.length);
-  let prefetched = wanted
-    ? fetchSeries(ids, wanted, "step", undefined, undefined, firstBuckets).catch(() => null)
-    : null;
-  const [runs] = await Promise.all([runsById(ids), plotly()]);
+  const ids = listParam(query.get("runs"));
+  const experiment = query.get("experiment") || "";
+  const filter = query.get("filter") || "";
+  const key = query.get("key") || "";
+  const settings = { x: query.get("x") || "step", group: query.get("group") || "", log: query.get("log") === "1",
+    band: query.get("band") === "std" ? "std" : "minmax", smoothing: 0 };
+  if (settings.group) settings.x = "step";  // grouped charts are over steps
+  const crumbs = breadcrumbs(["Experiments", href("")], ["Charts"]);
+  main.append(crumbs, h("h1", {}, "Charts"));
+  if (!ids.length && !experiment) {
+    return main.append(emptyState("No runs to chart. Select runs on an experiment's runs page and press Chart, "
+      + "or open the charts of a whole experiment, grouped by a param:", "#/charts?experiment=<id>&group=params.lr"));
+  }
+  // The runs, plotly and (when the address names the metric) its data load together.
+  const early = key ? earlyData(main, ids, experiment, filter, key, settings) : null;
+  let runs;
+  try {
+    [runs] = await Promise.all([experiment ? experimentRuns(experiment, filter) : runsById(ids), plotly()]);
+  } catch (e) {
+    if (live()) main.append(errorBox(e));
+    return;
+  }
   if (!live()) return;
-  const keys = [...new Set(runs.flatMap((r) => (r.data?.metrics || []).map((m) => m.key)))].sort();
-  const state = { key: query.get("key") || keys[0] || "", x: "step", log: false, smoothing: 0, range: null,
-    series: [], buckets: 0, loads: 0 };
-  const select = (id, options, value, onchange) => h("select", { id, onchange }, options.map((o) =>
-    h("option", { value: o, selected: o === value }, o)));
-  const status = h("div", { class: "status", id: "chart-status" });
-  const downloads = h("p", { id: "downloads" });
-  const chart = h("div", { class: "chart", id: "chart" });
-  const names = Object.fromEntries(runs.map((r) => [r.info.run_id, r.info.run_name || r.info.run_id]));
-  const smooth = h("input", { type: "range", min: 0, max: 0.99, step: 0.01, value: 0, id: "smoothing",
-    oninput: () => { state.smoothing = Number(smooth.value); draw(); } });
-  const axes = { step: "step", timestamp: "wall time", relative: "relative time (s)" };
-  const axisSelect = h("select", { id: "x-axis", onchange: (e) => { state.x = e.target.value; state.range = null; load(); } },
-    Object.entries(axes).map(([value, label]) => h("option", { value, selected: value === state.x }, label)));
-  main.append(h("div", { class: "toolbar" },
-    h("label", {}, "Metric ", select("metric", keys, state.key, (e) => { state.key = e.target.value; state.range = null; load(); })),
-    h("label", {}, "X axis ", axisSelect),
-    h("label", {}, h("input", { type: "checkbox", id: "log-scale", onchange: (e) => { state.log = e.target.checked; draw(); } }), " log scale"),
-    h("label", {}, "Smoothing ", smooth),
-    h("button", { type: "button", id: "reset-zoom", onclick: () => { state.range = null; load(); } }, "Reset zoom")),
-    status, chart, downloads);
-
-  let generation = 0;
-  async function load() {
-    const mine = ++generation;
-    fill(status, "Loading…");
-    const [x_min, x_max] = state.range || [];
-    let buckets = bucketsFor(chart, ids.length);
-    const early = prefetched && state.key === wanted && state.x === "step" && !state.range ? prefetched : null;
-    prefetched = null;
-    try {
-      let series = early ? await early : null;
-      if (series) buckets = firstBuckets;
-      else series = await fetchSeries(ids, state.key, state.x, x_min, x_max, buckets);
-      if (!live() || mine !== generation) return;
-      state.series = series;
-      state.buckets = buckets;
-      const sampled = series.filter((s) => s.downsampled);
-      const shown = Math.max(0, ...sampled.map((s) => s.points.length));
-      fill(status, `${series.length} series` + (sampled.length ? `, ${sampled.length} downsampled to ${shown} buckets of up to ${buckets} (min/max band kept)` : "")
-        + (state.range ? " · zoomed" : ""));
-      fill(downloads, "Exact points (CSV): ", ids.map((id) => h("a", { class: "badge", download: `${id}-${state.key}.csv`,
-        "data-run-id": id, href: cairnUrl("metrics/export", { run_id: id, key: state.key }) }, names[id])));
-      draw();
-      chart.dataset.loads = String(++state.loads);
-    } catch (e) { if (mine === generation) fill(status, errorBox(e)); }
-  }
-
-  function draw() {
-    const traces = state.series.flatMap((s, i) => tracesFor(s, names[s.run_id] || s.run_id, i, state.smoothing));
-    const layout = { margin: { t: 20, r: 20 }, hovermode: "closest",
-      xaxis: { title: { text: axes[state.x] }, type: state.x === "timestamp" ? "date" : "linear",
-        ...(state.range ? { range: state.range, autorange: false } : { autorange: true }) },
-      yaxis: { title: { text: state.key }, type: state.log ? "log" : "linear" } };
-    window.Plotly.react(chart, traces, layout, { responsive: true, displaylogo: false });
-    chart.dataset.series = String(state.series.length);
-    chart.dataset.axis = state.x;
-    if (!chart.dataset.hooked) {
-      chart.dataset.hooked = "1";
-      chart.on("plotly_relayout", (e) => {
-        if (e["xaxis.autorange"]) { if (state.range) { state.range = null; load(); } }
-        else if ("xaxis.range[0]" in e || "xaxis.range" in e) {
-          const [a, b] = e["xaxis.range"] || [e["xaxis.range[0]"], e["xaxis.range[1]"]];
-          const range = [rangeValue(a, state.x), rangeValue(b, state.x)].sort((p, q) => p - q);
-          if (range.some((v) => !Number.isFinite(v))) return;
-          if (state.range && state.range[0] === range[0] && state.range[1] === range[1]) return;
-          state.range = range;
-          load();
-        }
-      });
-    }
-  }
-  // For tests and scripts: zoom as a drag would (through plotly's relayout), and what is drawn.
-  window.cairnChart = {
-    zoom: (x0, x1) => window.Plotly.relayout(chart, { "xaxis.range[0]": x0, "xaxis.range[1]": x1 }),
-    reset: () => window.Plotly.relayout(chart, { "xaxis.autorange": true }),
-    state: () => ({ key: state.key, x: state.x, log: state.log, smoothing: state.smoothing, range: state.range,
-      buckets: state.buckets, loads: state.loads }),
-  };
-  await load();
+  const ctx = pageContext(runs, ids, experiment, filter, settings);
+  if (!ctx.runs.length && !experiment) return main.append(emptyState("None of these runs exists any more."));
+  crumbs.replaceWith(pageCrumbs(ctx, key));
+  const page = { main, ctx, query, live };
+  const view = key ? await singleChart(page, key, early) : chartsGrid(page);
+  pollLiveRuns(ctx, view, live);
 }
+
+// -- the data every chart shares ---------------------------------------------------------
 
 async function runsById(ids) {
   const quoted = ids.map((id) => `'${id.replace(/'/g, "")}'`).join(", ");
@@ -123,65 +55,269 @@ async function runsById(ids) {
   return answer.runs || [];
 }
 
+/** An experiment's newest runs (their names, metrics and params fill the menus; a grouped
+ * chart takes every run, on the server). */
+async function experimentRuns(experiment, filter) {
+  const answer = await post("runs/search", { experiment_ids: [experiment], filter, max_results: MAX_RUNS + 1 });
+  return answer.runs || [];
+}
+
 export async function experimentIds() {
   const answer = await post("experiments/search", { max_results: 1000 });
   return (answer.experiments || []).map((e) => e.experiment_id);
 }
 
-async function fetchSeries(ids, key, x, x_min, x_max, buckets) {
-  try {
-    const answer = await cairn("metrics/downsampled", { run_ids: ids.join(","), key, x_axis: x, x_min, x_max, buckets });
-    return answer.series || [];
-  } catch (e) {
-    if (!(e instanceof ApiError) || e.status !== 404) throw e;
-    return Promise.all(ids.map((id) => fullHistory(id, key, x)));  // server without the endpoint (no zoom refetch)
+/** The first chart's data, asked for before the runs and plotly have arrived. */
+function earlyData(main, ids, experiment, filter, key, settings) {
+  if (settings.group && experiment) {
+    const buckets = groupBucketsFor(main);
+    return { buckets, data: fetchGrouped({ experiment_ids: experiment, filter }, key, settings.group, buckets) };
   }
+  if (settings.group || xMetric(settings.x) || !ids.length) return null;
+  const buckets = bucketsFor(main, ids.length);
+  return { buckets, data: fetchSeries(ids.slice(0, MAX_RUNS), key, settings.x, undefined, undefined, buckets) };
 }
 
-async function fullHistory(run_id, key, x) {
-  const answer = await get("metrics/get-history", { run_id, metric_key: key });
-  const metrics = (answer.metrics || []).sort((a, b) => a.step - b.step || a.timestamp - b.timestamp);
-  const t0 = metrics.length ? Math.min(...metrics.map((m) => m.timestamp)) : 0;
-  const xOf = (m) => (x === "step" ? m.step : x === "timestamp" ? m.timestamp : (m.timestamp - t0) / 1000);
-  const points = metrics.map((m) => ({ x: xOf(m), min: m.value, max: m.value, last: m.value, step: m.step, timestamp: m.timestamp }));
-  return { run_id, key, x_axis: x, points, total_points: points.length, downsampled: false };
-}
-
-const COLORS = ["#2160c4", "#d9480f", "#2b8a3e", "#862e9c", "#c92a2a", "#0b7285", "#e67700", "#5c940d", "#364fc7", "#a61e4d"];
-
-const num = (v) => (v === null || v === undefined || v === "" ? NaN : Number(v));
-
-function tracesFor(series, name, i, smoothing) {
-  const color = COLORS[i % COLORS.length];
-  const xs = series.points.map((p) => p.x);  // on the wall-time axis: ms, which plotly dates take
-  const last = ema(series.points.map((p) => num(p.last)), smoothing).map((v) => (Number.isFinite(v) ? v : null));
-  const out = [];
-  const group = series.run_id;
-  if (series.downsampled) {
-    out.push({ x: xs, y: series.points.map((p) => p.min), mode: "lines", line: { width: 0.5, color: color + "66" }, hoverinfo: "skip",
-      showlegend: false, legendgroup: group, name: `${name} min`, meta: { run_id: series.run_id, role: "min" } });
-    out.push({ x: xs, y: series.points.map((p) => p.max), mode: "lines", line: { width: 0.5, color: color + "99" }, fill: "tonexty",
-      fillcolor: color + "40", hoverinfo: "skip", showlegend: false, legendgroup: group, name: `${name} max`,
-      meta: { run_id: series.run_id, role: "max" } });
-  }
-  out.push({ x: xs, y: last, name, mode: "lines", line: { color, width: 1.5 }, legendgroup: group,
-    meta: { run_id: series.run_id, role: "last" },
-    customdata: series.points.map((p) => [p.step, p.min, p.max, p.count ?? 1]),
-    hovertemplate: `%{y}<br>step %{customdata[0]} · min %{customdata[1]} · max %{customdata[2]} · %{customdata[3]} points<extra>${escapeTemplate(name)}</extra>` });
-  return out;
-}
-
-// Plotly's hover templates are its own markup: keep a run name as plain characters.
-function escapeTemplate(text) {
-  return String(text).replace(/[&<>"'%{}]/g, (c) => `&#${c.charCodeAt(0)};`);
-}
-
-function ema(values, alpha) {
-  if (!alpha) return values;
-  let s = null;
-  return values.map((v) => {
-    if (!Number.isFinite(v)) return NaN;  // a NaN or ±inf point: a gap, the average carries on
-    s = s === null ? v : alpha * s + (1 - alpha) * v;
-    return s;
+/** Names, colours (a run keeps its colour on every chart), statuses and newest points of
+ * the charted runs, and the grouped call's scope. */
+function pageContext(runs, ids, experiment, filter, settings) {
+  const byId = Object.fromEntries(runs.map((r) => [r.info.run_id, r]));
+  const ordered = experiment ? runs : ids.map((id) => byId[id]).filter(Boolean);
+  const charted = ordered.slice(0, MAX_RUNS);
+  const ctx = { runs: ordered, runIds: charted.map((r) => r.info.run_id), names: {}, colors: {}, status: {},
+    newest: {}, experiment, filter, settings,
+    experimentIds: [...new Set(ordered.map((r) => r.info.experiment_id))] };
+  charted.forEach((run, i) => {
+    const id = run.info.run_id;
+    ctx.colors[id] = colorOf(i);
+    noteRun(ctx, run);
   });
+  ctx.groupScope = () => (experiment ? { experiment_ids: experiment, filter }
+    : { experiment_ids: ctx.experimentIds.join(","), run_ids: ctx.runIds.join(",") });
+  ctx.latest = (runId, key) => ctx.newest[runId]?.[key];
+  return ctx;
+}
+
+function noteRun(ctx, run) {
+  const id = run.info.run_id;
+  ctx.names[id] = run.info.run_name || id;
+  ctx.status[id] = run.info.status;
+  ctx.newest[id] = Object.fromEntries((run.data?.metrics || []).map((m) => [m.key, m]));
+}
+
+const metricKeys = (runs) => [...new Set(runs.flatMap((r) => (r.data?.metrics || []).map((m) => m.key)))].sort();
+
+/** What runs can be grouped by: their params, their own tags, their status. */
+function groupChoices(runs) {
+  const params = new Set(), tags = new Set();
+  for (const run of runs) {
+    for (const p of run.data?.params || []) params.add(p.key);
+    for (const t of run.data?.tags || []) if (!t.key.startsWith("mlflow.")) tags.add(t.key);
+  }
+  return [...[...params].sort().map((k) => `params.${k}`), ...[...tags].sort().map((k) => `tags.${k}`), "attributes.status"];
+}
+
+function pageCrumbs(ctx, key) {
+  const experiments = ctx.experiment ? [ctx.experiment] : ctx.experimentIds;
+  const charts = href("charts", chartsQuery(ctx, {}));
+  const where = experiments.length === 1
+    ? [experimentLabel(experiments[0]), href("experiments", experiments[0])]
+    : [`${experiments.length} experiments`, null];
+  return breadcrumbs(["Experiments", href("")], where, ["Charts", key ? charts : null], ...(key ? [[key]] : []));
+}
+
+/** The address of these charts with `changes` (a metric's own page, the grid back). */
+function chartsQuery(ctx, changes) {
+  const s = ctx.settings;
+  return { runs: ctx.experiment ? "" : ctx.runIds.join(","), experiment: ctx.experiment, filter: ctx.filter,
+    group: s.group, x: s.x === "step" ? "" : s.x, band: s.band === "std" ? "std" : "", ...changes };
+}
+
+// -- the toolbar -------------------------------------------------------------------------
+
+function select(id, label, options, value, onchange) {
+  return h("label", {}, `${label} `, h("select", { id, onchange: (e) => onchange(e.target.value) },
+    options.map(([v, text, group]) => (group ? h("optgroup", { label: group }, v.map(([gv, gt]) =>
+      h("option", { value: gv, selected: gv === value }, gt))) : h("option", { value: v, selected: v === value }, text)))));
+}
+
+/** X axis, group by, band, log scale, smoothing: `apply(kind)` after a change, kind "data"
+ * (fetch again) or "look" (draw again). */
+function settingsBar(ctx, keys, apply) {
+  const s = ctx.settings;
+  const metrics = keys.map((k) => [METRIC_AXIS + k, k]);
+  const xOptions = [...Object.entries(AXES), ...(metrics.length ? [[metrics, "", "Metric"]] : [])];
+  const groups = [["", "none"], ...groupChoices(ctx.runs).map((g) => [g, g])];
+  if (s.group && !groups.some(([g]) => g === s.group)) groups.push([s.group, s.group]);
+  const band = h("select", { id: "band", disabled: !s.group, onchange: (e) => { s.band = e.target.value; setQuery({ band: s.band === "std" ? "std" : "" }); apply("look"); } },
+    h("option", { value: "minmax", selected: s.band !== "std" }, "min – max"),
+    h("option", { value: "std", selected: s.band === "std" }, "mean ± std"));
+  const xSelect = select("x-axis", "X axis", xOptions, s.x, (value) => {
+    s.x = value;
+    setQuery({ x: value === "step" ? "" : value });
+    apply("data");
+  });
+  const xBox = xSelect.querySelector("select");
+  xBox.disabled = Boolean(s.group);
+  const smooth = h("input", { type: "range", min: 0, max: 0.99, step: 0.01, value: 0, id: "smoothing",
+    oninput: () => { s.smoothing = Number(smooth.value); apply("look"); } });
+  return [
+    xSelect,
+    select("group-by", "Group by", groups, s.group, (value) => {
+      s.group = value;
+      band.disabled = !value;
+      xBox.disabled = Boolean(value);
+      if (value) { s.x = "step"; xBox.value = "step"; }
+      setQuery({ group: value, x: s.x === "step" ? "" : s.x }, true);
+      apply("data");
+    }),
+    h("label", { title: "The band around each group's mean" }, "Band ", band),
+    h("label", {}, h("input", { type: "checkbox", id: "log-scale", checked: s.log,
+      onchange: (e) => { s.log = e.target.checked; setQuery({ log: s.log ? "1" : "" }); apply("look"); } }), " log scale"),
+    h("label", {}, "Smoothing ", smooth),
+  ];
+}
+
+/** Chips naming each run in its colour (a running one with its badge), or each group. */
+function legendOf(ctx, grouped) {
+  if (grouped) {
+    return grouped.groups.map((g, i) => h("span", { class: "chip" },
+      h("span", { class: "swatch", style: `background:${colorOf(i)}` }), `${groupName(grouped.group_by, g.value)} (${g.runs})`));
+  }
+  return ctx.runIds.map((id) => h("a", { class: "chip", href: href("runs", id), "data-run-id": id },
+    h("span", { class: "swatch", style: `background:${ctx.colors[id]}` }), ctx.names[id],
+    ctx.status[id] === "RUNNING" ? statusBadge("RUNNING") : null));
+}
+
+// -- the grid ----------------------------------------------------------------------------
+
+function chartsGrid({ main, ctx, live }) {
+  const keys = metricKeys(ctx.runs);
+  const status = h("div", { class: "status", id: "charts-status" });
+  const legend = h("div", { class: "chart-legend", id: "chart-legend" });
+  let grouped = null;
+  const grid = chartGrid(ctx, keys, {
+    openHref: (key) => href("charts", chartsQuery(ctx, { key })),
+    onLoaded: (chart) => {
+      if (chart.grouped && !grouped) { grouped = chart.grouped; fill(legend, legendOf(ctx, grouped)); describe(); }
+    },
+  });
+  const describe = () => fill(status, gridSummary(ctx, grouped));
+  const apply = (kind) => {
+    if (kind === "look") return grid.redrawAll();
+    grouped = null;
+    fill(legend, ctx.settings.group ? "" : legendOf(ctx, null));
+    describe();
+    grid.reloadAll();
+  };
+  main.append(h("div", { class: "toolbar charts-toolbar" }, grid.search, grid.count, settingsBar(ctx, keys, apply)),
+    status, legend, keys.length ? grid.element
+      : emptyState("These runs have logged no metrics yet. Log one, and it shows here:", 'cairn.log_metric("loss", 0.5, step=1)'));
+  if (!ctx.settings.group) fill(legend, legendOf(ctx, null));
+  describe();
+  return {
+    charts: grid.charts,
+    onRuns: (newKeys) => { grid.addKeys(newKeys); keys.push(...newKeys); if (!ctx.settings.group) fill(legend, legendOf(ctx, null)); describe(); },
+  };
+}
+
+function gridSummary(ctx, grouped) {
+  const running = ctx.runIds.filter((id) => ctx.status[id] === "RUNNING").length;
+  const runs = grouped ? `${count(grouped.runs)} in ${grouped.groups.length} groups` : count(ctx.runIds.length)
+    + (ctx.runs.length > ctx.runIds.length ? ` (the newest ${ctx.runIds.length}; group them to chart all)` : "");
+  return runs + (running && !ctx.settings.group ? ` · ${running} running, refreshing every ${POLL_MS / 1000} s` : "");
+}
+
+// -- one metric --------------------------------------------------------------------------
+
+async function singleChart({ main, ctx, live }, key, early) {
+  const keys = metricKeys(ctx.runs);
+  if (!keys.includes(key)) keys.push(key);
+  const status = h("div", { class: "status chart-status", id: "chart-status" });
+  const downloads = h("p", { id: "downloads" });
+  const plot = h("div", { class: "chart", id: "chart" });
+  const chart = new MetricChart(plot, key, ctx, { legend: true, onLoaded: () => describe() });
+  const describe = () => {
+    fill(status, singleSummary(chart));
+    fill(downloads, chart.grouped ? "" : ["Exact points (CSV): ", ctx.runIds.map((id) => h("a", { class: "badge",
+      download: `${id}-${chart.key}.csv`, "data-run-id": id, href: cairnUrl("metrics/export", { run_id: id, key: chart.key }) },
+    ctx.names[id]))]);
+  };
+  const load = () => {
+    fill(status, "Loading…");
+    return chart.load().catch((e) => { if (live()) fill(status, errorBox(e)); });
+  };
+  const apply = (kind) => {
+    if (kind === "look") { chart.draw(); return describe(); }
+    chart.range = null;
+    return load();
+  };
+  const metric = select("metric", "Metric", keys.map((k) => [k, k]), key, (value) => {
+    chart.key = value;
+    setQuery({ key: value });
+    apply("data");
+  });
+  main.append(h("div", { class: "toolbar" }, metric, settingsBar(ctx, keys, apply),
+    h("button", { type: "button", id: "reset-zoom", onclick: () => apply("data") }, "Reset zoom"),
+    h("a", { id: "all-metrics", href: href("charts", chartsQuery(ctx, {})) }, "All metrics")),
+  status, plot, downloads);
+  fill(status, "Loading…");
+  try {
+    const usable = early && (await early.data.catch(() => null));
+    const given = usable ? { buckets: early.buckets, data: Promise.resolve(usable) } : null;
+    if (live()) await chart.load(given);
+  } catch (e) {
+    if (live()) fill(status, errorBox(e));
+  }
+  return { charts: () => [chart], onRuns: () => {} };
+}
+
+function singleSummary(chart) {
+  if (chart.grouped) {
+    const g = chart.grouped;
+    const band = chart.ctx.settings.band === "std" ? "mean ± std" : "min – max";
+    return `${g.groups.length} groups of ${g.runs} runs by ${g.group_by || "nothing"}: the mean of each run's last value per `
+      + `${g.bucket_width === 1 ? "step" : `${g.bucket_width} steps`}, band ${band}` + (g.groups_left_out ? ` (${g.groups_left_out} smaller groups left out)` : "")
+      + (chart.range ? " · zoomed" : "");
+  }
+  const series = chart.series;
+  if (chart.mode === "paired") return `${series.length} series: ${chart.key} against ${xMetric(chart.ctx.settings.x)}, paired by step`;
+  const sampled = series.filter((s) => s.downsampled);
+  const shown = Math.max(0, ...sampled.map((s) => s.points.length));
+  return `${series.length} series` + (sampled.length ? `, ${sampled.length} downsampled to ${shown} buckets of up to ${chart.buckets} (min/max band kept)` : "")
+    + (chart.range ? " · zoomed" : "");
+}
+
+// -- live runs ---------------------------------------------------------------------------
+
+/** While a charted run is RUNNING and the page is visible: every POLL_MS, the runs' status
+ * and newest points (one small runs/search), then only the points past what each chart
+ * holds. Stops when the page is left or no run is running. */
+function pollLiveRuns(ctx, view, live) {
+  const running = () => ctx.runIds.filter((id) => ctx.status[id] === "RUNNING");
+  const tick = async () => {
+    if (!live()) return;
+    if (document.visibilityState === "visible") {
+      try {
+        const known = new Set(metricKeys(ctx.runs));
+        const fresh = Object.fromEntries((await liveRuns(ctx, running())).map((r) => [r.info.run_id, r]));
+        if (!live()) return;
+        Object.values(fresh).forEach((run) => noteRun(ctx, run));
+        ctx.runs = ctx.runs.map((r) => fresh[r.info.run_id] || r);
+        const added = metricKeys(Object.values(fresh)).filter((k) => !known.has(k));
+        if (added.length) view.onRuns(added);
+        await Promise.all(view.charts().map((chart) => chart.refresh()));
+      } catch { /* a missed poll: the next one asks again */ }
+    }
+    if (live() && running().length) setTimeout(tick, POLL_MS);
+  };
+  if (running().length) setTimeout(tick, POLL_MS);
+}
+
+async function liveRuns(ctx, ids) {
+  if (!ids.length) return [];
+  const quoted = ids.map((id) => `'${id}'`).join(", ");
+  const answer = await post("runs/search", { experiment_ids: ctx.experimentIds, filter: `attributes.run_id IN (${quoted})`,
+    max_results: ids.length });
+  return answer.runs || [];
 }

@@ -128,7 +128,7 @@ class _Series:
         if not grid.fits_sql():
             return None
         if use_rollup and grid.width % rollups.BLOCK == 0 and grid.anchor % rollups.BLOCK == 0:
-            return self._from_blocks(grid, buckets, self._blocks(lo, hi, first, last))
+            return self._from_blocks(grid, buckets, self._blocks(grid, first, last))
         groups = self._groups(grid)
         total = sum(g.points for g in groups)
         if total <= buckets:
@@ -150,15 +150,18 @@ class _Series:
         by_bucket: dict[int, list[ds.MetricBucket]] = {}
         for block in blocks:
             by_bucket.setdefault(grid.bucket_of(block.step), []).append(block)
-        points = [ds.merge(parts) for parts in by_bucket.values()]
+        # Stored blocks come merged per bucket: most buckets are one part already.
+        points = [parts[0] if len(parts) == 1 else ds.merge(parts) for parts in by_bucket.values()]
         bad = sum(p.non_finite for p in points)
         return ds.DownsampledSeries(self.run_id, self.key, points, total, bad, True)
 
     # -- the step axis' rollup ----------------------------------------------------------------
 
-    def _blocks(self, lo: int, hi: int, first: int, last: int) -> list[ds.MetricBucket]:
+    def _blocks(self, grid: ds.Grid, first: int, last: int) -> list[ds.MetricBucket]:
         """The blocks of steps `[lo, hi]` in order: stored ones where they are current and
-        whole in the range, aggregated from the history elsewhere."""
+        whole in the range (already merged into the grid's buckets by the database),
+        aggregated from the history elsewhere."""
+        lo, hi = grid.lo, grid.hi
         block = rollups.BLOCK
         whole_from = rollups.block_of(lo)
         if lo > first and lo != whole_from:
@@ -172,7 +175,9 @@ class _Series:
         if lo < whole_from:
             blocks += self._aggregated_blocks(lo, min(hi, whole_from - 1))
         if whole_from < stored_to:
-            blocks += rollups.stored_blocks(self.conn, self.run_id, self.key, whole_from, stored_to)
+            blocks += rollups.stored_buckets(
+                self.conn, self.run_id, self.key, whole_from, stored_to, grid
+            )
         rest = max(lo, stored_to)
         if rest <= hi:
             blocks += self._aggregated_blocks(rest, hi)

@@ -45,6 +45,7 @@ from cairn.store.base import (
 from cairn.store.ids import new_run_id
 from cairn.store.sql import dialects, engine, loading, metric_top, migrate, query, rollups
 from cairn.store.sql.downsample import SqlDownsampledHistory
+from cairn.store.sql.grouped import SqlGroupedHistory
 from cairn.store.sql.logged_models import SqlLoggedModels
 from cairn.store.sql.prepared import Prepared
 from cairn.store.sql.run_counts import SqlRunCounts
@@ -88,7 +89,12 @@ def _now_ms() -> int:
 
 
 class SqlTrackingStore(
-    SqlLoggedModels, SqlDownsampledHistory, SqlRunCounts, TrackingStore, ColumnarRunSearch
+    SqlLoggedModels,
+    SqlDownsampledHistory,
+    SqlGroupedHistory,
+    SqlRunCounts,
+    TrackingStore,
+    ColumnarRunSearch,
 ):
     """Tracking data in one SQL database; artifact locations derive from `artifact_root`."""
 
