@@ -341,15 +341,16 @@ def test_auth_needs_read_on_every_runs_experiment(guarded: tuple[LiveServer, str
     assert ask(downsample, too_many, reader) == 400
 
 
+def _experiment_of(server: LiveServer, run_id: str) -> str:
+    run = call(server, "GET", "/runs/get", {"run_id": run_id}, ADMIN).json()["run"]
+    return str(run["info"]["experiment_id"])
+
+
 def test_auth_run_counts_only_readable_experiments(guarded: tuple[LiveServer, str, str]) -> None:
     server, mine, theirs = guarded
     reader = basic("reader")
 
-    def experiment_of(run_id: str) -> str:
-        run = call(server, "GET", "/runs/get", {"run_id": run_id}, ADMIN).json()["run"]
-        return str(run["info"]["experiment_id"])
-
-    ours, other = experiment_of(mine), experiment_of(theirs)
+    ours, other = _experiment_of(server, mine), _experiment_of(server, theirs)
 
     def counts(params: dict[str, Any], auth: dict[str, str] | None) -> Any:
         return call(server, "GET", "/experiments/run-counts", params, auth, prefix=UI)
@@ -523,11 +524,7 @@ def test_auth_grouped_needs_read_on_every_experiment(guarded: tuple[LiveServer, 
     server, mine, theirs = guarded
     reader = basic("reader")
 
-    def experiment_of(run_id: str) -> str:
-        run = call(server, "GET", "/runs/get", {"run_id": run_id}, ADMIN).json()["run"]
-        return str(run["info"]["experiment_id"])
-
-    ours, other = experiment_of(mine), experiment_of(theirs)
+    ours, other = _experiment_of(server, mine), _experiment_of(server, theirs)
 
     def ask(params: dict[str, Any], auth: dict[str, str] | None) -> Any:
         return call(server, "GET", "/metrics/grouped", {"key": "loss", **params}, auth, prefix=UI)
