@@ -231,7 +231,7 @@ def chart(context: Any, base: str, seeded: dict[str, Any], errors: list[str]) ->
         page.goto(f"{base}/#/charts?runs={ids}&key=loss", wait_until="commit")
         # A downsampled series is three traces (min, max band, line): the lines carry names.
         page.locator(f'#chart[data-series="{expected}"]').wait_for()
-        page.locator("#chart .scatterlayer .trace").nth(3 * expected - 1).wait_for()
+        page.locator("#chart .scatterlayer .trace").nth(TRACES_PER_RUN * expected - 1).wait_for()
         took = (time.perf_counter() - started) * 1000
         drawn = page.locator("#chart .scatterlayer .trace .js-line").count()
         assert drawn >= expected, f"{drawn} lines drawn, {expected} expected"
@@ -241,6 +241,7 @@ def chart(context: Any, base: str, seeded: dict[str, Any], errors: list[str]) ->
 
 
 # Every chart in the window drawn: all its series' traces (line, min and max: three each).
+TRACES_PER_RUN = 2  # a downsampled run: its min–max band (one closed shape) and its line
 _GRID_DRAWN = """([cards, traces]) => {
   const all = [...document.querySelectorAll(".chart-card")];
   if (all.length !== cards) return false;
@@ -259,7 +260,7 @@ def chart_grid(
     try:
         started = time.perf_counter()
         page.goto(f"{base}/#/charts?runs={ids}", wait_until="commit")
-        traces = 3 * len(seeded["long_ids"])
+        traces = TRACES_PER_RUN * len(seeded["long_ids"])
         drawn = page.wait_for_function(_GRID_DRAWN, arg=[seeded["grid_metrics"], traces])
         took = (time.perf_counter() - started) * 1000
         seeded.setdefault("grid_in_view", {})[height] = drawn.json_value()

@@ -63,14 +63,22 @@ def _query(url: str) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
 
 
-def _traces(page: Any, run_id: str) -> dict[str, list[Any]]:
-    """The drawn traces of one run by role (last / min / max): their x and y."""
-    return page.evaluate(
+def _traces(page: Any, run_id: str) -> dict[str, Any]:
+    """The drawn traces of one run by role (last, and the band's min and max edges: the band
+    is one closed shape, along the minima and back along the maxima): their x and y."""
+    drawn: dict[str, Any] = page.evaluate(
         """(runId) => Object.fromEntries(document.getElementById("chart").data
             .filter((t) => t.meta && t.meta.run_id === runId)
             .map((t) => [t.meta.role, { x: Array.from(t.x), y: Array.from(t.y) }]))""",
         run_id,
     )
+    band = drawn.pop("band", None)
+    if band is not None:
+        half = len(band["x"]) // 2
+        assert band["x"][half:] == band["x"][:half][::-1]
+        drawn["min"] = {"x": band["x"][:half], "y": band["y"][:half]}
+        drawn["max"] = {"x": band["x"][:half], "y": band["y"][half:][::-1]}
+    return drawn
 
 
 def _series(response: Any, run_id: str) -> dict[str, Any]:

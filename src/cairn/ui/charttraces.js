@@ -13,11 +13,12 @@ export function runTraces(series, name, color, smoothing) {
   const out = [];
   const group = series.run_id;
   if (series.downsampled) {
-    out.push({ x: xs, y: series.points.map((p) => p.min), mode: "lines", line: { width: 0.5, color: color + "66" }, hoverinfo: "skip",
-      showlegend: false, legendgroup: group, name: `${name} min`, meta: { run_id: series.run_id, role: "min" } });
-    out.push({ x: xs, y: series.points.map((p) => p.max), mode: "lines", line: { width: 0.5, color: color + "99" }, fill: "tonexty",
-      fillcolor: color + "40", hoverinfo: "skip", showlegend: false, legendgroup: group, name: `${name} max`,
-      meta: { run_id: series.run_id, role: "max" } });
+    // The band as one closed shape (along the minima, back along the maxima): one trace per
+    // run instead of two, which a grid of 20 charts × 10 runs draws noticeably sooner.
+    const back = [...xs].reverse();
+    out.push({ x: [...xs, ...back], y: [...series.points.map((p) => p.min), ...series.points.map((p) => p.max).reverse()],
+      mode: "lines", line: { width: 0.5, color: color + "80" }, fill: "toself", fillcolor: color + "40", hoverinfo: "skip",
+      showlegend: false, legendgroup: group, name: `${name} min–max`, meta: { run_id: series.run_id, role: "band" } });
   }
   // A lone point has no line to show it: a marker does.
   out.push({ x: xs, y: last, name: plotText(name), mode: series.points.length === 1 ? "markers" : "lines", line: { color, width: 1.5 },
