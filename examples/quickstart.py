@@ -27,9 +27,10 @@ def train(max_depth: int, learning_rate: float, epochs: int = 50) -> dict[str, f
 
 
 def error_map(loss: float, step: int) -> numpy.ndarray:
-    """A stand-in for a per-pixel error image: a gradient that fades as the loss falls."""
+    """A stand-in for a per-pixel error image: a blob of error that shrinks as the loss falls."""
     y, x = numpy.mgrid[0:32, 0:32] / 31
-    return numpy.clip(loss * (x + y) / 2 + 0.01 * step / 50, 0, 1)
+    blob = numpy.exp(-((x - 0.5) ** 2 + (y - 0.5) ** 2) / (0.01 + 0.3 * loss))
+    return numpy.stack([blob, 0.2 + 0.5 * blob * (1 - loss), 1 - blob], axis=-1)
 
 
 def main() -> None:
