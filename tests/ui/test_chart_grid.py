@@ -10,11 +10,10 @@ import re
 import statistics
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from playwright.sync_api import expect
-from ui_support import XSS_NAME, Seeded, require_browser, screenshot, start_server
+from ui_support import XSS_NAME, Seeded, query_of, require_browser, screenshot, start_server
 
 import cairn
 from cairn.entities import Metric
@@ -96,10 +95,6 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
         process.wait(15)
 
 
-def _query(url: str) -> dict[str, str]:
-    return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
-
-
 def _plot_data(page: Any, selector: str) -> list[dict[str, Any]]:
     """The traces plotly holds for a chart (its element's own `data`)."""
     return page.evaluate(
@@ -166,7 +161,7 @@ def test_charts_below_the_fold_load_when_scrolled_to(page: Any, seeded: Seeded) 
     requested: list[str] = []
     page.on(
         "request",
-        lambda r: requested.append(_query(r.url)["key"]) if DOWNSAMPLED in r.url else None,
+        lambda r: requested.append(query_of(r.url)["key"]) if DOWNSAMPLED in r.url else None,
     )
     page.goto(f"{seeded.url}/#/charts?runs={seeded.run_ids['many']}")
     expect(page.locator(".chart-card")).to_have_count(MANY, timeout=20_000)
@@ -272,7 +267,7 @@ def test_grouping_selected_runs_and_the_grid(page: Any, seeded: Seeded) -> None:
     )
     with page.expect_response(lambda r: GROUPED in r.url) as answered:
         page.select_option("#group-by", "params.lr")
-    asked = _query(answered.value.url)
+    asked = query_of(answered.value.url)
     assert asked["run_ids"].split(",") == chosen and asked["group_by"] == "params.lr"
     assert [g["runs"] for g in answered.value.json()["groups"]] == [2, 2, 2]
     plot = page.locator('.chart-plot[data-key="loss"]')
@@ -311,7 +306,7 @@ def test_a_live_run_appends_only_its_new_points(page: Any, seeded: Seeded) -> No
         lambda r: DOWNSAMPLED in r.url and "x_min" in r.url, timeout=20_000
     ) as refreshed:
         seeded.client.log_batch(live, metrics=new)
-    asked = _query(refreshed.value.url)
+    asked = query_of(refreshed.value.url)
     assert asked["x_min"] == str(LIVE_STEPS) and asked["run_ids"] == live
     (series,) = refreshed.value.json()["series"]
     assert [p["step"] for p in series["points"]] == list(range(LIVE_STEPS, LIVE_STEPS + 10))

@@ -10,11 +10,10 @@ import math
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from playwright.sync_api import expect
-from ui_support import Seeded, require_browser, screenshot, start_server
+from ui_support import Seeded, query_of, require_browser, screenshot, start_server
 
 import cairn
 from cairn.entities import Metric
@@ -57,10 +56,6 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
     finally:
         process.terminate()
         process.wait(15)
-
-
-def _query(url: str) -> dict[str, str]:
-    return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
 
 
 def _traces(page: Any, run_id: str) -> dict[str, Any]:
@@ -120,7 +115,7 @@ def test_a_long_history_keeps_its_spike_and_zoom_refines(page: Any, seeded: Seed
     _wait_drawn(page, 1)
 
     # About one bucket per pixel of the plot.
-    asked = _query(first.value.url)
+    asked = query_of(first.value.url)
     width = page.evaluate("document.getElementById('chart').clientWidth")
     assert abs(int(asked["buckets"]) - width) <= 100, (asked, width)
     whole = _series(first.value, long)
@@ -138,7 +133,7 @@ def test_a_long_history_keeps_its_spike_and_zoom_refines(page: Any, seeded: Seed
     # Zoom (as a drag does, through plotly's relayout): asked again over the range, finer.
     with page.expect_response(lambda r: DOWNSAMPLED in r.url and "x_min" in r.url) as zoomed:
         _zoom(page, 60000, 62000)
-    asked = _query(zoomed.value.url)
+    asked = query_of(zoomed.value.url)
     assert (float(asked["x_min"]), float(asked["x_max"])) == (60000, 62000)
     part = _series(zoomed.value, long)
     assert part["total_points"] == 2001
@@ -204,7 +199,7 @@ def test_wall_time_and_relative_axes(page: Any, seeded: Seeded) -> None:
     lo, hi = T0 + 10 * 60_000, T0 + 10 * 62_000
     with page.expect_response(lambda r: DOWNSAMPLED in r.url and "x_min" in r.url) as zoomed:
         _zoom(page, _utc(lo), _utc(hi))
-    asked = _query(zoomed.value.url)
+    asked = query_of(zoomed.value.url)
     assert (float(asked["x_min"]), float(asked["x_max"])) == (lo, hi)
     assert max(p["max"] for p in _series(zoomed.value, long)["points"]) == SPIKE
     _wait_drawn(page, 3)
