@@ -157,6 +157,25 @@ def test_columns_grouping_and_selection_come_back_from_the_address(page: Any, ta
     assert not page.errors
 
 
+def test_the_select_all_box_shows_what_is_selected(page: Any, table: Table) -> None:
+    _open(page, table)
+    head = page.locator('#runs-table input[aria-label="Select all runs"]')
+    boxes = page.locator(f"{ROWS} input[type=checkbox]")
+    expect(head).not_to_be_checked()
+    boxes.first.check()
+    assert head.evaluate("(box) => box.indeterminate")
+    head.check()  # every listed run
+    expect(page.locator("#selection")).to_have_text(f"{boxes.count()} selected")
+    assert not head.evaluate("(box) => box.indeterminate")
+    boxes.first.uncheck()
+    expect(head).not_to_be_checked()
+    assert head.evaluate("(box) => box.indeterminate")
+    for i in range(boxes.count()):
+        boxes.nth(i).check()
+    expect(head).to_be_checked()
+    assert not page.errors
+
+
 def test_failed_and_killed_runs_stand_out(page: Any, table: Table) -> None:
     _open(page, table)
     failed = page.locator(f"{table.row('failed-run')} .status-badge")

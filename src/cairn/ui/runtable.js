@@ -106,6 +106,16 @@ export class RunTable {
     this.nested = nested;
     this.canvas.style.height = `${rows.length * ROW_HEIGHT}px`;
     this.render(true);
+    this.showSelectAll();
+  }
+
+  /** The head's box: ticked when every listed run is selected, half-ticked when some are. */
+  showSelectAll() {
+    if (!this.selectAll) return;
+    let listed = 0, chosen = 0;
+    for (const r of this.rows) if (r.run) { listed++; if (this.selected.has(r.run.info.run_id)) chosen++; }
+    this.selectAll.checked = listed > 0 && chosen === listed;
+    this.selectAll.indeterminate = chosen > 0 && chosen < listed;
   }
 
   width(c) {
@@ -118,12 +128,13 @@ export class RunTable {
   }
 
   renderHead() {
-    const all = h("input", { type: "checkbox", title: "Select all", "aria-label": "Select all runs", onchange: (e) => {
+    const all = this.selectAll = h("input", { type: "checkbox", title: "Select all", "aria-label": "Select all runs", onchange: (e) => {
       for (const r of this.rows) if (r.run) e.target.checked ? this.selected.add(r.run.info.run_id) : this.selected.delete(r.run.info.run_id);
       this.onSelect(this.selected); this.render(true);
     } });
     this.head.replaceChildren(h("div", { class: "cell th pin", role: "columnheader" }, all),
       ...this.columns.map((c) => this.headerCell(c)));
+    this.showSelectAll();
   }
 
   headerCell(c) {
@@ -229,6 +240,7 @@ export class RunTable {
         e.target.checked ? this.selected.add(id) : this.selected.delete(id);
         e.target.closest(".vt-row").classList.toggle("selected", e.target.checked);
         this.onSelect(this.selected);
+        this.showSelectAll();
       } });
     const parent = row.parent?.info.run_id || (row.depth ? row.run.tags["mlflow.parentRunId"] : null);
     return h("div", { class: `vt-row${selected ? " selected" : ""}`, role: "row",
