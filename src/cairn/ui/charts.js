@@ -7,6 +7,7 @@ import { breadcrumbs, colorOf, emptyState, fill, h, statusBadge } from "./dom.js
 import { href, listParam, setQuery } from "./router.js";
 import { plotly } from "./plotly.js";
 import { chartGrid } from "./chartgrid.js";
+import { findRuns } from "./runlookup.js";
 import { AXES, METRIC_AXIS, MetricChart, bucketsFor, fetchGrouped, fetchSeries, groupBucketsFor, xMetric } from "./metricchart.js";
 import { groupName } from "./charttraces.js";
 
@@ -32,7 +33,7 @@ export async function chartsPage(main, _params, query, live) {
   const early = key ? earlyData(main, ids, experiment, filter, key, settings) : null;
   let runs;
   try {
-    [runs] = await Promise.all([experiment ? experimentRuns(experiment, filter) : runsById(ids), plotly()]);
+    [runs] = await Promise.all([experiment ? experimentRuns(experiment, filter) : findRuns(ids), plotly()]);
   } catch (e) {
     if (live()) main.append(errorBox(e));
     return;
@@ -48,23 +49,11 @@ export async function chartsPage(main, _params, query, live) {
 
 // -- the data every chart shares ---------------------------------------------------------
 
-async function runsById(ids) {
-  const quoted = ids.map((id) => `'${id.replace(/'/g, "")}'`).join(", ");
-  const answer = await post("runs/search", { filter: `attributes.run_id IN (${quoted})`, max_results: 1000,
-    experiment_ids: await experimentIds() });
-  return answer.runs || [];
-}
-
 /** An experiment's newest runs (their names, metrics and params fill the menus; a grouped
  * chart takes every run, on the server). */
 async function experimentRuns(experiment, filter) {
   const answer = await post("runs/search", { experiment_ids: [experiment], filter, max_results: MAX_RUNS + 1 });
   return answer.runs || [];
-}
-
-export async function experimentIds() {
-  const answer = await post("experiments/search", { max_results: 1000 });
-  return (answer.experiments || []).map((e) => e.experiment_id);
 }
 
 /** The first chart's data, asked for before the runs and plotly have arrived. */

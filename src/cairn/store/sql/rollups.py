@@ -46,17 +46,6 @@ _LOWER = Prepared(
     .where(_s.run_uuid == bindparam("run"), _s.fresh_below > bindparam("block"))
     .values(fresh_below=bindparam("block"))
 )
-# A chart reads ~1,600 of these per 100,000 steps: through the driver's cursor.
-_STORED = Prepared(
-    select(_r.min, _r.max, _r.last, _r.step, _r.timestamp, _r.points, _r.non_finite)
-    .where(
-        _r.run_uuid == bindparam("run"),
-        _r.key == bindparam("key"),
-        _r.block >= bindparam("start"),
-        _r.block < bindparam("end"),
-    )
-    .order_by(_r.block)
-)
 # A chart's buckets are whole numbers of blocks: the database merges them (count, min, max,
 # the last block holding a finite point), so ~180 rows leave it instead of ~1,600 per series
 # (measured: 4 ms → 1.2 ms a series of 100,000 steps, most of it Python building blocks).
@@ -152,17 +141,6 @@ def lock_for_catch_up(conn: Connection) -> None:
     transaction already does)."""
     if conn.dialect.name == "postgresql":
         conn.exec_driver_sql("LOCK TABLE metric_rollup_state IN SHARE ROW EXCLUSIVE MODE")
-
-
-def stored_blocks(
-    conn: Connection, run_id: str, key: str, start: int, end: int
-) -> list[ds.MetricBucket]:
-    """The blocks starting in `[start, end)`, in step order."""
-    rows = _STORED.all(conn, {"run": run_id, "key": key, "start": start, "end": end})
-    return [
-        ds.MetricBucket(step, low, high, last, step, timestamp, points, bad)
-        for low, high, last, step, timestamp, points, bad in rows
-    ]
 
 
 def stored_buckets(
