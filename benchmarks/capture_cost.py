@@ -22,6 +22,8 @@ from typing import Any
 
 from timing import median_ms
 
+from cairn.provenance import git
+from cairn.provenance.source import source_tags
 from cairn.tracking import environment, run_context
 
 SYNC_BUDGET_MS = 50.0
@@ -55,17 +57,15 @@ def _start_and_wait(repeats: int) -> tuple[float, float]:
 
 
 def _measure(repeats: int) -> list[tuple[str, float]]:
-    repo = run_context.find_git_repository(ENTRY_POINT)
+    repo = git.find_git_repository(ENTRY_POINT)
     if repo is None:
         raise SystemExit(f"{ENTRY_POINT.name} is not inside a git working tree")
-    status = ["status", "--porcelain=v1", "-z", "--untracked-files=normal"]
-    diff = ["diff", "HEAD", "--binary", "--no-color", "--no-ext-diff", "--no-textconv"]
     cap, timeout = run_context.DEFAULT_MAX_DIFF_BYTES, run_context.DEFAULT_GIT_TIMEOUT_SECONDS
     sync_ms, total_ms = _start_and_wait(repeats)
     parts: list[tuple[str, Callable[[], Any]]] = [
-        ("sync   source_tags() alone", lambda: run_context.source_tags(ENTRY_POINT)),
-        ("bg     git status", lambda: run_context.run_git(repo, status, cap, timeout)),
-        ("bg     git diff HEAD", lambda: run_context.run_git(repo, diff, cap, timeout)),
+        ("sync   source_tags() alone", lambda: source_tags(ENTRY_POINT)),
+        ("bg     git status", lambda: git.status(repo, timeout)),
+        ("bg     git diff HEAD", lambda: git.diff_head(repo, cap, timeout)),
         ("bg     requirements.txt + python_env.yaml", environment.environment_artifacts),
     ]
     rows = [

@@ -23,3 +23,13 @@ def test_ruff_finds_nothing_in_the_package() -> None:
 def test_mypy_strict_passes_on_the_package() -> None:
     result = _run("mypy", "src/cairn")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_layers_import_only_downwards() -> None:
+    """The import-linter contracts in pyproject.toml: each layer imports only those below it,
+    nothing imports the server, and the public facades are for users only."""
+    lint_imports = Path(sys.executable).with_name("lint-imports")
+    result = subprocess.run(
+        [str(lint_imports), "--no-cache"], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

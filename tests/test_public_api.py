@@ -67,3 +67,22 @@ def test_import_is_light() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == ""
+
+
+def test_mlflow_module_names_resolve() -> None:
+    """`cairn.artifacts` and `cairn.types` answer to the names of `mlflow.artifacts` and
+    `mlflow.types`; `cairn.models` gives the schema types too, as `mlflow.models` does."""
+    from cairn.artifacts import (
+        download_artifacts,
+        list_artifacts,
+        load_dict,
+        load_image,
+        load_table,
+        load_text,
+    )
+    from cairn.types import ColSpec, DataType, ParamSchema, ParamSpec, Schema, TensorSpec
+
+    helpers = (download_artifacts, list_artifacts, load_dict, load_image, load_table, load_text)
+    assert sorted(f.__name__ for f in helpers) == cairn.artifacts.__all__
+    exported = (ColSpec, DataType, ParamSchema, ParamSpec, Schema, TensorSpec)
+    assert tuple(getattr(cairn.models, cls.__name__) for cls in exported) == exported

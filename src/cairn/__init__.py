@@ -55,6 +55,7 @@ from cairn.tracking.fluent_artifacts import (
 from cairn.tracking.fluent_data import log_input
 from cairn.tracking.predictions import log_predictions
 from cairn.tracking.registry import register_model
+from cairn.version import __version__ as __version__
 
 if TYPE_CHECKING:
     from cairn import data as data
@@ -62,8 +63,6 @@ if TYPE_CHECKING:
     from cairn import onnx as onnx
     from cairn import pyfunc as pyfunc
     from cairn import sklearn as sklearn
-
-__version__ = "0.1.0"
 
 __all__ = [
     "ActiveRun",

@@ -22,8 +22,9 @@ from cairn.exceptions import InvalidParameterValueError
 from cairn.models import directory, requirements
 from cairn.models.flavor import PYFUNC_FLAVOR, PredictImplementation
 from cairn.models.model import Model
-from cairn.models.signature import ModelSignature, Schema, TensorSpec
-from cairn.models.uri import download_model
+from cairn.models.signature import ModelSignature
+from cairn.tracking.model_uris import download_model
+from cairn.types.schema import Schema, TensorSpec
 
 if TYPE_CHECKING:
     import onnx as onnx_lib

@@ -33,7 +33,7 @@ from cairn.models import directory, requirements
 from cairn.models.flavor import PYFUNC_FLAVOR, PredictImplementation
 from cairn.models.model import Model
 from cairn.models.trust import check_pickle_allowed
-from cairn.models.uri import download_model
+from cairn.tracking.model_uris import download_model
 
 if TYPE_CHECKING:
     from cairn.models.model import ModelInfo

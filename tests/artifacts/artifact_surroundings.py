@@ -6,8 +6,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from cairn.artifacts.base import ArtifactRepository
-from cairn.artifacts.s3 import S3ArtifactRepository
+from cairn.artifact_store.base import ArtifactRepository
+from cairn.artifact_store.s3 import S3ArtifactRepository
 
 ROOT_PREFIX = "run/artifacts"  # the root inside the bucket, or inside the test's world folder
 

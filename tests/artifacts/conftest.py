@@ -17,10 +17,10 @@ import pytest
 # A plain module beside this file (conftest modules cannot be imported reliably).
 from artifact_surroundings import ROOT_PREFIX, Surroundings
 
-from cairn.artifacts.base import ArtifactRepository
-from cairn.artifacts.local import LocalArtifactRepository
-from cairn.artifacts.s3 import S3ArtifactRepository
-from cairn.artifacts.uri import artifact_repository
+from cairn.artifact_store.base import ArtifactRepository
+from cairn.artifact_store.local import LocalArtifactRepository
+from cairn.artifact_store.s3 import S3ArtifactRepository
+from cairn.artifact_store.uri import artifact_repository
 
 REPOSITORY_KINDS = ["local", "s3"]
 SERVER_START_SECONDS = 60.0

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from cairn.artifacts.base import ArtifactRepository
-from cairn.artifacts.s3 import MULTIPART_CHUNKSIZE, S3ArtifactRepository
+from cairn.artifact_store.base import ArtifactRepository
+from cairn.artifact_store.s3 import MULTIPART_CHUNKSIZE, S3ArtifactRepository
 from cairn.entities import FileInfo
 
 MIB = 1024 * 1024
@@ -27,7 +27,7 @@ GROWTH_LIMIT = 48 * MIB  # its peak over its own footprint before the first tran
 # download, note VmHWM again; print the numbers as JSON.
 CHILD = """
 import json, sys
-from cairn.artifacts.uri import artifact_repository
+from cairn.artifact_store.uri import artifact_repository
 
 def peak_bytes():
     with open("/proc/self/status") as status:

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from cairn.artifacts.base import ArtifactRepository
-from cairn.artifacts.s3 import S3ArtifactRepository, parse_s3_uri
+from cairn.artifact_store.base import ArtifactRepository
+from cairn.artifact_store.s3 import S3ArtifactRepository, parse_s3_uri
 from cairn.entities import FileInfo
 from cairn.exceptions import InvalidParameterValueError, ResourceDoesNotExistError
 
@@ -367,7 +367,7 @@ def test_the_s3_root_uri_is_parsed_strictly() -> None:
 
 def test_importing_cairn_does_not_import_boto3() -> None:
     code = (
-        "import sys, cairn, cairn.artifacts.s3, cairn.artifacts.uri\n"
+        "import sys, cairn, cairn.artifact_store.s3, cairn.artifact_store.uri\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('boto3', 'botocore')))\n"
     )
     answer = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
@@ -381,7 +381,7 @@ def test_a_missing_boto3_names_the_extra_to_install() -> None:
         "import sys\n"
         "sys.modules['boto3'] = None\n"
         "from cairn.exceptions import CairnError\n"
-        "from cairn.artifacts.uri import artifact_repository\n"
+        "from cairn.artifact_store.uri import artifact_repository\n"
         "try:\n"
         "    artifact_repository('s3://bucket/prefix')\n"
         "except CairnError as error:\n"

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from artifact_surroundings import ROOT_PREFIX, Surroundings
 
-from cairn.artifacts.base import ArtifactRepository
-from cairn.artifacts.local import LocalArtifactRepository
-from cairn.artifacts.paths import safe_relative
-from cairn.artifacts.s3 import S3ArtifactRepository
+from cairn.artifact_paths import safe_relative
+from cairn.artifact_store.base import ArtifactRepository
+from cairn.artifact_store.local import LocalArtifactRepository
+from cairn.artifact_store.s3 import S3ArtifactRepository
 from cairn.entities import FileInfo
 from cairn.exceptions import InvalidParameterValueError
 

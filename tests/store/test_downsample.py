@@ -13,7 +13,7 @@ from cairn.exceptions import InvalidParameterValueError, ResourceDoesNotExistErr
 from cairn.store import downsample as ds
 from cairn.store.base import DownsampledHistory
 from cairn.store.sql.tracking import SqlTrackingStore
-from cairn.validation import FLOAT_MAX
+from cairn.store.validation import FLOAT_MAX
 
 T0 = 1_700_000_000_000
 SPIKE_STEP, SPIKE = 1234, 1e6

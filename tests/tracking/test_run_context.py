@@ -18,6 +18,18 @@ from pathlib import Path
 
 import pytest
 
+from cairn.provenance.git import (
+    GIT_BRANCH_TAG,
+    GIT_COMMIT_TAG,
+    GIT_REPO_URL_TAG,
+    find_git_repository,
+    git_head_via_git,
+    parse_status,
+    remote_urls,
+    strip_credentials,
+)
+from cairn.provenance.source import SOURCE_NAME_TAG, SOURCE_TYPE_TAG, source_tags
+from cairn.provenance.user import USER_TAG, current_user
 from cairn.tracking import run_context as rc
 
 SCRIPT = "print('training')\n"
@@ -67,60 +79,60 @@ def capture(script: Path, **options: int) -> rc.CaptureResult:
 
 
 def test_clean_repository_tags_match_git(script: Path) -> None:
-    tags = rc.source_tags(script)
-    assert tags[rc.GIT_COMMIT_TAG] == git(script.parent, "rev-parse", "HEAD")
-    assert tags[rc.GIT_BRANCH_TAG] == "main"
-    assert tags[rc.SOURCE_NAME_TAG] == str(script)
-    assert tags[rc.SOURCE_TYPE_TAG] == "LOCAL"
-    assert tags[rc.USER_TAG]
-    assert rc.GIT_REPO_URL_TAG not in tags  # no remote configured
+    tags = source_tags(script)
+    assert tags[GIT_COMMIT_TAG] == git(script.parent, "rev-parse", "HEAD")
+    assert tags[GIT_BRANCH_TAG] == "main"
+    assert tags[SOURCE_NAME_TAG] == str(script)
+    assert tags[SOURCE_TYPE_TAG] == "LOCAL"
+    assert tags[USER_TAG]
+    assert GIT_REPO_URL_TAG not in tags  # no remote configured
 
 
 def test_script_in_a_subdirectory_finds_the_repository_above(script: Path) -> None:
     nested = script.parent / "src" / "deep" / "job.py"
     nested.parent.mkdir(parents=True)
     nested.write_text(SCRIPT)
-    tags = rc.source_tags(nested)
-    assert tags[rc.GIT_COMMIT_TAG] == git(script.parent, "rev-parse", "HEAD")
+    tags = source_tags(nested)
+    assert tags[GIT_COMMIT_TAG] == git(script.parent, "rev-parse", "HEAD")
 
 
 def test_detached_head_has_a_commit_but_no_branch(script: Path) -> None:
     git(script.parent, "checkout", "-q", "--detach")
-    tags = rc.source_tags(script)
-    assert tags[rc.GIT_COMMIT_TAG] == git(script.parent, "rev-parse", "HEAD")
-    assert rc.GIT_BRANCH_TAG not in tags
+    tags = source_tags(script)
+    assert tags[GIT_COMMIT_TAG] == git(script.parent, "rev-parse", "HEAD")
+    assert GIT_BRANCH_TAG not in tags
 
 
 def test_packed_refs_are_read_when_loose_refs_are_gone(script: Path) -> None:
     git(script.parent, "pack-refs", "--all")
     assert not (script.parent / ".git" / "refs" / "heads" / "main").exists()
-    tags = rc.source_tags(script)
-    assert tags[rc.GIT_COMMIT_TAG] == git(script.parent, "rev-parse", "HEAD")
-    assert tags[rc.GIT_BRANCH_TAG] == "main"
+    tags = source_tags(script)
+    assert tags[GIT_COMMIT_TAG] == git(script.parent, "rev-parse", "HEAD")
+    assert tags[GIT_BRANCH_TAG] == "main"
 
 
 def test_branch_names_with_slashes(script: Path) -> None:
     git(script.parent, "checkout", "-q", "-b", "feature/faster-loader")
-    assert rc.source_tags(script)[rc.GIT_BRANCH_TAG] == "feature/faster-loader"
+    assert source_tags(script)[GIT_BRANCH_TAG] == "feature/faster-loader"
 
 
 def test_remote_url_has_credentials_stripped(script: Path) -> None:
     git(script.parent, "remote", "add", "origin", "https://user:s3cret@example.com/org/repo.git")
-    tags = rc.source_tags(script)
-    assert tags[rc.GIT_REPO_URL_TAG] == "https://example.com/org/repo.git"
+    tags = source_tags(script)
+    assert tags[GIT_REPO_URL_TAG] == "https://example.com/org/repo.git"
     assert "s3cret" not in json.dumps(tags)
 
 
 def test_origin_is_preferred_over_earlier_remotes(script: Path) -> None:
     git(script.parent, "remote", "add", "upstream", "https://example.com/upstream.git")
     git(script.parent, "remote", "add", "origin", "git@example.com:me/fork.git")
-    assert rc.source_tags(script)[rc.GIT_REPO_URL_TAG] == "git@example.com:me/fork.git"
+    assert source_tags(script)[GIT_REPO_URL_TAG] == "git@example.com:me/fork.git"
 
 
 def test_first_remote_is_used_without_origin(script: Path) -> None:
     git(script.parent, "remote", "add", "upstream", "https://example.com/upstream.git")
     git(script.parent, "remote", "add", "mirror", "https://example.com/mirror.git")
-    assert rc.source_tags(script)[rc.GIT_REPO_URL_TAG] == "https://example.com/upstream.git"
+    assert source_tags(script)[GIT_REPO_URL_TAG] == "https://example.com/upstream.git"
 
 
 @pytest.mark.parametrize(
@@ -136,7 +148,7 @@ def test_first_remote_is_used_without_origin(script: Path) -> None:
     ],
 )
 def test_strip_credentials(url: str, expected: str) -> None:
-    assert rc.strip_credentials(url) == expected
+    assert strip_credentials(url) == expected
 
 
 def test_remote_urls_follow_git_config_syntax() -> None:
@@ -147,7 +159,7 @@ def test_remote_urls_follow_git_config_syntax() -> None:
         "[remote.Backup]\n\tURL = https://example.com/\\\nbackup.git # comment\n"
         '[branch "main"]\n\turl = not-a-remote\n'
     )
-    assert rc.remote_urls(config) == {
+    assert remote_urls(config) == {
         "origin": "https://example.com/a b.git",
         "backup": "https://example.com/backup.git",
     }
@@ -159,11 +171,11 @@ def test_worktree_reads_its_own_head_and_the_shared_refs(script: Path) -> None:
     git(script.parent, "worktree", "add", "-q", "-b", "feature", str(worktree))
     (worktree / "train.py").write_text(SCRIPT + "print('feature')\n")
     git(worktree, "commit", "-q", "-am", "feature work")
-    tags = rc.source_tags(worktree / "train.py")
-    assert tags[rc.GIT_COMMIT_TAG] == git(worktree, "rev-parse", "HEAD")
-    assert tags[rc.GIT_COMMIT_TAG] != git(script.parent, "rev-parse", "HEAD")
-    assert tags[rc.GIT_BRANCH_TAG] == "feature"
-    assert tags[rc.GIT_REPO_URL_TAG] == "https://example.com/org/repo.git"
+    tags = source_tags(worktree / "train.py")
+    assert tags[GIT_COMMIT_TAG] == git(worktree, "rev-parse", "HEAD")
+    assert tags[GIT_COMMIT_TAG] != git(script.parent, "rev-parse", "HEAD")
+    assert tags[GIT_BRANCH_TAG] == "feature"
+    assert tags[GIT_REPO_URL_TAG] == "https://example.com/org/repo.git"
 
 
 def test_worktree_dirty_state_is_its_own(script: Path) -> None:
@@ -182,20 +194,20 @@ def test_submodule_reports_its_own_commit_and_remote(tmp_path: Path) -> None:
     git(main, "-c", "protocol.file.allow=always", "submodule", "add", "-q", str(library), "lib")
     git(main, "commit", "-q", "-m", "add submodule")
     assert (main / "lib" / ".git").is_file()  # a gitdir: file, not a directory
-    tags = rc.source_tags(main / "lib" / "train.py")
-    assert tags[rc.GIT_COMMIT_TAG] == git(library, "rev-parse", "HEAD")
-    assert tags[rc.GIT_COMMIT_TAG] != git(main, "rev-parse", "HEAD")
-    assert tags[rc.GIT_REPO_URL_TAG] == str(library)
+    tags = source_tags(main / "lib" / "train.py")
+    assert tags[GIT_COMMIT_TAG] == git(library, "rev-parse", "HEAD")
+    assert tags[GIT_COMMIT_TAG] != git(main, "rev-parse", "HEAD")
+    assert tags[GIT_REPO_URL_TAG] == str(library)
     assert capture(main / "lib" / "train.py").tags[rc.GIT_DIRTY_TAG] == "false"
 
 
 def test_git_itself_agrees_with_the_direct_reader(script: Path) -> None:
     """The fallback for ref stores the direct reader cannot read (reftable) gives the same."""
     git(script.parent, "checkout", "-q", "-b", "topic")
-    repo = rc.find_git_repository(script)
+    repo = find_git_repository(script)
     assert repo is not None
     assert (
-        rc.git_head_via_git(repo, 30)
+        git_head_via_git(repo, 30)
         == repo.head()
         == (
             git(script.parent, "rev-parse", "HEAD"),
@@ -209,7 +221,7 @@ def test_repository_without_commits_has_no_git_tags(tmp_path: Path) -> None:
     project.mkdir()
     git(project, "init", "-q", "-b", "main")
     (project / "train.py").write_text(SCRIPT)
-    tags = rc.source_tags(project / "train.py")
+    tags = source_tags(project / "train.py")
     assert not any(key.startswith("mlflow.source.git.") for key in tags)
     result = capture(project / "train.py")
     assert rc.GIT_DIRTY_TAG not in result.tags
@@ -220,8 +232,8 @@ def test_script_outside_any_repository(tmp_path: Path) -> None:
     loose = tmp_path / "loose" / "train.py"
     loose.parent.mkdir()
     loose.write_text(SCRIPT)
-    assert rc.find_git_repository(loose) is None
-    tags = rc.source_tags(loose)
+    assert find_git_repository(loose) is None
+    tags = source_tags(loose)
     assert not any("git" in key for key in tags)
     result = capture(loose)
     assert result.late_tags() == {}
@@ -295,8 +307,8 @@ def test_without_a_git_binary_the_direct_tags_remain(
     monkeypatch.setenv("PATH", str(empty))
     assert shutil.which("git") is None
     capture_ = rc.start_capture(script)
-    assert capture_.tags[rc.GIT_BRANCH_TAG] == "main"
-    assert len(capture_.tags[rc.GIT_COMMIT_TAG]) == 40
+    assert capture_.tags[GIT_BRANCH_TAG] == "main"
+    assert len(capture_.tags[GIT_COMMIT_TAG]) == 40
     result = capture_.result(timeout=60)
     assert rc.GIT_DIRTY_TAG not in result.tags
     assert set(result.artifacts) == {"source/train.py"}
@@ -327,7 +339,7 @@ def test_capture_source_false_keeps_only_the_cheap_tags(
     capture_ = rc.start_capture(script)
     result = capture_.result(timeout=60)
     assert result.artifacts == {} and result.late_tags() == {}
-    assert capture_.tags[rc.GIT_COMMIT_TAG] == git(script.parent, "rev-parse", "HEAD")
+    assert capture_.tags[GIT_COMMIT_TAG] == git(script.parent, "rev-parse", "HEAD")
 
 
 def test_environment_files_are_captured_too(script: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -341,31 +353,21 @@ def test_environment_files_are_captured_too(script: Path, monkeypatch: pytest.Mo
     assert b"pytest==" in result.artifacts["environment/requirements.txt"]
 
 
-def test_finish_hands_a_directory_to_log_artifacts_and_returns_late_tags(script: Path) -> None:
+def test_a_finished_capture_gives_its_files_and_late_tags(script: Path, tmp_path: Path) -> None:
     script.write_text(SCRIPT + "print('changed')\n")
-    logged: dict[str, bytes] = {}
-    seen_dirs: list[str] = []
-
-    def log_artifacts(directory: str) -> None:
-        seen_dirs.append(directory)
-        for path in Path(directory).rglob("*"):
-            if path.is_file():
-                logged[path.relative_to(directory).as_posix()] = path.read_bytes()
-
-    late = rc.start_capture(script).finish(log_artifacts, timeout=60)
-    assert late == {rc.GIT_DIRTY_TAG: "true"}
-    assert set(logged) == {"source/train.py", "source/uncommitted.diff"}
-    assert logged["source/train.py"] == script.read_bytes()
-    assert not Path(seen_dirs[0]).exists()  # the temporary directory is cleaned up
+    result = rc.start_capture(script).result(timeout=60)
+    assert result.complete and result.late_tags() == {rc.GIT_DIRTY_TAG: "true"}
+    written = result.write_to(tmp_path / "capture")
+    assert written == ["source/train.py", "source/uncommitted.diff"]
+    assert (tmp_path / "capture" / "source" / "train.py").read_bytes() == script.read_bytes()
 
 
-def test_finish_without_artifacts_does_not_call_log_artifacts(
+def test_a_capture_switched_off_has_no_files_and_no_late_tags(
     script: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("CAIRN_CAPTURE_SOURCE", "false")
-    calls: list[str] = []
-    assert rc.start_capture(script).finish(calls.append) == {}
-    assert calls == []
+    result = rc.start_capture(script).result(timeout=60)
+    assert result.artifacts == {} and result.late_tags() == {}
 
 
 def test_result_before_the_end_returns_what_is_ready() -> None:
@@ -419,14 +421,14 @@ def test_script_names_that_clash_with_capture_files_are_moved_aside() -> None:
 
 def test_user_comes_from_cairn_then_mlflow_variables(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "mlflow-user")
-    assert rc.current_user() == "mlflow-user"
+    assert current_user() == "mlflow-user"
     monkeypatch.setenv("CAIRN_TRACKING_USERNAME", "cairn-user")
-    assert rc.source_tags()[rc.USER_TAG] == "cairn-user"
+    assert source_tags()[USER_TAG] == "cairn-user"
 
 
 def _tags_in_subprocess(args: list[str], cwd: Path) -> dict[str, str]:
-    code = "import json; from cairn.tracking import run_context; "
-    code += "print(json.dumps(run_context.source_tags()))"
+    code = "import json; from cairn.provenance.source import source_tags; "
+    code += "print(json.dumps(source_tags()))"
     if args == ["-c"]:
         argv = [sys.executable, "-c", code]
     else:
@@ -439,16 +441,16 @@ def _tags_in_subprocess(args: list[str], cwd: Path) -> dict[str, str]:
 
 def test_a_script_run_is_named_by_its_absolute_path(script: Path) -> None:
     tags = _tags_in_subprocess(["job.py"], script.parent)  # started with a relative path
-    assert tags[rc.SOURCE_NAME_TAG] == str(script.parent / "job.py")
-    assert tags[rc.SOURCE_TYPE_TAG] == "LOCAL"
-    assert tags[rc.GIT_COMMIT_TAG] == git(script.parent, "rev-parse", "HEAD")
+    assert tags[SOURCE_NAME_TAG] == str(script.parent / "job.py")
+    assert tags[SOURCE_TYPE_TAG] == "LOCAL"
+    assert tags[GIT_COMMIT_TAG] == git(script.parent, "rev-parse", "HEAD")
 
 
 def test_python_dash_c_is_the_console(script: Path) -> None:
     tags = _tags_in_subprocess(["-c"], script.parent)
-    assert tags[rc.SOURCE_NAME_TAG] == "<console>"
-    assert tags[rc.SOURCE_TYPE_TAG] == "LOCAL"
-    assert rc.GIT_COMMIT_TAG not in tags  # MLflow ties git tags to the script, not the cwd
+    assert tags[SOURCE_NAME_TAG] == "<console>"
+    assert tags[SOURCE_TYPE_TAG] == "LOCAL"
+    assert GIT_COMMIT_TAG not in tags  # MLflow ties git tags to the script, not the cwd
 
 
 def test_capture_source_flag_parsing(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -472,6 +474,6 @@ def test_synchronous_part_is_cheap(script: Path) -> None:
 def test_status_parsing_skips_a_renames_old_path() -> None:
     """With -z, a rename is `R  new NUL old NUL`; the old path must not read as an entry."""
     output = b"R  new.py\0?? looks-untracked.py\0?? notes.txt\0 M train.py\0"
-    assert rc.parse_status(output) == (True, [b"notes.txt"])
-    assert rc.parse_status(b"?? a\0?? b/\0") == (False, [b"a", b"b/"])
-    assert rc.parse_status(b"") == (False, [])
+    assert parse_status(output) == (True, [b"notes.txt"])
+    assert parse_status(b"?? a\0?? b/\0") == (False, [b"a", b"b/"])
+    assert parse_status(b"") == (False, [])

@@ -28,7 +28,7 @@ def lineage(target: str, as_json: bool, tracking_uri: str | None) -> None:
     latest or @alias: its run, that run's datasets and git commit)."""
     with client_for(tracking_uri) as client:
         if target.startswith("models:/"):
-            from cairn.models.uri import resolve_model_version
+            from cairn.tracking.model_uris import resolve_model_version
 
             version = resolve_model_version(target, client)
             found: Any = client.get_model_version_lineage(version.name, version.version)

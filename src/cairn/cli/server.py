@@ -74,8 +74,8 @@ def app_from_environment() -> object:
 
 def _destination(value: str) -> str:
     """A local destination as an absolute folder (created now); other URIs (s3://) as given."""
-    from cairn.artifacts.paths import local_path_of
-    from cairn.artifacts.uri import scheme_of
+    from cairn.artifact_paths import local_path_of
+    from cairn.artifact_store.uri import scheme_of
 
     if scheme_of(value) != "file":
         return value
@@ -94,7 +94,7 @@ def _settings(
     auth: bool = False,
 ) -> dict[str, Any]:
     """The options, checked now (a typo fails the command, not each worker)."""
-    from cairn.artifacts.uri import artifact_repository
+    from cairn.artifact_store.uri import artifact_repository
     from cairn.exceptions import CairnError
     from cairn.server.security import SecurityMiddleware, split_list
 

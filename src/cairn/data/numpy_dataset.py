@@ -114,7 +114,7 @@ def arrays_schema(features: Arrays, targets: Arrays | None) -> JsonObject:
 
 
 def _tensor_schema(arrays: Arrays) -> str:
-    from cairn.models.inference import tensor_spec
+    from cairn.types.inference import tensor_spec
 
     if isinstance(arrays, dict):
         return json.dumps([tensor_spec(a, key).to_dict() for key, a in arrays.items()])

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-    from cairn.models.signature import DataType
+    from cairn.types.schema import DataType
 
 # Rows hashed (and sampled for the schema), as MLflow caps its pandas digest.
 MAX_ROWS = 10_000
@@ -134,7 +134,7 @@ def _numpy_values(values: pd.Series | pd.Index) -> np.ndarray[Any, Any]:
 def frame_schema(df: pd.DataFrame) -> JsonObject | None:
     """MLflow's colspec schema, types read from the dtypes (object columns from a sample).
     None when a column has no MLflow type (mixed objects, uint64), as MLflow gives None."""
-    from cairn.models.signature import ColSpec
+    from cairn.types.schema import ColSpec
 
     head = df.iloc[:MAX_ROWS]
     try:
@@ -148,7 +148,7 @@ def frame_schema(df: pd.DataFrame) -> JsonObject | None:
 
 
 def _column_type(values: pd.Series) -> DataType:
-    from cairn.models.inference import column_type
+    from cairn.types.inference import column_type
 
     try:
         return column_type(values)

@@ -67,7 +67,7 @@ def _s3_metadata(uri: str) -> tuple[str, JsonObject]:
     bucket, _, key = uri[len("s3://") :].partition("/")
     if not bucket:
         raise InvalidParameterValueError(f"No bucket in {uri!r}.")
-    from cairn.artifacts.s3 import _s3_client  # the artifact repository's shared client
+    from cairn.artifact_store.s3 import _s3_client  # the artifact repository's shared client
 
     client = _s3_client()
     objects = [] if not key or key.endswith("/") else _head(client, bucket, key)

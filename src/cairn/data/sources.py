@@ -15,6 +15,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from cairn.exceptions import InvalidParameterValueError
+from cairn.provenance.source import source_tags
 
 
 @dataclass(frozen=True, eq=True)
@@ -52,8 +53,6 @@ class DatasetSource:
     @classmethod
     def code(cls) -> DatasetSource:
         """Data built in code: the source is the running script, as MLflow records it."""
-        from cairn.tracking.run_context import source_tags
-
         return cls("code", {"tags": source_tags()})
 
 

@@ -8,6 +8,9 @@ from dataclasses import dataclass, field
 from cairn.entities.dataset import DatasetInput
 from cairn.entities.metric import Metric
 
+#: The file that makes a directory a model, in MLflow's format (`cairn.models.model` reads it).
+MLMODEL_FILE_NAME = "MLmodel"
+
 
 class LoggedModelStatus(str, enum.Enum):
     """A model is PENDING while its files upload; the client then marks it READY or failed."""

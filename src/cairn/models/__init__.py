@@ -12,27 +12,19 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from cairn.models.model import Model, ModelInfo
-    from cairn.models.signature import (
-        ColSpec,
-        DataType,
-        ModelSignature,
-        ParamSchema,
-        ParamSpec,
-        Schema,
-        TensorSpec,
-        infer_signature,
-    )
+    from cairn.models.signature import ModelSignature, infer_signature
+    from cairn.types.schema import ColSpec, DataType, ParamSchema, ParamSpec, Schema, TensorSpec
 
 _HOMES = {
     "Model": "cairn.models.model",
     "ModelInfo": "cairn.models.model",
-    "ColSpec": "cairn.models.signature",
-    "DataType": "cairn.models.signature",
+    "ColSpec": "cairn.types.schema",
+    "DataType": "cairn.types.schema",
     "ModelSignature": "cairn.models.signature",
-    "ParamSchema": "cairn.models.signature",
-    "ParamSpec": "cairn.models.signature",
-    "Schema": "cairn.models.signature",
-    "TensorSpec": "cairn.models.signature",
+    "ParamSchema": "cairn.types.schema",
+    "ParamSpec": "cairn.types.schema",
+    "Schema": "cairn.types.schema",
+    "TensorSpec": "cairn.types.schema",
     "infer_signature": "cairn.models.signature",
 }
 

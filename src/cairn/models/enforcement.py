@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from cairn.exceptions import InvalidParameterValueError
-from cairn.models.signature import ColSpec, DataType, ParamSchema, Schema, TensorSpec
+from cairn.types.schema import ColSpec, DataType, ParamSchema, Schema, TensorSpec
 
 _MANTISSA_BITS = {2: 11, 4: 24, 8: 53}
 

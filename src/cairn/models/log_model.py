@@ -37,8 +37,8 @@ def log_model(
         raise InvalidParameterValueError(f"Invalid model name {name!r}: give a non-empty name.")
     from cairn.tracking import fluent
 
-    run_id = fluent._run_id_for_logging()
-    client = fluent._get_client()
+    run_id = fluent.run_id_for_logging()
+    client = fluent.current_client()
     experiment_id = client.get_run(run_id).info.experiment_id
     logged = client.create_logged_model(
         experiment_id, name=name, source_run_id=run_id, model_type=flavor

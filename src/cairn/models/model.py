@@ -17,10 +17,10 @@ from typing import Any
 
 import yaml
 
+from cairn.entities.logged_model import MLMODEL_FILE_NAME
 from cairn.exceptions import InvalidParameterValueError, ResourceDoesNotExistError
 from cairn.models.signature import ModelSignature
 
-MLMODEL_FILE_NAME = "MLmodel"
 _TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"  # naive UTC, as MLflow writes it
 _KNOWN_KEYS = (
     "artifact_path",

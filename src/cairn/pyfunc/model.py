@@ -124,7 +124,7 @@ def _predict_once(python_model: PythonModel, context: PythonModelContext, exampl
 def _copy_artifacts(
     model_dir: str, artifacts: Mapping[str, str | os.PathLike[str]]
 ) -> dict[str, dict[str, str]]:
-    from cairn.artifacts.download import download_artifacts
+    from cairn.tracking.artifact_download import download_artifacts
 
     folder = os.path.join(model_dir, ARTIFACTS_DIR)
     os.makedirs(folder, exist_ok=True)

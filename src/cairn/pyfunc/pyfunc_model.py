@@ -12,7 +12,7 @@ from cairn.models import flavor
 from cairn.models.enforcement import enforce_input, enforce_params
 from cairn.models.input_example import load_example
 from cairn.models.model import Model
-from cairn.models.uri import download_model
+from cairn.tracking.model_uris import download_model
 
 
 class PyFuncModel:

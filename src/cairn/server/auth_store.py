@@ -24,49 +24,19 @@ from cairn.exceptions import (
     ResourceDoesNotExistError,
 )
 from cairn.store.sql.engine import WRITE
+from cairn.store.sql.schema import (
+    experiment_permissions,
+    experiments,
+    registered_model_permissions,
+    tokens,
+    users,
+)
 
 PERMISSIONS = ("READ", "EDIT", "MANAGE")
 """Each level includes the ones before it."""
 MIN_PASSWORD_LENGTH = 8
 _RANK = {name: rank for rank, name in enumerate(PERMISSIONS, start=1)}
 _INSTALL_HINT = "Authentication needs argon2-cffi: pip install 'cairn[auth]'"
-
-_metadata = sa.MetaData()
-users_table = sa.Table(
-    "users",
-    _metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("username", sa.String(255), nullable=False),
-    sa.Column("password_hash", sa.String(255), nullable=False),
-    sa.Column("is_admin", sa.Boolean, nullable=False),
-    sa.Column("created", sa.BigInteger, nullable=False),
-)
-tokens_table = sa.Table(
-    "tokens",
-    _metadata,
-    sa.Column("token_hash", sa.String(64), primary_key=True),
-    sa.Column("user_id", sa.Integer, nullable=False),
-    sa.Column("name", sa.String(255), nullable=False),
-    sa.Column("created", sa.BigInteger, nullable=False),
-    sa.Column("last_used", sa.BigInteger, nullable=True),
-)
-permissions_table = sa.Table(
-    "experiment_permissions",
-    _metadata,
-    sa.Column("experiment_id", sa.Integer, nullable=False),
-    sa.Column("user_id", sa.Integer, nullable=False),
-    sa.Column("permission", sa.String(16), nullable=False),
-)
-model_permissions_table = sa.Table(
-    "registered_model_permissions",
-    _metadata,
-    sa.Column("name", sa.String(256), nullable=False),
-    sa.Column("user_id", sa.Integer, nullable=False),
-    sa.Column("permission", sa.String(16), nullable=False),
-)
-_experiments = sa.Table(
-    "experiments", _metadata, sa.Column("experiment_id", sa.Integer, primary_key=True)
-)
 
 
 class AuthUnavailableError(CairnError):
@@ -143,13 +113,11 @@ class AuthStore:
         check_password_strength(password)
         password_hash = _password_hasher().hash(password)
         with self.engine.connect().execution_options(**WRITE) as conn, conn.begin():
-            if conn.execute(
-                sa.select(users_table.c.id).where(users_table.c.username == username)
-            ).first():
+            if conn.execute(sa.select(users.c.id).where(users.c.username == username)).first():
                 raise ResourceAlreadyExistsError(f"User {username!r} already exists.")
             created = _now()
             result = conn.execute(
-                users_table.insert().values(
+                users.insert().values(
                     username=username,
                     password_hash=password_hash,
                     is_admin=is_admin,
@@ -162,42 +130,36 @@ class AuthStore:
 
     def get_user(self, username: str) -> User:
         with self.engine.connect() as conn:
-            row = conn.execute(
-                sa.select(users_table).where(users_table.c.username == username)
-            ).first()
+            row = conn.execute(sa.select(users).where(users.c.username == username)).first()
         if row is None:
             raise ResourceDoesNotExistError(f"No user {username!r}.")
         return _user(row)
 
     def user_by_id(self, user_id: int) -> User | None:
         with self.engine.connect() as conn:
-            row = conn.execute(sa.select(users_table).where(users_table.c.id == user_id)).first()
+            row = conn.execute(sa.select(users).where(users.c.id == user_id)).first()
         return None if row is None else _user(row)
 
     def list_users(self) -> list[User]:
         with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(users_table).order_by(users_table.c.username)).all()
+            rows = conn.execute(sa.select(users).order_by(users.c.username)).all()
         return [_user(row) for row in rows]
 
     def delete_user(self, username: str) -> None:
         with self.engine.connect().execution_options(**WRITE) as conn, conn.begin():
-            row = conn.execute(
-                sa.select(users_table.c.id).where(users_table.c.username == username)
-            ).first()
+            row = conn.execute(sa.select(users.c.id).where(users.c.username == username)).first()
             if row is None:
                 raise ResourceDoesNotExistError(f"No user {username!r}.")
-            for table in (tokens_table, permissions_table, model_permissions_table):
+            for table in (tokens, experiment_permissions, registered_model_permissions):
                 conn.execute(table.delete().where(table.c.user_id == row.id))
-            conn.execute(users_table.delete().where(users_table.c.id == row.id))
+            conn.execute(users.delete().where(users.c.id == row.id))
 
     def verify_password(self, username: str, password: str) -> User | None:
         """The user if `password` is theirs; None otherwise (an unknown user costs a
         verification too, so timing does not tell which names exist)."""
         hasher = _password_hasher()
         with self.engine.connect() as conn:
-            row = conn.execute(
-                sa.select(users_table).where(users_table.c.username == username)
-            ).first()
+            row = conn.execute(sa.select(users).where(users.c.username == username)).first()
         stored = row.password_hash if row is not None else _DUMMY_HASH.get(hasher)
         self.password_verifications += 1
         try:
@@ -215,7 +177,7 @@ class AuthStore:
         token = secrets.token_urlsafe(32)
         with self.engine.connect().execution_options(**WRITE) as conn, conn.begin():
             conn.execute(
-                tokens_table.insert().values(
+                tokens.insert().values(
                     token_hash=hash_token(token), user_id=user.id, name=name, created=_now()
                 )
             )
@@ -225,9 +187,9 @@ class AuthStore:
         digest = hash_token(token)
         with self.engine.connect() as conn:
             row = conn.execute(
-                sa.select(users_table)
-                .join(tokens_table, tokens_table.c.user_id == users_table.c.id)
-                .where(tokens_table.c.token_hash == digest)
+                sa.select(users)
+                .join(tokens, tokens.c.user_id == users.c.id)
+                .where(tokens.c.token_hash == digest)
             ).first()
         # The lookup is by a hash of the token, so comparing it leaks nothing about the token.
         return None if row is None else _user(row)
@@ -244,21 +206,21 @@ class AuthStore:
         with self.engine.connect().execution_options(**WRITE) as conn, conn.begin():
             if (
                 conn.execute(
-                    sa.select(_experiments.c.experiment_id).where(
-                        _experiments.c.experiment_id == key
-                    )
+                    sa.select(experiments.c.experiment_id).where(experiments.c.experiment_id == key)
                 ).first()
                 is None
             ):
                 raise ResourceDoesNotExistError(f"No experiment with ID {experiment_id}.")
-            where = (permissions_table.c.experiment_id == key) & (
-                permissions_table.c.user_id == user_id
+            where = (experiment_permissions.c.experiment_id == key) & (
+                experiment_permissions.c.user_id == user_id
             )
-            if conn.execute(sa.select(permissions_table.c.permission).where(where)).first():
-                conn.execute(permissions_table.update().where(where).values(permission=permission))
+            if conn.execute(sa.select(experiment_permissions.c.permission).where(where)).first():
+                conn.execute(
+                    experiment_permissions.update().where(where).values(permission=permission)
+                )
             else:
                 conn.execute(
-                    permissions_table.insert().values(
+                    experiment_permissions.insert().values(
                         experiment_id=key, user_id=user_id, permission=permission
                     )
                 )
@@ -268,9 +230,9 @@ class AuthStore:
             return None
         with self.engine.connect() as conn:
             value = conn.execute(
-                sa.select(permissions_table.c.permission).where(
-                    (permissions_table.c.experiment_id == int(experiment_id))
-                    & (permissions_table.c.user_id == user_id)
+                sa.select(experiment_permissions.c.permission).where(
+                    (experiment_permissions.c.experiment_id == int(experiment_id))
+                    & (experiment_permissions.c.user_id == user_id)
                 )
             ).scalar()
         return None if value is None else str(value)
@@ -278,8 +240,8 @@ class AuthStore:
     def readable_experiments(self, user_id: int) -> set[str]:
         with self.engine.connect() as conn:
             rows = conn.execute(
-                sa.select(permissions_table.c.experiment_id).where(
-                    permissions_table.c.user_id == user_id
+                sa.select(experiment_permissions.c.experiment_id).where(
+                    experiment_permissions.c.user_id == user_id
                 )
             ).all()
         return {str(row.experiment_id) for row in rows}
@@ -295,7 +257,7 @@ class AuthStore:
 
     def grant_model_to(self, user_id: int, name: str, permission: str) -> None:
         permission = _checked_permission(permission)
-        table = model_permissions_table
+        table = registered_model_permissions
         where = (table.c.name == name) & (table.c.user_id == user_id)
         with self.engine.connect().execution_options(**WRITE) as conn, conn.begin():
             if conn.execute(sa.select(table.c.permission).where(where)).first():
@@ -306,7 +268,7 @@ class AuthStore:
                 )
 
     def model_permission(self, user_id: int, name: str) -> str | None:
-        table = model_permissions_table
+        table = registered_model_permissions
         with self.engine.connect() as conn:
             value = conn.execute(
                 sa.select(table.c.permission).where(
@@ -316,7 +278,7 @@ class AuthStore:
         return None if value is None else str(value)
 
     def readable_models(self, user_id: int) -> set[str]:
-        table = model_permissions_table
+        table = registered_model_permissions
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(table.c.name).where(table.c.user_id == user_id)).all()
         return {str(row.name) for row in rows}

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from cairn.entities import Metric
 from cairn.exceptions import InvalidParameterValueError
-from cairn.validation import FLOAT_MAX
+from cairn.store.validation import FLOAT_MAX
 
 STEP, TIMESTAMP, RELATIVE = "step", "timestamp", "relative"
 AXES = (STEP, TIMESTAMP, RELATIVE)

@@ -27,7 +27,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import SplitResult, unquote, urlsplit
 
-from cairn.artifacts.paths import local_path_of, safe_relative
+from cairn.artifact_paths import local_path_of, safe_relative
 from cairn.exceptions import InvalidParameterValueError
 from cairn.store.ids import LOGGED_MODEL_ID
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
-from cairn import validation as check
 from cairn.entities import ModelVersionStage
 from cairn.exceptions import InvalidParameterValueError, ResourceDoesNotExistError
+from cairn.store import validation as check
 
 MAX_MODEL_NAME_LENGTH = 256  # MLflow's column width
 MAX_TAG_VALUE_LENGTH = 100_000  # registered-model and model-version tags alike

@@ -13,14 +13,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from cairn import validation as check
-from cairn.artifacts import formats
-from cairn.artifacts.base import ArtifactRepository
-from cairn.artifacts.paths import safe_relative
-from cairn.artifacts.uri import artifact_repository
+from cairn.artifact_paths import safe_relative
+from cairn.artifact_store.base import ArtifactRepository
+from cairn.artifact_store.uri import artifact_repository
 from cairn.entities import FileInfo, LifecycleStage, RunTag
 from cairn.exceptions import InvalidParameterValueError, ResourceDoesNotExistError
+from cairn.store import validation as check
 from cairn.store.base import TrackingStore
+from cairn.tracking import artifact_formats as formats
 
 LOGGED_ARTIFACTS_TAG = "mlflow.loggedArtifacts"  # tables the UI can render, as MLflow lists them
 

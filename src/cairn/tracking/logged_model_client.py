@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from cairn.artifacts.base import ArtifactRepository
-from cairn.artifacts.uri import artifact_repository
+from cairn.artifact_store.base import ArtifactRepository
+from cairn.artifact_store.uri import artifact_repository
 from cairn.entities import (
     FileInfo,
     LoggedModel,
@@ -15,8 +15,8 @@ from cairn.entities import (
     PagedList,
 )
 from cairn.exceptions import InvalidParameterValueError
+from cairn.provenance.user import current_user
 from cairn.store.base import LOGGED_MODELS_MAX_RESULTS_DEFAULT, TrackingStore
-from cairn.tracking.user import current_user
 
 #: An order_by term: `"metrics.acc DESC"` or MLflow's `{"field_name": …, "ascending": …}`.
 OrderTerm = str | Mapping[str, object]

@@ -57,7 +57,7 @@ class ScoringModel(Protocol):
 
 def create_scoring_app(model: ScoringModel) -> Starlette:
     """The scoring server for an already loaded `model`."""
-    from cairn import __version__
+    from cairn.version import __version__
 
     async def ping(_request: Request) -> Response:
         return Response("\n", media_type=_JSON)

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection
 from cairn.store.base import MetricPoint
 from cairn.store.sql.prepared import Prepared
 from cairn.store.sql.schema import latest_metrics, metrics
-from cairn.validation import FLOAT_MAX
+from cairn.store.validation import FLOAT_MAX
 
 _SQLITE_ROWS_PER_STATEMENT = 100
 

@@ -38,14 +38,14 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
-from cairn import validation as check
 from cairn.exceptions import ResourceDoesNotExistError
 from cairn.store import downsample as ds
+from cairn.store import validation as check
 from cairn.store.base import DownsampledHistory, TrackingStore
 from cairn.store.sql import rollups
 from cairn.store.sql.schema import metrics, runs
 from cairn.store.sql.transactions import SqlTransactions
-from cairn.validation import FLOAT_MAX
+from cairn.store.validation import FLOAT_MAX
 
 _BUCKET_NUMBERS = Table(
     "cairn_bucket_numbers",

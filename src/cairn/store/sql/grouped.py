@@ -19,13 +19,13 @@ from typing import Any
 from sqlalchemy import Select, and_, func, literal, not_, select
 from sqlalchemy.engine import Connection
 
-from cairn import validation as check
 from cairn.store import downsample as ds
 from cairn.store import grouping
+from cairn.store import validation as check
 from cairn.store.base import GroupedMetricHistory
 from cairn.store.sql.schema import metrics, runs
 from cairn.store.sql.transactions import SqlTransactions
-from cairn.validation import FLOAT_MAX
+from cairn.store.validation import FLOAT_MAX
 
 _CHUNK = 500
 _m = metrics.c

@@ -10,7 +10,6 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Connection
 
-from cairn import validation as check
 from cairn.entities import (
     LifecycleStage,
     LoggedModel,
@@ -22,6 +21,7 @@ from cairn.entities import (
 from cairn.exceptions import InvalidParameterValueError, ResourceDoesNotExistError
 from cairn.store import page_token as tokens
 from cairn.store import run_names, search
+from cairn.store import validation as check
 from cairn.store.base import LOGGED_MODELS_MAX_RESULTS_DEFAULT
 from cairn.store.ids import LOGGED_MODEL_ID, new_logged_model_id
 from cairn.store.sql import dialects, query

@@ -30,7 +30,7 @@ from cairn.store.sql.schema import (
     runs,
     tags,
 )
-from cairn.validation import MAX_EXPERIMENT_ID
+from cairn.store.validation import MAX_EXPERIMENT_ID
 
 RUN_ATTRIBUTES = {
     "run_id": runs.c.run_uuid,

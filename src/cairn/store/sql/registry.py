@@ -21,7 +21,6 @@ from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from cairn import validation as check
 from cairn.entities import (
     ModelVersion,
     ModelVersionEventKind,
@@ -34,6 +33,7 @@ from cairn.exceptions import InvalidParameterValueError, ResourceAlreadyExistsEr
 from cairn.store import page_token as tokens
 from cairn.store import registry_validation as valid
 from cairn.store import search
+from cairn.store import validation as check
 from cairn.store.base import (
     MODEL_VERSIONS_MAX_RESULTS_DEFAULT,
     MODEL_VERSIONS_MAX_RESULTS_LIMIT,

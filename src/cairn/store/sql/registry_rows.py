@@ -13,9 +13,9 @@ from typing import Any
 from sqlalchemy import Row, insert, select, update
 from sqlalchemy.engine import Connection
 
-from cairn import validation as check
 from cairn.entities import ModelVersionEventKind
 from cairn.exceptions import ResourceDoesNotExistError
+from cairn.store import validation as check
 from cairn.store.sql.schema import model_version_events, model_versions, registered_models
 
 _rm, _mv = registered_models.c, model_versions.c

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import func, select
 
-from cairn import validation as check
+from cairn.store import validation as check
 from cairn.store.base import RunCount, RunCounts
 from cairn.store.sql.schema import runs
 from cairn.store.sql.transactions import SqlTransactions

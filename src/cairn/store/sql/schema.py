@@ -253,6 +253,36 @@ model_version_events = Table(
     Column("timestamp", BigInteger, nullable=False),
 )
 
+# -- users, API tokens and permissions (migrations 0002 and 0004, cairn.server.auth_store) --
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("username", String(255), nullable=False, unique=True),
+    Column("password_hash", String(255), nullable=False),
+    Column("is_admin", Boolean, nullable=False),
+    Column("created", BigInteger, nullable=False),
+)
+
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("user_id", Integer, nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("created", BigInteger, nullable=False),
+    Column("last_used", BigInteger),
+)
+
+experiment_permissions = Table(
+    "experiment_permissions",
+    metadata,
+    Column("experiment_id", Integer, primary_key=True),
+    Column("user_id", Integer, primary_key=True),
+    Column("permission", String(16), nullable=False),
+)
+
 registered_model_permissions = Table(
     "registered_model_permissions",
     metadata,

@@ -11,7 +11,6 @@ from sqlalchemy import BigInteger, Engine, String, bindparam, delete, func, inse
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from cairn import validation as check
 from cairn.entities import (
     DatasetInput,
     Experiment,
@@ -36,6 +35,7 @@ from cairn.exceptions import (
 )
 from cairn.store import page_token as tokens
 from cairn.store import run_names, search
+from cairn.store import validation as check
 from cairn.store.base import (
     SEARCH_MAX_RESULTS_DEFAULT,
     ColumnarRunSearch,

@@ -8,8 +8,8 @@ import tempfile
 import uuid
 from collections.abc import Sequence
 
-from cairn.artifacts.base import ArtifactRepository
-from cairn.artifacts.paths import file_destination, join_inside, local_path_of, safe_relative
+from cairn.artifact_paths import file_destination, join_inside, local_path_of, safe_relative
+from cairn.artifact_store.base import ArtifactRepository
 from cairn.entities import FileInfo
 from cairn.exceptions import InvalidParameterValueError, ResourceDoesNotExistError
 

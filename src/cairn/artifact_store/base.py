@@ -1,6 +1,6 @@
 """The artifact repository interface: the files of one run under one root URI.
 
-Every path a caller passes is relative to the root and goes through `paths.safe_relative`
+Every path a caller passes is relative to the root and goes through `artifact_paths.safe_relative`
 first, so no implementation can be talked into reading or writing outside its root.
 Implementations stream: a file never sits in memory whole.
 """

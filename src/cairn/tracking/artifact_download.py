@@ -7,11 +7,14 @@ import os
 import tempfile
 from typing import TYPE_CHECKING, Any
 
-from cairn.artifacts import formats
-from cairn.artifacts.paths import safe_relative
-from cairn.artifacts.uri import artifact_repository
+from cairn.artifact_paths import safe_relative
+from cairn.artifact_store.uri import artifact_repository
 from cairn.entities import FileInfo
 from cairn.exceptions import InvalidParameterValueError
+from cairn.tracking import artifact_formats as formats
+from cairn.tracking import fluent
+from cairn.tracking.client import Client
+from cairn.tracking.model_uris import download_model
 
 if TYPE_CHECKING:
     import pandas
@@ -30,18 +33,15 @@ def download_artifacts(
         raise InvalidParameterValueError("Give either artifact_uri or run_id, not both.")
     if artifact_uri is not None and artifact_uri.startswith("models:/"):
         # A logged model or a registered version (by number, stage, latest or alias).
-        from cairn.models.uri import download_model
-
         return download_model(artifact_uri, dst_path or tempfile.mkdtemp(prefix="cairn-model-"))
     if artifact_uri is not None and artifact_uri.startswith("runs:/"):
         run_id, _, artifact_path = artifact_uri[len("runs:/") :].partition("/")
     if run_id is not None:
-        from cairn.tracking.client import Client
-
         return Client(tracking_uri).download_artifacts(run_id, artifact_path or "", dst_path)
     assert artifact_uri is not None
     parent, name = _split(artifact_uri)
-    return artifact_repository(parent).download_artifacts(name, dst_path)
+    repository = artifact_repository(parent, tracking_uri or fluent.get_tracking_uri())
+    return repository.download_artifacts(name, dst_path)
 
 
 def list_artifacts(
@@ -56,11 +56,10 @@ def list_artifacts(
     if artifact_uri is not None and artifact_uri.startswith("runs:/"):
         run_id, _, artifact_path = artifact_uri[len("runs:/") :].partition("/")
     if run_id is not None:
-        from cairn.tracking.client import Client
-
         return Client(tracking_uri).list_artifacts(run_id, artifact_path or None)
     assert artifact_uri is not None
-    return artifact_repository(artifact_uri).list_artifacts()
+    repository = artifact_repository(artifact_uri, tracking_uri or fluent.get_tracking_uri())
+    return repository.list_artifacts()
 
 
 def _split(uri: str) -> tuple[str, str]:
@@ -104,9 +103,6 @@ def load_table(
     """A table logged with `log_table`, from the given runs (default: every run of the active
     experiment that has it), stacked; `extra_columns` adds e.g. `run_id` to each row."""
     import pandas
-
-    from cairn.tracking import fluent
-    from cairn.tracking.client import Client
 
     client = Client(tracking_uri)
     if run_ids is None:

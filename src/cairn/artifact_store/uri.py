@@ -7,7 +7,7 @@ import functools
 import re
 from typing import TYPE_CHECKING, Protocol
 
-from cairn.artifacts.base import ArtifactRepository
+from cairn.artifact_store.base import ArtifactRepository
 from cairn.exceptions import InvalidParameterValueError
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ def artifact_repository(root_uri: str, tracking_uri: str | None = None) -> Artif
     root lies on the server at `tracking_uri` when that is http(s) (else the process's)."""
     scheme = scheme_of(root_uri)
     if scheme == "mlflow-artifacts" and tracking_uri and scheme_of(tracking_uri) in _HTTP:
-        from cairn.artifacts.http import proxy_url
+        from cairn.artifact_store.http import proxy_url
 
         root_uri = proxy_url(root_uri, tracking_uri)
         scheme = scheme_of(root_uri)

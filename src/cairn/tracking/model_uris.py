@@ -23,15 +23,15 @@ import shutil
 import tempfile
 from typing import TYPE_CHECKING
 
-from cairn.artifacts.paths import local_path_of, safe_relative
-from cairn.artifacts.uri import artifact_repository, scheme_of
+from cairn.artifact_paths import local_path_of, safe_relative
+from cairn.artifact_store.uri import artifact_repository, scheme_of
+from cairn.entities.logged_model import MLMODEL_FILE_NAME
 from cairn.exceptions import InvalidParameterValueError, ResourceDoesNotExistError
-from cairn.models.model import MLMODEL_FILE_NAME
 from cairn.store.ids import logged_model_id_in
+from cairn.tracking.client import Client
 
 if TYPE_CHECKING:
     from cairn.entities import LoggedModel, ModelVersion
-    from cairn.tracking.client import Client
 
 
 def download_model(model_uri: str, dst_path: str | None = None) -> str:
@@ -59,12 +59,11 @@ def fetch_directory(root_uri: str, relative: str, dst_path: str | None) -> str:
         shutil.copytree(source, target)
         return target
     destination = dst_path or tempfile.mkdtemp(prefix="cairn-model-")
-    return artifact_repository(root_uri).download_artifacts(relative, destination)
+    repository = artifact_repository(root_uri, _client().tracking_uri)
+    return repository.download_artifacts(relative, destination)
 
 
 def _client() -> Client:
-    from cairn.tracking.client import Client
-
     return Client()
 
 

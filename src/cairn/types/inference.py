@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from cairn.exceptions import InvalidParameterValueError
-from cairn.models.signature import ColSpec, DataType, ParamSchema, ParamSpec, Schema, TensorSpec
+from cairn.types.schema import ColSpec, DataType, ParamSchema, ParamSpec, Schema, TensorSpec
 
 
 def infer_schema(data: Any) -> Schema:

@@ -6,7 +6,7 @@ imported only when a repository is built, so `import cairn` stays light.
 
 The semantics are LocalArtifactRepository's, call for call:
 
-* Every path goes through `paths.safe_relative`, and every key is `<prefix>/<relative>`;
+* Every path goes through `artifact_paths.safe_relative`, and every key is `<prefix>/<relative>`;
   no call can name a key outside the prefix.
 * Names that come back from a listing are validated again: a key planted in the bucket such
   as `<prefix>/a/../../x` is refused (InvalidParameterValueError), never followed.
@@ -30,8 +30,8 @@ from types import ModuleType
 from typing import Any
 
 from cairn import env
-from cairn.artifacts.base import ArtifactRepository, MultipartUpload, PartUpload
-from cairn.artifacts.paths import file_destination, safe_relative
+from cairn.artifact_paths import file_destination, safe_relative
+from cairn.artifact_store.base import ArtifactRepository, MultipartUpload, PartUpload
 from cairn.entities import FileInfo
 from cairn.exceptions import CairnError, InvalidParameterValueError, ResourceDoesNotExistError
 

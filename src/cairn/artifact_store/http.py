@@ -9,7 +9,7 @@ Roots come in two spellings (reference mlflow-compat.md §1.4):
 * `http(s)://host[:port][/prefix]/api/2.0/mlflow-artifacts/artifacts/<path>`.
 
 The semantics are LocalArtifactRepository's, with the proxy's limits: every path goes
-through `paths.safe_relative` before a request is made, and every name a listing returns is
+through `artifact_paths.safe_relative` before a request is made, and every name a listing returns is
 validated again (a hostile server cannot make the client write outside its destination).
 Uploads and downloads stream in chunks: a file never sits in memory whole. The proxy has no
 way to create an empty folder, so logging one stores nothing (as with MLflow).
@@ -28,8 +28,9 @@ from urllib.parse import unquote, urlsplit
 from urllib3 import BaseHTTPResponse
 from urllib3.exceptions import HTTPError
 
-from cairn.artifacts.base import ArtifactRepository
-from cairn.artifacts.paths import file_destination, safe_relative
+from cairn import env
+from cairn.artifact_paths import file_destination, safe_relative
+from cairn.artifact_store.base import ArtifactRepository
 from cairn.entities import FileInfo
 from cairn.exceptions import (
     CairnError,
@@ -50,13 +51,12 @@ CHUNK = 1024 * 1024
 
 def resolve(root_uri: str, tracking_uri: str | None = None) -> tuple[str, str]:
     """(server base URL, root path inside the proxy) of an artifact root URI;
-    `mlflow-artifacts:` roots lie on `tracking_uri` (default: the process's)."""
+    `mlflow-artifacts:` roots lie on `tracking_uri` (default: CAIRN_TRACKING_URI; the
+    tracking layer passes the one `cairn.set_tracking_uri` chose)."""
     parts = urlsplit(root_uri)
     scheme = parts.scheme.lower()
     if scheme == SCHEME:
-        from cairn.store.uri import current_tracking_uri
-
-        tracking = tracking_uri or current_tracking_uri()
+        tracking = tracking_uri or env.tracking_uri() or ""
         tracking_parts = urlsplit(tracking)
         if tracking_parts.scheme.lower() not in ("http", "https"):
             raise InvalidParameterValueError(
