@@ -22,14 +22,13 @@ from cairn.exceptions import (
     ResourceDoesNotExistError,
     TemporarilyUnavailableError,
 )
-from cairn.proto_json import encode_double
 from cairn.store.rest.http import (
     HttpSession,
     RetryPolicy,
     ServerUnavailableError,
-    decode_double,
     query_string,
 )
+from cairn.wire import encode_double, parse_double
 
 FAST = RetryPolicy(max_retries=4, backoff_factor=0.001, backoff_max=0.002, deadline=30.0)
 AUTH_VARIABLES = (
@@ -330,9 +329,12 @@ def test_doubles_round_trip_through_their_json_spellings() -> None:
     assert encode_double(math.inf) == "Infinity"
     assert encode_double(-math.inf) == "-Infinity"
     assert encode_double(0.25) == 0.25
-    assert math.isnan(decode_double("NaN"))
-    assert decode_double("Infinity") == math.inf and decode_double("-Infinity") == -math.inf
-    assert decode_double(3) == 3.0 and decode_double("1.5") == 1.5
+    assert math.isnan(parse_double("value", "NaN"))
+    assert (
+        parse_double("value", "Infinity") == math.inf
+        and parse_double("value", "-Infinity") == -math.inf
+    )
+    assert parse_double("value", 3) == 3.0 and parse_double("value", "1.5") == 1.5
 
 
 def test_query_strings_repeat_list_keys() -> None:

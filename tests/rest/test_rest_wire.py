@@ -11,9 +11,32 @@ from typing import Any
 import pytest
 from scripted_server import Scripted, running
 
-from cairn.entities import RunStatus, ViewType
+from cairn import wire
+from cairn.entities import (
+    Dataset,
+    DatasetInput,
+    InputTag,
+    LoggedModel,
+    LoggedModelMetric,
+    LoggedModelOutput,
+    Metric,
+    ModelVersion,
+    ModelVersionEvent,
+    ModelVersionEventKind,
+    Param,
+    RegisteredModel,
+    Run,
+    RunData,
+    RunInfo,
+    RunInputs,
+    RunOutputs,
+    RunStatus,
+    RunTag,
+    ViewType,
+)
 from cairn.exceptions import CairnError, InvalidParameterValueError, TemporarilyUnavailableError
 from cairn.store.rest.http import HttpSession, RetryPolicy
+from cairn.store.rest.registry import RestRegistryStore
 from cairn.store.rest.tracking import RestTrackingStore
 
 API = "/api/2.0/mlflow"
@@ -168,3 +191,60 @@ def test_a_missing_experiment_by_name_is_none(server: Scripted, store: RestTrack
     with pytest.raises(CairnError) as info:  # an old server: not "no such experiment"
         store.get_experiment_by_name("ghost")
     assert info.value.error_code == "ENDPOINT_NOT_FOUND"
+
+
+# -- one codec: the store reads what the server writes, and writes what it reads ----------
+
+
+def test_the_store_reads_the_servers_answers_back_into_the_same_entities(
+    server: Scripted, store: RestTrackingStore
+) -> None:
+    metrics = (Metric("nan", math.nan, 2**63 - 1, -(2**63)), Metric("inf", math.inf, 1, 0))
+    info = RunInfo(RUN_A, "1", "n", "u", "FINISHED", 1, None, "mlflow-artifacts:/1", "active")
+    dataset = DatasetInput(Dataset("d", "1234", "local", "file:///d.csv"), (InputTag("k", "v"),))
+    run = Run(
+        info,
+        RunData(metrics, {"p": "1"}, {"t": "x"}),
+        RunInputs((dataset,)),
+        RunOutputs((LoggedModelOutput("m-1", 2),), (dataset,)),
+    )
+    model = LoggedModel("m-1", "1", "model", "", 1, 2, tags={"t": "1"}, params={"a": "b"})
+    server.answer(200, {"run": wire.run(run)})
+    server.answer(200, {"model": wire.logged_model(model)})
+    assert repr(store.get_run(RUN_A)) == repr(run)
+    assert store.get_logged_model("m-1") == model
+
+
+def test_the_server_reads_what_the_store_sends_back_into_the_same_entities(
+    server: Scripted, store: RestTrackingStore
+) -> None:
+    metrics = [Metric("m", math.nan, 2**63 - 1, -(2**63)), Metric("m", -math.inf, 1, 1)]
+    params, tags = [Param("p", "1")], [RunTag("t", "x")]
+    datasets = [DatasetInput(Dataset("d", "1234", "local", "s3://b/d"), (InputTag("k", "v"),))]
+    linked = [LoggedModelMetric("acc", 0.5, 3, 0, RUN_B, "d", "1234")]
+    store.log_batch(RUN_A, metrics, params, tags)
+    store.log_inputs(RUN_A, datasets)
+    store.log_model_metrics("m-1", linked)
+    batch, inputs, model_batch = bodies(server)
+    assert repr(wire.parse_metrics(batch["metrics"])) == repr(metrics)
+    assert wire.parse_params(batch["params"]) == params
+    assert wire.parse_run_tags(batch["tags"]) == tags
+    assert wire.parse_dataset_inputs(inputs["datasets"]) == datasets
+    assert wire.parse_model_metrics(model_batch["metrics"], model_batch["run_id"]) == {
+        "m-1": linked
+    }
+
+
+def test_the_registry_store_reads_the_servers_answers_back_into_the_same_entities(
+    server: Scripted,
+) -> None:
+    registry = RestRegistryStore(server.url, session=HttpSession(server.url))
+    version = ModelVersion("m", "2", 1, 2, "Production", run_id=RUN_A, aliases=("champion",))
+    model = RegisteredModel("m", 1, 2, "d", "u", (version,), {"k": "v"}, {"champion": "2"})
+    event = ModelVersionEvent("m", "2", ModelVersionEventKind.ALIAS_SET, 3, "u", "1", alias="a")
+    server.answer(200, {"registered_model": wire.registered_model(model)})
+    server.answer(200, {"model_versions": [wire.model_version(version)]})
+    server.answer(200, {wire.HISTORY_FIELD: [wire.model_version_event(event)]})
+    assert registry.get_registered_model("m") == model
+    assert list(registry.search_model_versions()) == [version]
+    assert registry.get_model_version_history("m", "2") == [event]

@@ -13,7 +13,7 @@ import pytest
 from live_server import LiveServer, start_server
 from test_auth import ADMIN, basic, call, create_user, users_cli
 
-from cairn.server import auth, ui_api
+from cairn.server import access, ui_api
 from cairn.server.registry_auth import MODEL_GRANT_PATH
 
 PATH = "/registered-models/permission"
@@ -35,9 +35,10 @@ def _make_model(server: LiveServer, name: str, auth_header: dict[str, str] | Non
 
 def test_every_ui_route_has_an_auth_rule() -> None:
     """A UI route without a rule would be for admins only under --auth."""
-    paths = [e.path for e in ui_api.ENDPOINTS] + [path for path, _ in ui_api.DOWNLOADS]
+    declared = [*ui_api.ENDPOINTS, *ui_api.DOWNLOADS]
+    paths = [e.path for e in declared]
     assert PATH in paths
-    assert [p for p in paths if ("GET", "/cairn" + p) not in auth.RULES] == []
+    assert [e.path for e in declared if e.access.permission == access.ADMIN] == []
 
 
 @pytest.fixture(scope="module")

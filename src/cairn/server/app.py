@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from starlette.applications import Starlette
@@ -27,8 +28,8 @@ from cairn.server.auth_store import AuthStore
 from cairn.server.context import DEFAULT_MAX_ARTIFACT_UPLOAD_BYTES, Context
 from cairn.server.messages import Message
 from cairn.server.multipart_api import MultipartRoutes
+from cairn.server.responses import json_response
 from cairn.server.routes import Endpoint, Handler, build_routes
-from cairn.server.wire import json_response
 from cairn.store.base import RegistryStore, TrackingStore
 
 MLFLOW_COMPATIBLE_VERSION = "3.18.0"
@@ -90,8 +91,11 @@ def create_app(
     ]
     if auth is not None:
         # Inside the security middleware: CORS preflights and Host checks come first.
+        # It finds what each call needs by matching it against `routes`, as the router will.
         middleware.append(
-            Middleware(AuthMiddleware, store=auth, tracking=tracking, registry=registry)
+            Middleware(
+                AuthMiddleware, store=auth, tracking=tracking, registry=registry, routes=routes
+            )
         )
     return Starlette(
         routes=routes,
@@ -128,7 +132,7 @@ def _guard_artifact_location(endpoint: Endpoint) -> Endpoint:
         return handler(context, message)
 
     guarded: Handler = checked
-    return Endpoint(endpoint.method, endpoint.path, guarded)
+    return replace(endpoint, handler=guarded)
 
 
 async def _health(_request: Request) -> Response:

@@ -9,9 +9,9 @@ Served at `/api/2.0/mlflow-artifacts/artifacts` and `/ajax-api/2.0/mlflow-artifa
 
 Every path is read from the raw request target (`scope["raw_path"]`, before anything
 decoded or normalised it), decoded once as MLflow's client encoded it, and must then pass
-`paths.safe_relative` (which looks through up to ten more decodings): the traversal vectors
+`artifact_paths.safe_relative` (which looks through up to ten more decodings): the traversal vectors
 of MLflow's CVEs answer 400 INVALID_PARAMETER_VALUE and touch nothing. Local files are
-reached through `paths.join_inside`, so a symbolic link inside the destination that leads
+reached through `artifact_paths.join_inside`, so a symbolic link inside the destination that leads
 outside is refused as well.
 
 Uploads never sit in memory: the body goes to a temporary file beside the target, 1 MiB
@@ -29,6 +29,7 @@ import re
 import shutil
 import tempfile
 import uuid
+from dataclasses import replace
 from typing import IO, Any
 from urllib.parse import unquote, unquote_to_bytes
 
@@ -38,17 +39,19 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from cairn.artifacts.base import ArtifactRepository
-from cairn.artifacts.local import LocalArtifactRepository
-from cairn.artifacts.paths import join_inside, safe_relative
-from cairn.artifacts.uri import artifact_repository
+from cairn import wire
+from cairn.artifact_paths import join_inside, safe_relative
+from cairn.artifact_store.base import ArtifactRepository
+from cairn.artifact_store.local import LocalArtifactRepository
+from cairn.artifact_store.uri import artifact_repository
 from cairn.entities import FileInfo
 from cairn.exceptions import CairnError, InvalidParameterValueError, ResourceDoesNotExistError
-from cairn.server import errors, security, wire
+from cairn.server import errors, security
+from cairn.server.access import READ, Access, Source
 from cairn.server.context import Context
 from cairn.server.messages import Message
+from cairn.server.responses import json_response
 from cairn.server.routes import Endpoint
-from cairn.server.wire import json_response
 
 PROXY_PREFIXES = (
     "/api/2.0/mlflow-artifacts/artifacts",
@@ -328,10 +331,7 @@ def _shown(entry: FileInfo) -> bool:
 
 def _listed(entry: FileInfo) -> dict[str, Any]:
     """A proxy listing names entries by basename (MLflow's client joins them itself)."""
-    out: dict[str, Any] = {"path": posixpath.basename(entry.path), "is_dir": entry.is_dir}
-    if entry.file_size is not None:
-        out["file_size"] = entry.file_size
-    return out
+    return wire.file_info(replace(entry, path=posixpath.basename(entry.path)))
 
 
 # -- GET /api/2.0/mlflow/artifacts/list ---------------------------------------------------
@@ -363,4 +363,6 @@ def list_under(ctx: Context, root_uri: str, path: str | None) -> dict[str, Any]:
     return {"root_uri": root_uri, "files": files}
 
 
-TRACKING_ENDPOINTS = [Endpoint("GET", "/artifacts/list", list_run_artifacts)]
+TRACKING_ENDPOINTS = [
+    Endpoint("GET", "/artifacts/list", list_run_artifacts, access=Access(READ, Source.RUN))
+]

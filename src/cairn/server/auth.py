@@ -10,12 +10,15 @@ they may (per-experiment READ < EDIT < MANAGE; admins may do anything).
   successful Basic check is remembered for `BASIC_CACHE_SECONDS`, keyed by
   sha256(user:password); the user row is still read on every request, so a deleted user
   is refused at once.
-* Authorisation: `RULES` maps (method, path under the API prefix) to the permission the
-  call needs and where its experiment comes from (`experiment_id`, a run's experiment,
-  an experiment name, a list of `experiment_ids`). JSON bodies (capped as the app caps
-  them) are read here and replayed to the application. Artifact proxy calls name their
-  experiment in the first path segment (`<experiment_id>/<run_id>/artifacts/...`); their
-  bodies are never buffered. A call not in the table is for admins only.
+* Authorisation: every endpoint declares the `Access` it needs (cairn.server.access): a
+  permission and where its experiment comes from (`experiment_id`, a run's experiment,
+  an experiment name, a list of `experiment_ids`, the logged model in the path…). The
+  middleware matches the request against the application's routes as the router will
+  (cairn.server.routes.resolve) and checks what the matched endpoint declares. JSON bodies
+  (capped as the app caps them) are read here and replayed to the application. Artifact
+  proxy calls name their experiment in the first path segment
+  (`<experiment_id>/<run_id>/artifacts/...`); their bodies are never buffered. A call that
+  no endpoint serves is for admins only.
 * `experiments/create` makes its caller MANAGE the new experiment; `experiments/search`
   answers only the experiments the caller can read (each page is filtered, so a page may
   come back shorter than `max_results`); `runs/search` refuses experiments the caller
@@ -35,8 +38,7 @@ import binascii
 import hashlib
 import hmac
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import orjson
@@ -44,6 +46,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cairn.exceptions import (
@@ -53,20 +56,15 @@ from cairn.exceptions import (
     UnauthenticatedError,
 )
 from cairn.server import errors, ui_api
+from cairn.server.access import ADMIN, EDIT, MANAGE, READ, Access, Effect, Source
 from cairn.server.artifacts_api import PROXY_PREFIXES, raw_artifact_path
 from cairn.server.auth_store import AuthStore, User, permission_allows
 from cairn.server.context import acting_as
 from cairn.server.messages import Message as ApiMessage
 from cairn.server.multipart_api import MULTIPART_PREFIXES
-from cairn.server.registry_auth import MODEL as REGISTERED_MODEL
-from cairn.server.registry_auth import (
-    MODEL_GRANT_PATH,
-    NEW_VERSION,
-    OWN_PERMISSION_PATH,
-    RegistryGuard,
-)
-from cairn.server.routes import API_PREFIXES
-from cairn.server.wire import json_response
+from cairn.server.registry_auth import MODEL_GRANT_PATH, RegistryGuard
+from cairn.server.responses import json_response
+from cairn.server.routes import API_PREFIXES, resolve
 from cairn.store.base import RegistryStore, TrackingStore
 
 OPEN_PATHS = frozenset({"/health", "/version"})
@@ -75,101 +73,10 @@ BASIC_CACHE_SECONDS = 60.0
 _BASIC_CACHE_MAX = 10_000
 GRANT_PATH = "/experiments/permissions/create"
 
-# Where a call's experiment comes from.
-ANY = "any"  # any authenticated user
-EXPERIMENT = "experiment_id"
-RUN = "run"
-NAME = "experiment_name"
-IDS = "experiment_ids"
-MODEL = "model_id"  # a logged model's experiment, the model named in the path
-RUNS = "run_ids"  # every listed run's experiment
-COUNTED = "counted_experiment_ids"  # every listed experiment (run counts, grouped metrics)
-RUN_COUNTS_PATH = "/cairn/experiments/run-counts"
-
-
-@dataclass(frozen=True)
-class Rule:
-    permission: str  # READ, EDIT, MANAGE ("" with ANY)
-    source: str
-
-
-_READ, _EDIT, _MANAGE = "READ", "EDIT", "MANAGE"
-RULES: dict[tuple[str, str], Rule] = {
-    ("POST", "/experiments/create"): Rule("", ANY),
-    ("GET", "/experiments/get"): Rule(_READ, EXPERIMENT),
-    ("GET", "/experiments/get-by-name"): Rule(_READ, NAME),
-    ("POST", "/experiments/search"): Rule("", ANY),  # answers are filtered
-    ("GET", "/experiments/search"): Rule("", ANY),
-    ("POST", "/experiments/update"): Rule(_MANAGE, EXPERIMENT),
-    ("POST", "/experiments/delete"): Rule(_MANAGE, EXPERIMENT),
-    ("POST", "/experiments/restore"): Rule(_MANAGE, EXPERIMENT),
-    ("POST", "/experiments/set-experiment-tag"): Rule(_MANAGE, EXPERIMENT),
-    ("POST", "/experiments/delete-experiment-tag"): Rule(_MANAGE, EXPERIMENT),
-    ("POST", GRANT_PATH): Rule(_MANAGE, EXPERIMENT),
-    ("POST", "/runs/create"): Rule(_EDIT, EXPERIMENT),
-    ("GET", "/runs/get"): Rule(_READ, RUN),
-    ("POST", "/runs/update"): Rule(_EDIT, RUN),
-    ("POST", "/runs/delete"): Rule(_EDIT, RUN),
-    ("POST", "/runs/restore"): Rule(_EDIT, RUN),
-    ("POST", "/runs/search"): Rule(_READ, IDS),
-    ("POST", "/runs/log-metric"): Rule(_EDIT, RUN),
-    ("POST", "/runs/log-parameter"): Rule(_EDIT, RUN),
-    ("POST", "/runs/set-tag"): Rule(_EDIT, RUN),
-    ("POST", "/runs/delete-tag"): Rule(_EDIT, RUN),
-    ("POST", "/runs/log-batch"): Rule(_EDIT, RUN),
-    ("POST", "/runs/log-inputs"): Rule(_EDIT, RUN),
-    ("POST", "/runs/log-dataset-outputs"): Rule(_EDIT, RUN),
-    ("GET", "/metrics/get-history"): Rule(_READ, RUN),
-    ("POST", "/logged-models"): Rule(_EDIT, EXPERIMENT),
-    ("POST", "/logged-models/search"): Rule(_READ, IDS),
-    ("GET", "/logged-models/{model_id}"): Rule(_READ, MODEL),
-    ("PATCH", "/logged-models/{model_id}"): Rule(_EDIT, MODEL),
-    ("DELETE", "/logged-models/{model_id}"): Rule(_EDIT, MODEL),
-    ("PATCH", "/logged-models/{model_id}/tags"): Rule(_EDIT, MODEL),
-    ("DELETE", "/logged-models/{model_id}/tags/{tag_key}"): Rule(_EDIT, MODEL),
-    ("POST", "/logged-models/{model_id}/params"): Rule(_EDIT, MODEL),
-    ("GET", "/logged-models/{model_id}/artifacts/directories"): Rule(_READ, MODEL),
-    ("POST", "/runs/outputs"): Rule(_EDIT, RUN),
-    ("GET", "/artifacts/list"): Rule(_READ, RUN),
-    # -- the model registry, by registered model (cairn.server.registry_auth) --
-    ("POST", "/registered-models/create"): Rule("", ANY),
-    ("GET", "/registered-models/search"): Rule("", ANY),  # answers are filtered
-    ("GET", "/model-versions/search"): Rule("", ANY),  # answers are filtered
-    ("GET", "/registered-models/get"): Rule(_READ, REGISTERED_MODEL),
-    ("POST", "/registered-models/get-latest-versions"): Rule(_READ, REGISTERED_MODEL),
-    ("GET", "/registered-models/get-latest-versions"): Rule(_READ, REGISTERED_MODEL),
-    ("GET", "/registered-models/alias"): Rule(_READ, REGISTERED_MODEL),
-    ("GET", "/model-versions/get"): Rule(_READ, REGISTERED_MODEL),
-    ("GET", "/model-versions/get-download-uri"): Rule(_READ, REGISTERED_MODEL),
-    ("GET", "/model-versions/history"): Rule(_READ, REGISTERED_MODEL),
-    ("PATCH", "/registered-models/update"): Rule(_EDIT, REGISTERED_MODEL),
-    ("POST", "/registered-models/set-tag"): Rule(_EDIT, REGISTERED_MODEL),
-    ("DELETE", "/registered-models/delete-tag"): Rule(_EDIT, REGISTERED_MODEL),
-    ("POST", "/registered-models/alias"): Rule(_EDIT, REGISTERED_MODEL),
-    ("DELETE", "/registered-models/alias"): Rule(_EDIT, REGISTERED_MODEL),
-    ("POST", "/model-versions/create"): Rule(_EDIT, NEW_VERSION),
-    ("PATCH", "/model-versions/update"): Rule(_EDIT, REGISTERED_MODEL),
-    ("POST", "/model-versions/transition-stage"): Rule(_EDIT, REGISTERED_MODEL),
-    ("DELETE", "/model-versions/delete"): Rule(_EDIT, REGISTERED_MODEL),
-    ("POST", "/model-versions/set-tag"): Rule(_EDIT, REGISTERED_MODEL),
-    ("DELETE", "/model-versions/delete-tag"): Rule(_EDIT, REGISTERED_MODEL),
-    ("POST", "/registered-models/rename"): Rule(_MANAGE, REGISTERED_MODEL),
-    ("DELETE", "/registered-models/delete"): Rule(_MANAGE, REGISTERED_MODEL),
-    ("POST", MODEL_GRANT_PATH): Rule(_MANAGE, REGISTERED_MODEL),
-    # -- Cairn's UI endpoints (cairn.server.ui_api), keyed under /cairn --
-    ("GET", "/cairn/metrics/downsampled"): Rule(_READ, RUNS),
-    ("GET", "/cairn/metrics/export"): Rule(_READ, RUN),
-    # Runs are searched only within the listed experiments: READ on each of them covers all.
-    ("GET", "/cairn/metrics/grouped"): Rule(_READ, COUNTED),
-    ("GET", "/cairn/artifacts/get"): Rule(_READ, RUN),
-    ("GET", "/cairn/model-versions/mlmodel"): Rule(_READ, REGISTERED_MODEL),
-    ("GET", "/cairn/model-versions/artifact"): Rule(_READ, REGISTERED_MODEL),
-    ("GET", RUN_COUNTS_PATH): Rule(_READ, COUNTED),  # answers are filtered
-    ("GET", OWN_PERMISSION_PATH): Rule(_READ, REGISTERED_MODEL),  # answers the caller's own
-}
-_MODEL_SOURCES = frozenset({REGISTERED_MODEL, NEW_VERSION})
+_ADMINS_ONLY = Access(ADMIN)  # what a call that no endpoint serves needs
+_MODEL_SOURCES = frozenset({Source.REGISTERED_MODEL, Source.NEW_VERSION})
 _OPEN_TO_USERS = frozenset({"/api/3.0/mlflow/server-info"})
-_PROXY_PERMISSION = {"GET": _READ, "HEAD": _READ, "PUT": _EDIT, "DELETE": _EDIT, "POST": _EDIT}
+_PROXY_PERMISSION = {"GET": READ, "HEAD": READ, "PUT": EDIT, "DELETE": EDIT, "POST": EDIT}
 
 
 def _unauthenticated(message: str) -> Response:
@@ -247,14 +154,37 @@ class _Replay:
 
 
 class AuthMiddleware:
+    """Authenticates every call, and authorises it by what the endpoint among `routes` that
+    will serve it declares (`routes`: the application's, in the router's order)."""
+
     def __init__(
-        self, app: ASGIApp, store: AuthStore, tracking: TrackingStore, registry: RegistryStore
+        self,
+        app: ASGIApp,
+        store: AuthStore,
+        tracking: TrackingStore,
+        registry: RegistryStore,
+        routes: Sequence[BaseRoute],
     ) -> None:
         self.app = app
         self.store = store
         self.tracking = tracking
+        self.routes = tuple(routes)
         self.authenticator = Authenticator(store)
         self.models = RegistryGuard(store, tracking, registry)
+        # Calls answered here, not by the application: grants on an experiment or a model.
+        grants: dict[str, Callable[[User, ApiMessage], None]] = {
+            GRANT_PATH: self._grant,
+            MODEL_GRANT_PATH: self.models.grant,
+        }
+        self._grants = {prefix + p: grant for prefix in API_PREFIXES for p, grant in grants.items()}
+
+    def access(self, scope: Scope) -> tuple[Access, dict[str, Any]]:
+        """What a call to an API endpoint needs, and the fields in its path; `Access(ADMIN)`
+        when no endpoint serves it."""
+        found = resolve(self.routes, scope)
+        if found is None:
+            return _ADMINS_ONLY, {}
+        return found.access, found.path_params
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
@@ -292,86 +222,83 @@ class AuthMiddleware:
             if path == prefix or path.startswith(prefix + "/"):
                 await self._proxy(user, scope, receive, send, method, path == prefix)
                 return
-        endpoint = _endpoint(path)
-        template, model_id = _template(endpoint) if endpoint is not None else (None, None)
-        rule = RULES.get((method, template)) if template is not None else None
-        if rule is None:
+        grant = self._grants.get(path) if method == "POST" else None
+        if grant is not None:
+            message, _replay = await _read_message(scope, receive, {})
+            await run_in_threadpool(grant, user, message)
+            await json_response({})(scope, receive, send)
+            return
+        access, path_params = self.access(scope)
+        if access.permission == ADMIN:
             if not user.is_admin:
                 raise PermissionDeniedError("Only administrators may use this endpoint.")
             await self.app(scope, receive, send)
             return
-        replay: Receive = receive
-        message = ApiMessage({}, from_query=True)
-        if method == "GET":
-            message = await ApiMessage.read(Request(scope, receive))
-        else:
-            body = await _read_body(scope, receive)
-            replay = _Replay(body, receive)
-            message = await ApiMessage.read(Request(scope, _Replay(body, receive)))
-        if endpoint == GRANT_PATH:
-            await self._grant(user, message, scope, receive, send)
-            return
-        if endpoint == MODEL_GRANT_PATH:
-            await run_in_threadpool(self.models.grant, user, message)
-            await json_response({})(scope, receive, send)
-            return
+        message, replay = await _read_message(scope, receive, path_params)
         if not user.is_admin:
-            if model_id is not None:
-                message.fields["model_id"] = model_id
-            await run_in_threadpool(self._check, user, rule, message)
-        if endpoint == "/experiments/create":
+            await run_in_threadpool(self._check, user, access, message)
+        answer = await self._answer(user, access.effect, message, send)
+        await self.app(scope, replay, answer)
+
+    async def _answer(
+        self, user: User, effect: Effect | None, message: ApiMessage, send: Send
+    ) -> Send:
+        """`send`, or a hook that does what the endpoint's effect asks with its answer."""
+        if effect is Effect.CREATOR_MANAGES_EXPERIMENT:
             if not user.is_admin and message.get("artifact_location"):
                 raise PermissionDeniedError(
                     "Only administrators may choose an experiment's artifact location."
                 )
-            await self.app(scope, replay, _ResponseHook(send, self._on_created(user)))
-        elif endpoint in ("/experiments/search", RUN_COUNTS_PATH) and not user.is_admin:
+            return _ResponseHook(send, self._on_created(user))
+        if effect is Effect.READABLE_EXPERIMENTS:
+            if user.is_admin:
+                return send
             readable = await run_in_threadpool(self.store.readable_experiments, user.id)
-            await self.app(scope, replay, _ResponseHook(send, _only_readable(readable)))
-        else:
-            change = self.models.change(user, endpoint or "", message)
-            await self.app(scope, replay, send if change is None else _ResponseHook(send, change))
+            return _ResponseHook(send, _only_readable(readable))
+        change = self.models.change(user, effect, message)
+        return send if change is None else _ResponseHook(send, change)
 
-    def _check(self, user: User, rule: Rule, message: ApiMessage) -> None:
+    def _check(self, user: User, access: Access, message: ApiMessage) -> None:
         """Raise PermissionDeniedError unless `user` may make the call (blocking)."""
-        if rule.source == ANY:
+        source, permission = access.source, access.permission
+        if source is None:  # any authenticated user
             return
-        if rule.source == IDS:
+        if source is Source.EXPERIMENT_IDS:
             for experiment_id in message.repeated("experiment_ids"):
-                self._require(user, str(experiment_id), rule.permission)
+                self._require(user, str(experiment_id), permission)
             return
-        if rule.source == EXPERIMENT:
+        if source is Source.EXPERIMENT:
             experiment_id = message.get("experiment_id")
             if experiment_id is None or experiment_id == "":
                 raise InvalidParameterValueError(
                     "Missing value for required parameter 'experiment_id'."
                 )
-            self._require(user, str(experiment_id), rule.permission)
+            self._require(user, str(experiment_id), permission)
             return
-        if rule.source == NAME:
+        if source is Source.EXPERIMENT_NAME:
             name = message.string("experiment_name", required=True) or ""
             experiment = self.tracking.get_experiment_by_name(name)
             if experiment is not None:  # else the application answers 404
-                self._require(user, experiment.experiment_id, rule.permission)
+                self._require(user, experiment.experiment_id, permission)
             return
-        if rule.source == COUNTED:
+        if source is Source.COUNTED_EXPERIMENTS:
             for experiment_id in ui_api.experiment_ids_of(message):
-                self._require(user, experiment_id, rule.permission)
+                self._require(user, experiment_id, permission)
             return
-        if rule.source == RUNS:
+        if source is Source.RUN_IDS:
             for run_id in ui_api.run_ids_of(message):
                 run = self.tracking.get_run(run_id)
-                self._require(user, run.info.experiment_id, rule.permission)
+                self._require(user, run.info.experiment_id, permission)
             return
-        if rule.source in _MODEL_SOURCES:
-            self.models.check(user, rule.source, rule.permission, message)
+        if source in _MODEL_SOURCES:
+            self.models.check(user, source, permission, message)
             return
-        if rule.source == MODEL:
+        if source is Source.LOGGED_MODEL:
             model = self.tracking.get_logged_model(str(message.get("model_id")))
-            self._require(user, model.experiment_id, rule.permission)
+            self._require(user, model.experiment_id, permission)
             return
-        run = self.tracking.get_run(message.run_id())
-        self._require(user, run.info.experiment_id, rule.permission)
+        run = self.tracking.get_run(message.run_id())  # Source.RUN
+        self._require(user, run.info.experiment_id, permission)
 
     def _require(self, user: User, experiment_id: str, permission: str) -> None:
         if user.is_admin:
@@ -392,7 +319,7 @@ class AuthMiddleware:
                 raise PermissionDeniedError("Only administrators may use this endpoint.")
             request = Request(scope, receive)
             if listing:
-                from cairn.artifacts.paths import safe_relative
+                from cairn.artifact_paths import safe_relative
 
                 values = request.query_params.getlist("path")
                 relative = safe_relative(values[0] if len(values) == 1 else None)
@@ -406,25 +333,20 @@ class AuthMiddleware:
             await run_in_threadpool(self._require, user, experiment_id, permission)
         await self.app(scope, receive, send)
 
-    async def _grant(
-        self, user: User, message: ApiMessage, scope: Scope, receive: Receive, send: Send
-    ) -> None:
+    def _grant(self, user: User, message: ApiMessage) -> None:
+        """`experiments/permissions/create`, for callers who MANAGE the experiment
+        (blocking)."""
         experiment_id = str(message.required("experiment_id"))
         username = message.string("username", required=True) or ""
         permission = message.string("permission", required=True) or ""
-
-        def grant() -> None:
-            self._require(user, experiment_id, _MANAGE)
-            self.store.grant(username, experiment_id, permission)
-
-        await run_in_threadpool(grant)
-        await json_response({})(scope, receive, send)
+        self._require(user, experiment_id, MANAGE)
+        self.store.grant(username, experiment_id, permission)
 
     def _on_created(self, user: User) -> Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]:
         async def make_manager(payload: dict[str, Any]) -> dict[str, Any]:
             experiment_id = payload.get("experiment_id")
             if isinstance(experiment_id, str):
-                await run_in_threadpool(self.store.grant_to, user.id, experiment_id, _MANAGE)
+                await run_in_threadpool(self.store.grant_to, user.id, experiment_id, MANAGE)
             return payload
 
         return make_manager
@@ -434,30 +356,6 @@ def _is_ui_file(path: str) -> bool:
     """The web UI's page and static files (cairn.server.ui): the same for every user, so
     any authenticated user gets them; the data comes through the checked API."""
     return path in ("/", "/favicon.ico") or path.startswith("/static/")
-
-
-def _endpoint(path: str) -> str | None:
-    """The path under its API prefix; Cairn's own endpoints keep a `/cairn` head, so they
-    never meet an MLflow path in RULES."""
-    for prefix in API_PREFIXES:
-        if path.startswith(prefix + "/"):
-            return path[len(prefix) :]
-    for prefix in ui_api.PREFIXES:
-        if path.startswith(prefix + "/"):
-            return "/cairn" + path[len(prefix) :]
-    return None
-
-
-def _template(endpoint: str) -> tuple[str, str | None]:
-    """A path as its RULES key: `/logged-models/m-1…/tags` is `/logged-models/{model_id}/tags`
-    (and the model id). Other paths have no parameters."""
-    head, _, rest = endpoint.partition("/logged-models/")
-    if head or not rest or rest == "search":
-        return endpoint, None
-    model_id, _, tail = rest.partition("/")
-    if tail.startswith("tags/"):
-        tail = "tags/{tag_key}"
-    return "/logged-models/{model_id}" + ("/" + tail if tail else ""), model_id
 
 
 def _only_readable(
@@ -521,6 +419,19 @@ class _ResponseHook:
 
 async def _unchanged(payload: dict[str, Any]) -> dict[str, Any]:
     return payload
+
+
+async def _read_message(
+    scope: Scope, receive: Receive, path_params: dict[str, Any]
+) -> tuple[ApiMessage, Receive]:
+    """The call's fields (those in its path included), and the `receive` that gives the
+    application the body again."""
+    if scope["method"] in ("GET", "HEAD"):
+        request = Request({**scope, "path_params": path_params}, receive)
+        return await ApiMessage.read(request), receive
+    body = await _read_body(scope, receive)
+    request = Request({**scope, "path_params": path_params}, _Replay(body, receive))
+    return await ApiMessage.read(request), _Replay(body, receive)
 
 
 async def _read_body(scope: Scope, receive: Receive) -> bytes:

@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from cairn.exceptions import CairnError
-from cairn.server.wire import json_response
+from cairn.server.responses import json_response
 
 _log = logging.getLogger(__name__)
 

@@ -8,22 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from cairn.entities import LoggedModelOutput, LoggedModelStatus
+from cairn import wire
 from cairn.exceptions import InvalidParameterValueError
-from cairn.proto_json import parse_int
-from cairn.server import wire
+from cairn.server.access import EDIT, READ, Access, Source
 from cairn.server.artifacts_api import list_under
 from cairn.server.context import Context
 from cairn.server.messages import Message
 from cairn.server.routes import Endpoint
 from cairn.store.base import LOGGED_MODELS_MAX_RESULTS_DEFAULT
-
-# The proto's enum numbers, which a client may send instead of the names.
-_STATUS_NUMBERS = {
-    1: LoggedModelStatus.PENDING,
-    2: LoggedModelStatus.READY,
-    3: LoggedModelStatus.UPLOAD_FAILED,
-}
 
 
 def _model_id(msg: Message) -> str:
@@ -32,18 +24,7 @@ def _model_id(msg: Message) -> str:
 
 def _pairs(msg: Message, name: str) -> dict[str, str]:
     """A list of `{key, value}` objects (tags or params) as a dict."""
-    return {p.key: p.value for p in wire.parse_params(msg.repeated(name), name=name)}
-
-
-def _status(value: Any) -> LoggedModelStatus:
-    if isinstance(value, int) and not isinstance(value, bool) and value in _STATUS_NUMBERS:
-        return _STATUS_NUMBERS[value]
-    try:
-        return LoggedModelStatus.parse(str(value))
-    except ValueError:
-        raise InvalidParameterValueError(
-            f"Invalid value {value!r} for parameter 'status'."
-        ) from None
+    return wire.parse_tag_map(msg.repeated(name), name)
 
 
 def create_logged_model(ctx: Context, msg: Message) -> dict[str, Any]:
@@ -64,7 +45,8 @@ def get_logged_model(ctx: Context, msg: Message) -> dict[str, Any]:
 
 
 def finalize_logged_model(ctx: Context, msg: Message) -> dict[str, Any]:
-    model = ctx.tracking.finalize_logged_model(_model_id(msg), _status(msg.required("status")))
+    status = wire.parse_logged_model_status(msg.required("status"))
+    model = ctx.tracking.finalize_logged_model(_model_id(msg), status)
     return {"model": wire.logged_model(model)}
 
 
@@ -96,24 +78,10 @@ def search_logged_models(ctx: Context, msg: Message) -> dict[str, Any]:
         wire.parse_ids("experiment_ids", msg.repeated("experiment_ids")),
         filter_string=msg.string("filter"),
         max_results=msg.integer("max_results", default=LOGGED_MODELS_MAX_RESULTS_DEFAULT) or 0,
-        order_by=[_order_clause(i, o) for i, o in enumerate(msg.repeated("order_by"))],
+        order_by=[wire.parse_order_clause(i, o) for i, o in enumerate(msg.repeated("order_by"))],
         page_token=msg.string("page_token"),
     )
     return wire.page("models", [wire.logged_model(m) for m in found], found.token)
-
-
-def _order_clause(index: int, item: Any) -> str:
-    """MLflow's order_by objects (`{field_name, ascending}`) as the grammar's strings."""
-    if not isinstance(item, dict) or not isinstance(item.get("field_name"), str):
-        raise InvalidParameterValueError(
-            f"order_by[{index}] must be an object with a string 'field_name'."
-        )
-    if item.get("dataset_name") or item.get("dataset_digest"):
-        raise InvalidParameterValueError("Ordering logged models by dataset is not supported yet.")
-    ascending = item.get("ascending", True)
-    if not isinstance(ascending, bool):
-        raise InvalidParameterValueError(f"order_by[{index}].ascending must be a boolean.")
-    return f"{item['field_name']} {'ASC' if ascending else 'DESC'}"
 
 
 def list_model_artifacts(ctx: Context, msg: Message) -> dict[str, Any]:
@@ -122,27 +90,41 @@ def list_model_artifacts(ctx: Context, msg: Message) -> dict[str, Any]:
 
 
 def log_outputs(ctx: Context, msg: Message) -> dict[str, Any]:
-    outputs = []
-    for i, item in enumerate(msg.repeated("models")):
-        if not isinstance(item, dict) or not isinstance(item.get("model_id"), str):
-            raise InvalidParameterValueError(f"models[{i}] must name a 'model_id'.")
-        step = item.get("step")
-        outputs.append(
-            LoggedModelOutput(item["model_id"], 0 if step is None else parse_int("step", step))
-        )
+    outputs = wire.parse_model_outputs(msg.repeated("models"), "models")
     ctx.tracking.log_outputs(msg.run_id(), outputs)
     return {}
 
 
+# What each call needs under `--auth` (cairn.server.access): the logged model's experiment.
+_READ_MODEL = Access(READ, Source.LOGGED_MODEL)
+_EDIT_MODEL = Access(EDIT, Source.LOGGED_MODEL)
+
 ENDPOINTS = [
-    Endpoint("POST", "/logged-models", create_logged_model),
-    Endpoint("POST", "/logged-models/search", search_logged_models),
-    Endpoint("GET", "/logged-models/{model_id}", get_logged_model),
-    Endpoint("PATCH", "/logged-models/{model_id}", finalize_logged_model),
-    Endpoint("DELETE", "/logged-models/{model_id}", delete_logged_model),
-    Endpoint("PATCH", "/logged-models/{model_id}/tags", set_logged_model_tags),
-    Endpoint("DELETE", "/logged-models/{model_id}/tags/{tag_key:path}", delete_logged_model_tag),
-    Endpoint("POST", "/logged-models/{model_id}/params", log_logged_model_params),
-    Endpoint("GET", "/logged-models/{model_id}/artifacts/directories", list_model_artifacts),
-    Endpoint("POST", "/runs/outputs", log_outputs),
+    Endpoint("POST", "/logged-models", create_logged_model, access=Access(EDIT, Source.EXPERIMENT)),
+    Endpoint(
+        "POST",
+        "/logged-models/search",
+        search_logged_models,
+        access=Access(READ, Source.EXPERIMENT_IDS),
+    ),
+    Endpoint("GET", "/logged-models/{model_id}", get_logged_model, access=_READ_MODEL),
+    Endpoint("PATCH", "/logged-models/{model_id}", finalize_logged_model, access=_EDIT_MODEL),
+    Endpoint("DELETE", "/logged-models/{model_id}", delete_logged_model, access=_EDIT_MODEL),
+    Endpoint("PATCH", "/logged-models/{model_id}/tags", set_logged_model_tags, access=_EDIT_MODEL),
+    Endpoint(
+        "DELETE",
+        "/logged-models/{model_id}/tags/{tag_key:path}",
+        delete_logged_model_tag,
+        access=_EDIT_MODEL,
+    ),
+    Endpoint(
+        "POST", "/logged-models/{model_id}/params", log_logged_model_params, access=_EDIT_MODEL
+    ),
+    Endpoint(
+        "GET",
+        "/logged-models/{model_id}/artifacts/directories",
+        list_model_artifacts,
+        access=_READ_MODEL,
+    ),
+    Endpoint("POST", "/runs/outputs", log_outputs, access=Access(EDIT, Source.RUN)),
 ]

@@ -13,7 +13,7 @@ import orjson
 from starlette.requests import Request
 
 from cairn.exceptions import CairnError, InvalidParameterValueError
-from cairn.proto_json import parse_int
+from cairn.wire import parse_int
 
 MAX_BODY_BYTES = 32 * 1024 * 1024
 

@@ -25,12 +25,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from cairn.artifacts.base import ArtifactRepository
-from cairn.artifacts.paths import safe_relative
-from cairn.artifacts.uri import artifact_repository
+from cairn.artifact_paths import safe_relative
+from cairn.artifact_store.base import ArtifactRepository
+from cairn.artifact_store.uri import artifact_repository
 from cairn.entities import ModelVersion
+from cairn.entities.logged_model import MLMODEL_FILE_NAME
 from cairn.exceptions import InvalidParameterValueError, ResourceDoesNotExistError
-from cairn.models.model import MLMODEL_FILE_NAME
 from cairn.server import security
 from cairn.server.artifacts_api import download_response
 from cairn.server.context import Context

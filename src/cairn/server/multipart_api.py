@@ -22,11 +22,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from cairn.artifacts.base import ArtifactRepository, MultipartUpload
-from cairn.artifacts.paths import safe_relative
+from cairn.artifact_paths import safe_relative
+from cairn.artifact_store.base import ArtifactRepository, MultipartUpload
 from cairn.exceptions import InvalidParameterValueError, NotImplementedByServerError
 from cairn.server.messages import Message
-from cairn.server.wire import json_response
+from cairn.server.responses import json_response
 
 ACTIONS = ("create", "complete", "abort")
 MULTIPART_PREFIXES = tuple(

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from cairn.server import wire
+from cairn import wire
+from cairn.server.access import ANY_USER, EDIT, MANAGE, READ, Access, Effect, Source
 from cairn.server.context import Context, authenticated_user
 from cairn.server.messages import Message
 from cairn.server.routes import Endpoint
@@ -44,11 +45,6 @@ def _alias(msg: Message) -> str:
 def _user(msg: Message) -> str | None:
     """With `--auth` the authenticated user, whatever the request claims."""
     return authenticated_user() or msg.string("user_id") or None
-
-
-def _listed(field: str, items: list[dict[str, Any]]) -> dict[str, Any]:
-    """MLflow leaves empty repeated fields out: no versions answer `{}`."""
-    return {field: items} if items else {}
 
 
 # -- registered models ----------------------------------------------------------------------
@@ -97,7 +93,8 @@ def search_registered_models(ctx: Context, msg: Message) -> dict[str, Any]:
 def get_latest_versions(ctx: Context, msg: Message) -> dict[str, Any]:
     stages = wire.parse_strings("stages", msg.repeated("stages"))
     found = ctx.models.get_latest_versions(_name(msg), stages or None)
-    return _listed("model_versions", [wire.model_version(v) for v in found])
+    # MLflow leaves empty repeated fields out: no versions answer `{}`.
+    return wire.page("model_versions", [wire.model_version(v) for v in found], None)
 
 
 def set_registered_model_tag(ctx: Context, msg: Message) -> dict[str, Any]:
@@ -202,29 +199,72 @@ def get_model_version_history(ctx: Context, msg: Message) -> dict[str, Any]:
     return {wire.HISTORY_FIELD: [wire.model_version_event(e) for e in events]}
 
 
+# What each call needs under `--auth` (cairn.server.access, cairn.server.registry_auth).
+_READ_MODEL = Access(READ, Source.REGISTERED_MODEL)
+_EDIT_MODEL = Access(EDIT, Source.REGISTERED_MODEL)
+_MANAGE_MODEL = Access(MANAGE, Source.REGISTERED_MODEL)
+
 ENDPOINTS = [
-    Endpoint("POST", "/registered-models/create", create_registered_model),
-    Endpoint("GET", "/registered-models/get", get_registered_model),
-    Endpoint("POST", "/registered-models/rename", rename_registered_model),
-    Endpoint("PATCH", "/registered-models/update", update_registered_model),
-    Endpoint("DELETE", "/registered-models/delete", delete_registered_model),
-    Endpoint("GET", "/registered-models/search", search_registered_models),
+    Endpoint(
+        "POST",
+        "/registered-models/create",
+        create_registered_model,
+        access=Access(ANY_USER, effect=Effect.CREATOR_MANAGES_MODEL),
+    ),
+    Endpoint("GET", "/registered-models/get", get_registered_model, access=_READ_MODEL),
+    Endpoint("POST", "/registered-models/rename", rename_registered_model, access=_MANAGE_MODEL),
+    Endpoint("PATCH", "/registered-models/update", update_registered_model, access=_EDIT_MODEL),
+    Endpoint("DELETE", "/registered-models/delete", delete_registered_model, access=_MANAGE_MODEL),
+    Endpoint(
+        "GET",
+        "/registered-models/search",
+        search_registered_models,
+        access=Access(ANY_USER, effect=Effect.READABLE_MODELS),
+    ),
     # The only registry call MLflow serves on two methods; its client uses POST.
-    Endpoint("POST", "/registered-models/get-latest-versions", get_latest_versions),
-    Endpoint("GET", "/registered-models/get-latest-versions", get_latest_versions),
-    Endpoint("POST", "/registered-models/set-tag", set_registered_model_tag),
-    Endpoint("DELETE", "/registered-models/delete-tag", delete_registered_model_tag),
-    Endpoint("POST", "/registered-models/alias", set_registered_model_alias),
-    Endpoint("DELETE", "/registered-models/alias", delete_registered_model_alias),
-    Endpoint("GET", "/registered-models/alias", get_model_version_by_alias),
-    Endpoint("POST", "/model-versions/create", create_model_version),
-    Endpoint("GET", "/model-versions/get", get_model_version),
-    Endpoint("PATCH", "/model-versions/update", update_model_version),
-    Endpoint("POST", "/model-versions/transition-stage", transition_model_version_stage),
-    Endpoint("DELETE", "/model-versions/delete", delete_model_version),
-    Endpoint("GET", "/model-versions/search", search_model_versions),
-    Endpoint("GET", "/model-versions/get-download-uri", get_model_version_download_uri),
-    Endpoint("POST", "/model-versions/set-tag", set_model_version_tag),
-    Endpoint("DELETE", "/model-versions/delete-tag", delete_model_version_tag),
-    Endpoint("GET", "/model-versions/history", get_model_version_history),
+    Endpoint(
+        "POST", "/registered-models/get-latest-versions", get_latest_versions, access=_READ_MODEL
+    ),
+    Endpoint(
+        "GET", "/registered-models/get-latest-versions", get_latest_versions, access=_READ_MODEL
+    ),
+    Endpoint("POST", "/registered-models/set-tag", set_registered_model_tag, access=_EDIT_MODEL),
+    Endpoint(
+        "DELETE", "/registered-models/delete-tag", delete_registered_model_tag, access=_EDIT_MODEL
+    ),
+    Endpoint("POST", "/registered-models/alias", set_registered_model_alias, access=_EDIT_MODEL),
+    Endpoint(
+        "DELETE", "/registered-models/alias", delete_registered_model_alias, access=_EDIT_MODEL
+    ),
+    Endpoint("GET", "/registered-models/alias", get_model_version_by_alias, access=_READ_MODEL),
+    Endpoint(
+        "POST",
+        "/model-versions/create",
+        create_model_version,
+        access=Access(EDIT, Source.NEW_VERSION),
+    ),
+    Endpoint("GET", "/model-versions/get", get_model_version, access=_READ_MODEL),
+    Endpoint("PATCH", "/model-versions/update", update_model_version, access=_EDIT_MODEL),
+    Endpoint(
+        "POST",
+        "/model-versions/transition-stage",
+        transition_model_version_stage,
+        access=_EDIT_MODEL,
+    ),
+    Endpoint("DELETE", "/model-versions/delete", delete_model_version, access=_EDIT_MODEL),
+    Endpoint(
+        "GET",
+        "/model-versions/search",
+        search_model_versions,
+        access=Access(ANY_USER, effect=Effect.READABLE_VERSIONS),
+    ),
+    Endpoint(
+        "GET",
+        "/model-versions/get-download-uri",
+        get_model_version_download_uri,
+        access=_READ_MODEL,
+    ),
+    Endpoint("POST", "/model-versions/set-tag", set_model_version_tag, access=_EDIT_MODEL),
+    Endpoint("DELETE", "/model-versions/delete-tag", delete_model_version_tag, access=_EDIT_MODEL),
+    Endpoint("GET", "/model-versions/history", get_model_version_history, access=_READ_MODEL),
 ]

@@ -25,20 +25,17 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 
 from cairn.exceptions import PermissionDeniedError
+from cairn.server.access import EDIT, MANAGE, READ, Effect, Source
 from cairn.server.auth_store import AuthStore, User, permission_allows
 from cairn.server.messages import Message
 from cairn.store.base import RegistryStore, TrackingStore
 
-MODEL = "registered_model"  # the model named by the call's `name`
-NEW_VERSION = "new_model_version"  # EDIT on `name`, READ on what the source comes from
 MODEL_GRANT_PATH = "/registered-models/permissions/create"
-OWN_PERMISSION_PATH = "/cairn/registered-models/permission"  # the UI's, keyed as in RULES
 
 Change = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
-_READ, _EDIT, _MANAGE = "READ", "EDIT", "MANAGE"
 _SEARCHES = {
-    "/registered-models/search": "registered_models",
-    "/model-versions/search": "model_versions",
+    Effect.READABLE_MODELS: "registered_models",
+    Effect.READABLE_VERSIONS: "model_versions",
 }
 
 
@@ -46,9 +43,9 @@ def permission_answer(held: str | None) -> dict[str, Any]:
     """What the UI is told of a permission on a model: its level and what it allows."""
     return {
         "permission": held or "",
-        "can_read": permission_allows(held, _READ),
-        "can_update": permission_allows(held, _EDIT),
-        "can_manage": permission_allows(held, _MANAGE),
+        "can_read": permission_allows(held, READ),
+        "can_update": permission_allows(held, EDIT),
+        "can_manage": permission_allows(held, MANAGE),
     }
 
 
@@ -70,10 +67,10 @@ class RegistryGuard:
                 f"{name!r}."
             )
 
-    def check(self, user: User, source: str, permission: str, message: Message) -> None:
+    def check(self, user: User, source: Source, permission: str, message: Message) -> None:
         """Raise PermissionDeniedError unless `user` may make the call (blocking)."""
         self.require(user, message.string("name", required=True) or "", permission)
-        if source == NEW_VERSION:
+        if source is Source.NEW_VERSION:
             self._check_version_source(user, message)
 
     def _check_version_source(self, user: User, message: Message) -> None:
@@ -95,7 +92,7 @@ class RegistryGuard:
             )
         for experiment_id in experiments:
             held = self.store.permission(user.id, experiment_id)
-            if not permission_allows(held, _READ):
+            if not permission_allows(held, READ):
                 raise PermissionDeniedError(
                     f"User {user.username!r} needs READ permission on experiment "
                     f"{experiment_id!r} to register its files."
@@ -110,7 +107,7 @@ class RegistryGuard:
             if not separator:
                 name, separator, _rest = reference.partition("@")
             if separator:
-                self.require(user, name, _READ)
+                self.require(user, name, READ)
                 return None
             return self.tracking.get_logged_model(reference).experiment_id
         if source.startswith("runs:/"):
@@ -126,18 +123,18 @@ class RegistryGuard:
         name = message.string("name", required=True) or ""
         username = message.string("username", required=True) or ""
         permission = message.string("permission", required=True) or ""
-        self.require(user, name, _MANAGE)
+        self.require(user, name, MANAGE)
         self.registry.get_registered_model(name)  # 404 for an unknown model
         self.store.grant_model(username, name, permission)
 
-    def change(self, user: User, endpoint: str, message: Message) -> Change | None:
+    def change(self, user: User, effect: Effect | None, message: Message) -> Change | None:
         """What to do with the successful answer of a call, if anything."""
         name = message.string("name") or ""
-        if endpoint == "/registered-models/create":
+        if effect is Effect.CREATOR_MANAGES_MODEL:
             return self._after(self.store.model_created, name, user.id)
-        if endpoint == OWN_PERMISSION_PATH and not user.is_admin:
+        if effect is Effect.OWN_MODEL_PERMISSION and not user.is_admin:
             return self._own_permission(user, name)
-        field = _SEARCHES.get(endpoint)
+        field = _SEARCHES.get(effect) if effect is not None else None
         if field is not None and not user.is_admin:
             return self._only_readable(user, field)
         return None

@@ -14,10 +14,10 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from cairn import validation as check
 from cairn.entities import ViewType
 from cairn.entities.run_columns import RunColumns
 from cairn.exceptions import InvalidParameterValueError, ResourceDoesNotExistError
+from cairn.store import validation as check
 from cairn.store.base import ColumnarRunSearch, TrackingStore
 
 MAX_RUNS = 10_000

@@ -29,8 +29,8 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from cairn.artifacts.paths import join_inside, safe_relative
-from cairn.artifacts.uri import scheme_of
+from cairn.artifact_paths import join_inside, safe_relative
+from cairn.artifact_store.uri import scheme_of
 from cairn.exceptions import InvalidParameterValueError
 from cairn.server.context import Context
 

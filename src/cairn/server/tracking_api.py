@@ -1,6 +1,6 @@
 """Handlers of MLflow's tracking service (`service.proto`), one small function each.
 
-A handler reads its fields, converts them to entities (wire.py) and calls the store, which
+A handler reads its fields, converts them to entities (cairn.wire) and calls the store, which
 validates everything and raises the CairnError that becomes MLflow's error JSON.
 """
 
@@ -9,10 +9,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from cairn import wire
 from cairn.entities import ExperimentTag, Metric, Param, RunTag, ViewType
 from cairn.exceptions import ResourceDoesNotExistError
-from cairn.proto_json import parse_double
-from cairn.server import wire
+from cairn.server.access import ANY_USER, EDIT, MANAGE, READ, Access, Effect, Source
 from cairn.server.context import Context
 from cairn.server.messages import Message
 from cairn.server.routes import Endpoint
@@ -156,7 +156,7 @@ def search_runs(ctx: Context, msg: Message) -> dict[str, Any]:
 def log_metric(ctx: Context, msg: Message) -> dict[str, Any]:
     metric = Metric(
         _key(msg),
-        parse_double("value", msg.required("value")),
+        wire.parse_double("value", msg.required("value")),
         msg.integer("timestamp", required=True) or 0,
         msg.integer("step", default=0) or 0,
     )
@@ -218,29 +218,49 @@ def get_metric_history(ctx: Context, msg: Message) -> dict[str, Any]:
     return wire.page("metrics", [wire.metric(m) for m in history], history.token)
 
 
+# What each call needs under `--auth` (cairn.server.access).
+_READ_EXPERIMENT = Access(READ, Source.EXPERIMENT)
+_MANAGE_EXPERIMENT = Access(MANAGE, Source.EXPERIMENT)
+_READ_RUN = Access(READ, Source.RUN)
+_EDIT_RUN = Access(EDIT, Source.RUN)
+_CREATOR_MANAGES = Access(ANY_USER, effect=Effect.CREATOR_MANAGES_EXPERIMENT)
+_ONLY_READABLE = Access(ANY_USER, effect=Effect.READABLE_EXPERIMENTS)
+
 ENDPOINTS = [
-    Endpoint("POST", "/experiments/create", create_experiment),
-    Endpoint("GET", "/experiments/get", get_experiment),
-    Endpoint("GET", "/experiments/get-by-name", get_experiment_by_name),
-    Endpoint("POST", "/experiments/search", search_experiments),
-    Endpoint("GET", "/experiments/search", search_experiments),
-    Endpoint("POST", "/experiments/update", update_experiment),
-    Endpoint("POST", "/experiments/delete", delete_experiment),
-    Endpoint("POST", "/experiments/restore", restore_experiment),
-    Endpoint("POST", "/experiments/set-experiment-tag", set_experiment_tag),
-    Endpoint("POST", "/experiments/delete-experiment-tag", delete_experiment_tag),
-    Endpoint("POST", "/runs/create", create_run),
-    Endpoint("GET", "/runs/get", get_run),
-    Endpoint("POST", "/runs/update", update_run),
-    Endpoint("POST", "/runs/delete", delete_run),
-    Endpoint("POST", "/runs/restore", restore_run),
-    Endpoint("POST", "/runs/search", search_runs),
-    Endpoint("POST", "/runs/log-metric", log_metric),
-    Endpoint("POST", "/runs/log-parameter", log_param),
-    Endpoint("POST", "/runs/set-tag", set_tag),
-    Endpoint("POST", "/runs/delete-tag", delete_tag),
-    Endpoint("POST", "/runs/log-batch", log_batch),
-    Endpoint("POST", "/runs/log-inputs", log_inputs),
-    Endpoint("POST", "/runs/log-dataset-outputs", log_dataset_outputs),
-    Endpoint("GET", "/metrics/get-history", get_metric_history),
+    Endpoint("POST", "/experiments/create", create_experiment, access=_CREATOR_MANAGES),
+    Endpoint("GET", "/experiments/get", get_experiment, access=_READ_EXPERIMENT),
+    Endpoint(
+        "GET",
+        "/experiments/get-by-name",
+        get_experiment_by_name,
+        access=Access(READ, Source.EXPERIMENT_NAME),
+    ),
+    Endpoint("POST", "/experiments/search", search_experiments, access=_ONLY_READABLE),
+    Endpoint("GET", "/experiments/search", search_experiments, access=_ONLY_READABLE),
+    Endpoint("POST", "/experiments/update", update_experiment, access=_MANAGE_EXPERIMENT),
+    Endpoint("POST", "/experiments/delete", delete_experiment, access=_MANAGE_EXPERIMENT),
+    Endpoint("POST", "/experiments/restore", restore_experiment, access=_MANAGE_EXPERIMENT),
+    Endpoint(
+        "POST", "/experiments/set-experiment-tag", set_experiment_tag, access=_MANAGE_EXPERIMENT
+    ),
+    Endpoint(
+        "POST",
+        "/experiments/delete-experiment-tag",
+        delete_experiment_tag,
+        access=_MANAGE_EXPERIMENT,
+    ),
+    Endpoint("POST", "/runs/create", create_run, access=Access(EDIT, Source.EXPERIMENT)),
+    Endpoint("GET", "/runs/get", get_run, access=_READ_RUN),
+    Endpoint("POST", "/runs/update", update_run, access=_EDIT_RUN),
+    Endpoint("POST", "/runs/delete", delete_run, access=_EDIT_RUN),
+    Endpoint("POST", "/runs/restore", restore_run, access=_EDIT_RUN),
+    Endpoint("POST", "/runs/search", search_runs, access=Access(READ, Source.EXPERIMENT_IDS)),
+    Endpoint("POST", "/runs/log-metric", log_metric, access=_EDIT_RUN),
+    Endpoint("POST", "/runs/log-parameter", log_param, access=_EDIT_RUN),
+    Endpoint("POST", "/runs/set-tag", set_tag, access=_EDIT_RUN),
+    Endpoint("POST", "/runs/delete-tag", delete_tag, access=_EDIT_RUN),
+    Endpoint("POST", "/runs/log-batch", log_batch, access=_EDIT_RUN),
+    Endpoint("POST", "/runs/log-inputs", log_inputs, access=_EDIT_RUN),
+    Endpoint("POST", "/runs/log-dataset-outputs", log_dataset_outputs, access=_EDIT_RUN),
+    Endpoint("GET", "/metrics/get-history", get_metric_history, access=_READ_RUN),
 ]

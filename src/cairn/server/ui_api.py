@@ -39,6 +39,7 @@ from __future__ import annotations
 import math
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import KW_ONLY, dataclass
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -46,18 +47,19 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from cairn import validation as check
+from cairn import wire
 from cairn.entities import Metric, ViewType
 from cairn.exceptions import InvalidParameterValueError
-from cairn.server import wire
+from cairn.server.access import READ, Access, Effect, Source
 from cairn.server.artifacts_api import get_run_artifact
 from cairn.server.context import Context
 from cairn.server.messages import Message
 from cairn.server.model_files_api import get_mlmodel, get_model_artifact
 from cairn.server.registry_auth import permission_answer
-from cairn.server.routes import Endpoint, build_routes
+from cairn.server.routes import Endpoint, EndpointRoute, build_routes
 from cairn.server.run_groups import find_groups
 from cairn.store import downsample, grouping
+from cairn.store import validation as check
 from cairn.store.base import (
     DownsampledHistory,
     GroupedMetricHistory,
@@ -88,12 +90,41 @@ def downsampled_metrics(ctx: Context, msg: Message) -> dict[str, Any]:
 
     def one(run_id: str) -> dict[str, Any]:
         series = downsampled_history(ctx.tracking, run_id, key, axis, buckets, x_min, x_max)
-        return wire.downsampled_series(series, axis, unit)
+        return downsampled_series(series, axis, unit)
 
     if len(run_ids) == 1:
         return {"series": [one(run_ids[0])]}
     with ThreadPoolExecutor(min(len(run_ids), _SERIES_THREADS)) as pool:
         return {"series": list(pool.map(one, run_ids))}
+
+
+def downsampled_series(
+    series: downsample.DownsampledSeries, axis: str, x_unit: int = 1
+) -> dict[str, Any]:
+    """One downsampled history; the store's integer x divided by `x_unit` (1000 on the
+    relative axis: the store counts milliseconds, the UI seconds)."""
+    return {
+        "run_id": series.run_id,
+        "key": series.key,
+        "x_axis": axis,
+        "points": [_bucket(b, x_unit) for b in series.points],
+        "total_points": series.total_points,
+        "non_finite_points": series.non_finite_points,
+        "downsampled": series.downsampled,
+    }
+
+
+def _bucket(b: downsample.MetricBucket, x_unit: int) -> dict[str, Any]:
+    return {
+        "x": b.x if x_unit == 1 else b.x / x_unit,
+        "min": b.min,
+        "max": b.max,
+        "last": b.last,
+        "step": b.step,
+        "timestamp": b.timestamp,
+        "count": b.count,
+        "non_finite": b.non_finite,
+    }
 
 
 def run_ids_of(msg: Message) -> list[str]:
@@ -334,18 +365,52 @@ def _filename(run_id: str, key: str) -> str:
     return f"{run_id}-{safe}.csv"
 
 
+# What each call needs under `--auth` (cairn.server.access).
+_READ_RUN = Access(READ, Source.RUN)
+_READ_MODEL = Access(READ, Source.REGISTERED_MODEL)
+
 ENDPOINTS = [
-    Endpoint("GET", "/metrics/downsampled", downsampled_metrics),
-    Endpoint("GET", "/metrics/grouped", grouped_metrics),
-    Endpoint("GET", "/experiments/run-counts", run_counts),
-    Endpoint("GET", "/registered-models/permission", model_permission),
-    Endpoint("GET", "/model-versions/mlmodel", get_mlmodel),
+    Endpoint(
+        "GET", "/metrics/downsampled", downsampled_metrics, access=Access(READ, Source.RUN_IDS)
+    ),
+    # Runs are searched only within the listed experiments: READ on each of them covers all.
+    Endpoint(
+        "GET",
+        "/metrics/grouped",
+        grouped_metrics,
+        access=Access(READ, Source.COUNTED_EXPERIMENTS),
+    ),
+    Endpoint(
+        "GET",
+        "/experiments/run-counts",
+        run_counts,
+        access=Access(READ, Source.COUNTED_EXPERIMENTS, Effect.READABLE_EXPERIMENTS),
+    ),
+    Endpoint(
+        "GET",
+        "/registered-models/permission",
+        model_permission,
+        access=Access(READ, Source.REGISTERED_MODEL, Effect.OWN_MODEL_PERMISSION),
+    ),
+    Endpoint("GET", "/model-versions/mlmodel", get_mlmodel, access=_READ_MODEL),
 ]
 DownloadHandler = Callable[[Context, Request], Awaitable[Response]]
-DOWNLOADS: list[tuple[str, DownloadHandler]] = [
-    ("/metrics/export", export_metric),
-    ("/artifacts/get", get_run_artifact),
-    ("/model-versions/artifact", get_model_artifact),
+
+
+@dataclass(frozen=True)
+class Download:
+    """A GET endpoint that answers its own Response (a stream or a file, not JSON)."""
+
+    path: str
+    handler: DownloadHandler
+    _: KW_ONLY
+    access: Access
+
+
+DOWNLOADS = [
+    Download("/metrics/export", export_metric, access=_READ_RUN),
+    Download("/artifacts/get", get_run_artifact, access=_READ_RUN),
+    Download("/model-versions/artifact", get_model_artifact, access=_READ_MODEL),
 ]
 
 
@@ -353,8 +418,10 @@ def routes(context: Context) -> list[Route]:
     """The JSON endpoints through the shared route table; downloads answer their own
     Response (a stream, not JSON)."""
     found = build_routes(ENDPOINTS, context, PREFIXES)
-    for path, handler in DOWNLOADS:
-        found += [Route(p + path, _download(handler, context), methods=["GET"]) for p in PREFIXES]
+    for download in DOWNLOADS:
+        serve = _download(download.handler, context)
+        accesses = {"GET": download.access}
+        found += [EndpointRoute(p + download.path, serve, accesses) for p in PREFIXES]
     return found
 
 

@@ -42,9 +42,9 @@ except ImportError as missing:  # pragma: no cover - urllib3 comes with boto3 an
         "Tracking over HTTP needs urllib3, which is not installed: pip install 'urllib3>=2'."
     ) from missing
 
-from cairn import __version__, env
+from cairn import env
 from cairn.exceptions import CairnError, InvalidParameterValueError, error_for_code
-from cairn.proto_json import parse_double
+from cairn.version import __version__
 
 JSON = "application/json"
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
@@ -108,14 +108,6 @@ def request_timeout() -> float:
     """CAIRN_HTTP_REQUEST_TIMEOUT, else MLFLOW_HTTP_REQUEST_TIMEOUT, else 120 s: the longest
     wait for a connection or for any one read (not for a whole transfer)."""
     return env.http_request_timeout()
-
-
-# -- doubles ---------------------------------------------------------------------------------------
-
-
-def decode_double(value: Any) -> float:
-    """A double as the server wrote it: a number, or "NaN" / "Infinity" / "-Infinity"."""
-    return parse_double("value", value)
 
 
 def _dumps(payload: Any) -> bytes:

@@ -17,13 +17,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from cairn.entities import (
-    ModelVersion,
-    ModelVersionEvent,
-    ModelVersionEventKind,
-    PagedList,
-    RegisteredModel,
-)
+from cairn import wire
+from cairn.entities import ModelVersion, ModelVersionEvent, PagedList, RegisteredModel
 from cairn.store.base import (
     MODEL_VERSIONS_MAX_RESULTS_DEFAULT,
     REGISTERED_MODELS_MAX_RESULTS_DEFAULT,
@@ -63,25 +58,25 @@ class RestRegistryStore(RegistryStore):
             "POST",
             "/registered-models/create",
             name=name,
-            tags=_pairs(tags),
+            tags=wire.pairs(tags) or None,
             description=description,
             user_id=user_id,
         )
-        return registered_model(answer["registered_model"])
+        return wire.parse_registered_model(answer["registered_model"])
 
     def get_registered_model(self, name: str) -> RegisteredModel:
         answer = self._call("GET", "/registered-models/get", name=name)
-        return registered_model(answer["registered_model"])
+        return wire.parse_registered_model(answer["registered_model"])
 
     def rename_registered_model(self, name: str, new_name: str) -> RegisteredModel:
         answer = self._call("POST", "/registered-models/rename", name=name, new_name=new_name)
-        return registered_model(answer["registered_model"])
+        return wire.parse_registered_model(answer["registered_model"])
 
     def update_registered_model(self, name: str, description: str | None) -> RegisteredModel:
         answer = self._call(
             "PATCH", "/registered-models/update", True, name=name, description=description
         )
-        return registered_model(answer["registered_model"])
+        return wire.parse_registered_model(answer["registered_model"])
 
     def delete_registered_model(self, name: str) -> None:
         self._call("DELETE", "/registered-models/delete", name=name)
@@ -101,8 +96,7 @@ class RestRegistryStore(RegistryStore):
             order_by=list(order_by) if order_by else None,
             page_token=page_token or None,
         )
-        found = [registered_model(m) for m in answer.get("registered_models") or ()]
-        return PagedList(found, answer.get("next_page_token") or None)
+        return wire.parse_page(answer, "registered_models", wire.parse_registered_model)
 
     def set_registered_model_tag(self, name: str, key: str, value: str) -> None:
         self._call("POST", "/registered-models/set-tag", True, name=name, key=key, value=value)
@@ -120,7 +114,7 @@ class RestRegistryStore(RegistryStore):
             name=name,
             stages=list(stages) if stages else None,
         )
-        return [model_version(v) for v in answer.get("model_versions") or ()]
+        return wire.parse_items(answer, "model_versions", wire.parse_model_version)
 
     # -- model versions -------------------------------------------------------------------
 
@@ -141,17 +135,17 @@ class RestRegistryStore(RegistryStore):
             name=name,
             source=source,
             run_id=run_id,
-            tags=_pairs(tags),
+            tags=wire.pairs(tags) or None,
             run_link=run_link,
             description=description,
             model_id=model_id,
             user_id=user_id,
         )
-        return model_version(answer["model_version"])
+        return wire.parse_model_version(answer["model_version"])
 
     def get_model_version(self, name: str, version: str) -> ModelVersion:
         answer = self._call("GET", "/model-versions/get", name=name, version=str(version))
-        return model_version(answer["model_version"])
+        return wire.parse_model_version(answer["model_version"])
 
     def update_model_version(
         self, name: str, version: str, description: str | None
@@ -164,7 +158,7 @@ class RestRegistryStore(RegistryStore):
             version=str(version),
             description=description,
         )
-        return model_version(answer["model_version"])
+        return wire.parse_model_version(answer["model_version"])
 
     def transition_model_version_stage(
         self,
@@ -183,7 +177,7 @@ class RestRegistryStore(RegistryStore):
             archive_existing_versions=archive_existing_versions,
             user_id=user_id,
         )
-        return model_version(answer["model_version"])
+        return wire.parse_model_version(answer["model_version"])
 
     def delete_model_version(self, name: str, version: str, user_id: str | None = None) -> None:
         self._call(
@@ -211,8 +205,7 @@ class RestRegistryStore(RegistryStore):
             order_by=list(order_by) if order_by else None,
             page_token=page_token or None,
         )
-        found = [model_version(v) for v in answer.get("model_versions") or ()]
-        return PagedList(found, answer.get("next_page_token") or None)
+        return wire.parse_page(answer, "model_versions", wire.parse_model_version)
 
     def set_model_version_tag(self, name: str, version: str, key: str, value: str) -> None:
         self._call(
@@ -249,71 +242,8 @@ class RestRegistryStore(RegistryStore):
 
     def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
         answer = self._call("GET", "/registered-models/alias", name=name, alias=alias)
-        return model_version(answer["model_version"])
+        return wire.parse_model_version(answer["model_version"])
 
     def get_model_version_history(self, name: str, version: str) -> list[ModelVersionEvent]:
         answer = self._call("GET", "/model-versions/history", name=name, version=str(version))
-        return [_event(e) for e in answer.get("events") or ()]
-
-
-# -- JSON to entities ---------------------------------------------------------------------
-
-
-def _pairs(mapping: Mapping[str, str] | None) -> list[dict[str, str]] | None:
-    if not mapping:
-        return None
-    return [{"key": k, "value": v if isinstance(v, str) else str(v)} for k, v in mapping.items()]
-
-
-def _tags(items: Any) -> dict[str, str]:
-    return {str(t["key"]): str(t.get("value", "")) for t in items or ()}
-
-
-def _optional(value: Any) -> str | None:
-    return None if value is None or value == "" else str(value)
-
-
-def model_version(v: Mapping[str, Any]) -> ModelVersion:
-    return ModelVersion(
-        name=str(v["name"]),
-        version=str(v["version"]),
-        creation_timestamp=int(v.get("creation_timestamp") or 0),
-        last_updated_timestamp=int(v.get("last_updated_timestamp") or 0),
-        current_stage=str(v.get("current_stage") or "None"),
-        description=str(v.get("description") or ""),
-        source=str(v.get("source") or ""),
-        run_id=_optional(v.get("run_id")),
-        status=str(v.get("status") or "READY"),
-        status_message=_optional(v.get("status_message")),
-        user_id=_optional(v.get("user_id")),
-        run_link=_optional(v.get("run_link")),
-        model_id=_optional(v.get("model_id")),
-        tags=_tags(v.get("tags")),
-        aliases=tuple(str(a) for a in v.get("aliases") or ()),
-    )
-
-
-def registered_model(m: Mapping[str, Any]) -> RegisteredModel:
-    return RegisteredModel(
-        name=str(m["name"]),
-        creation_timestamp=int(m.get("creation_timestamp") or 0),
-        last_updated_timestamp=int(m.get("last_updated_timestamp") or 0),
-        description=str(m.get("description") or ""),
-        user_id=_optional(m.get("user_id")),
-        latest_versions=tuple(model_version(v) for v in m.get("latest_versions") or ()),
-        tags=_tags(m.get("tags")),
-        aliases={str(a["alias"]): str(a["version"]) for a in m.get("aliases") or ()},
-    )
-
-
-def _event(e: Mapping[str, Any]) -> ModelVersionEvent:
-    return ModelVersionEvent(
-        name=str(e["name"]),
-        version=str(e["version"]),
-        kind=ModelVersionEventKind(e["kind"]),
-        timestamp=int(e.get("timestamp") or 0),
-        user_id=_optional(e.get("user_id")),
-        from_value=_optional(e.get("from_value")),
-        to_value=_optional(e.get("to_value")),
-        alias=_optional(e.get("alias")),
-    )
+        return wire.parse_items(answer, wire.HISTORY_FIELD, wire.parse_model_version_event)

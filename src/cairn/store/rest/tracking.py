@@ -14,34 +14,27 @@ deleting things is not.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-from cairn import validation as check
+from cairn import wire
 from cairn.entities import (
-    Dataset,
     DatasetInput,
     Experiment,
     ExperimentTag,
-    InputTag,
-    LifecycleStage,
-    LoggedModelOutput,
     Metric,
     PagedList,
     Param,
     Run,
-    RunData,
     RunInfo,
-    RunInputs,
-    RunOutputs,
     RunStatus,
     RunTag,
     ViewType,
 )
 from cairn.exceptions import InvalidParameterValueError, ResourceDoesNotExistError
-from cairn.proto_json import encode_double
+from cairn.store import validation as check
 from cairn.store.base import SEARCH_MAX_RESULTS_DEFAULT, MetricPoint, TrackingStore
-from cairn.store.rest.http import HttpSession, decode_double, shared_session
+from cairn.store.rest.http import HttpSession, shared_session
 from cairn.store.rest.logged_models import RestLoggedModels
 
 API = "/api/2.0/mlflow"
@@ -84,19 +77,20 @@ class RestTrackingStore(RestLoggedModels, TrackingStore):
             "/experiments/create",
             name=name,
             artifact_location=artifact_location,
-            tags=_pairs(tags),
+            tags=wire.pairs(tags),
         )
         return str(answer["experiment_id"])
 
     def get_experiment(self, experiment_id: str) -> Experiment:
-        return _experiment(self._get("/experiments/get", experiment_id=experiment_id)["experiment"])
+        answer = self._get("/experiments/get", experiment_id=experiment_id)
+        return wire.parse_experiment(answer["experiment"])
 
     def get_experiment_by_name(self, name: str) -> Experiment | None:
         try:
             answer = self._get("/experiments/get-by-name", experiment_name=name)
         except ResourceDoesNotExistError:
             return None  # MLflow's server answers 404; the contract answers None
-        return _experiment(answer["experiment"])
+        return wire.parse_experiment(answer["experiment"])
 
     def search_experiments(
         self,
@@ -115,8 +109,7 @@ class RestTrackingStore(RestLoggedModels, TrackingStore):
             order_by=list(order_by) if order_by else None,
             page_token=page_token or None,
         )
-        found = [_experiment(e) for e in answer.get("experiments") or ()]
-        return PagedList(found, answer.get("next_page_token") or None)
+        return wire.parse_page(answer, "experiments", wire.parse_experiment)
 
     def rename_experiment(self, experiment_id: str, new_name: str) -> None:
         self._post("/experiments/update", experiment_id=experiment_id, new_name=new_name)
@@ -153,13 +146,13 @@ class RestTrackingStore(RestLoggedModels, TrackingStore):
             experiment_id=experiment_id,
             user_id=user_id,
             start_time=start_time,
-            tags=_pairs(tags),
+            tags=wire.pairs(tags),
             run_name=run_name or None,
         )
-        return _run(answer["run"])
+        return wire.parse_run(answer["run"])
 
     def get_run(self, run_id: str) -> Run:
-        return _run(self._get("/runs/get", run_id=run_id, run_uuid=run_id)["run"])
+        return wire.parse_run(self._get("/runs/get", run_id=run_id, run_uuid=run_id)["run"])
 
     def update_run_info(
         self,
@@ -178,7 +171,7 @@ class RestTrackingStore(RestLoggedModels, TrackingStore):
             end_time=end_time,
             run_name=run_name or None,
         )
-        return _run_info(answer["run_info"])
+        return wire.parse_run_info(answer["run_info"])
 
     def delete_run(self, run_id: str) -> None:
         self._post("/runs/delete", run_id=run_id)
@@ -202,8 +195,8 @@ class RestTrackingStore(RestLoggedModels, TrackingStore):
         self._log_batch(
             run_id,
             [_point(p) for p in points],
-            [{"key": p.key, "value": _text(p.value)} for p in params],
-            [{"key": t.key, "value": _text(t.value)} for t in tags],
+            wire.pairs(params),
+            wire.pairs(tags),
         )
 
     def _log_batch(
@@ -291,8 +284,7 @@ class RestTrackingStore(RestLoggedModels, TrackingStore):
             max_results=max_results,
             page_token=page_token or None,
         )
-        found = [_metric(m) for m in answer.get("metrics") or ()]
-        return PagedList(found, answer.get("next_page_token") or None)
+        return wire.parse_page(answer, "metrics", wire.parse_metric)
 
     def search_runs(
         self,
@@ -314,11 +306,11 @@ class RestTrackingStore(RestLoggedModels, TrackingStore):
             order_by=list(order_by) if order_by else None,
             page_token=page_token or None,
         )
-        found = [_run(r) for r in answer.get("runs") or ()]
-        return PagedList(found, answer.get("next_page_token") or None)
+        return wire.parse_page(answer, "runs", wire.parse_run)
 
     def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput]) -> None:
-        self._post("/runs/log-inputs", run_id=run_id, datasets=_dataset_inputs_json(datasets))
+        encoded = [wire.dataset_input(d) for d in datasets]
+        self._post("/runs/log-inputs", run_id=run_id, datasets=encoded)
 
     def log_dataset_outputs(self, run_id: str, datasets: Sequence[DatasetInput]) -> None:
         # Cairn's endpoint: MLflow's API has no dataset outputs.
@@ -326,121 +318,10 @@ class RestTrackingStore(RestLoggedModels, TrackingStore):
             "/runs/log-dataset-outputs",
             idempotent=True,
             run_id=run_id,
-            datasets=_dataset_inputs_json(datasets),
+            datasets=[wire.dataset_input(d) for d in datasets],
         )
-
-
-# -- to the wire -----------------------------------------------------------------------------
-
-
-def _text(value: object) -> str:
-    return value if isinstance(value, str) else str(value)
-
-
-def _pairs(items: Sequence[ExperimentTag | RunTag | InputTag]) -> list[dict[str, str]]:
-    return [{"key": item.key, "value": _text(item.value)} for item in items]
 
 
 def _point(point: MetricPoint) -> dict[str, Any]:
     _, key, value, timestamp, step = point
-    return {"key": key, "value": encode_double(value), "timestamp": timestamp, "step": step}
-
-
-def _dataset_inputs_json(datasets: Sequence[DatasetInput]) -> list[dict[str, Any]]:
-    return [{"tags": _pairs(d.tags), "dataset": _dataset_json(d.dataset)} for d in datasets]
-
-
-def _dataset_json(dataset: Dataset) -> dict[str, str]:
-    fields = {
-        "name": dataset.name,
-        "digest": dataset.digest,
-        "source_type": dataset.source_type,
-        "source": dataset.source,
-        "schema": dataset.schema,
-        "profile": dataset.profile,
-    }
-    return {k: v for k, v in fields.items() if v is not None}
-
-
-# -- from the wire ---------------------------------------------------------------------------
-
-
-def _key_values(items: Any) -> dict[str, str]:
-    return {str(i["key"]): str(i.get("value", "")) for i in items or ()}
-
-
-def _optional_int(value: Any) -> int | None:
-    return None if value is None else int(value)
-
-
-def _experiment(e: Mapping[str, Any]) -> Experiment:
-    return Experiment(
-        experiment_id=str(e["experiment_id"]),
-        name=str(e.get("name", "")),
-        artifact_location=str(e.get("artifact_location", "")),
-        lifecycle_stage=str(e.get("lifecycle_stage", LifecycleStage.ACTIVE)),
-        tags=_key_values(e.get("tags")),
-        creation_time=_optional_int(e.get("creation_time")),
-        last_update_time=_optional_int(e.get("last_update_time")),
-    )
-
-
-def _run_info(i: Mapping[str, Any]) -> RunInfo:
-    return RunInfo(
-        run_id=str(i.get("run_id") or i["run_uuid"]),
-        experiment_id=str(i["experiment_id"]),
-        run_name=str(i.get("run_name", "")),
-        user_id=str(i.get("user_id", "")),
-        status=RunStatus.parse(i.get("status", RunStatus.RUNNING.value)).value,
-        start_time=int(i.get("start_time") or 0),
-        end_time=_optional_int(i.get("end_time")),
-        artifact_uri=str(i.get("artifact_uri", "")),
-        lifecycle_stage=str(i.get("lifecycle_stage", LifecycleStage.ACTIVE)),
-    )
-
-
-def _metric(m: Mapping[str, Any]) -> Metric:
-    return Metric(
-        str(m["key"]), decode_double(m["value"]), int(m.get("timestamp", 0)), int(m.get("step", 0))
-    )
-
-
-def _dataset_input(item: Mapping[str, Any]) -> DatasetInput:
-    d = item.get("dataset") or {}
-    dataset = Dataset(
-        name=str(d.get("name", "")),
-        digest=str(d.get("digest", "")),
-        source_type=str(d.get("source_type", "")),
-        source=str(d.get("source", "")),
-        schema=d.get("schema"),
-        profile=d.get("profile"),
-    )
-    tags = tuple(InputTag(str(t["key"]), str(t.get("value", ""))) for t in item.get("tags") or ())
-    return DatasetInput(dataset, tags)
-
-
-def _outputs(o: Mapping[str, Any]) -> RunOutputs:
-    return RunOutputs(
-        tuple(
-            LoggedModelOutput(str(m["model_id"]), int(m.get("step") or 0))
-            for m in o.get("model_outputs") or ()
-        ),
-        tuple(_dataset_input(d) for d in o.get("dataset_outputs") or ()),
-    )
-
-
-def _run(r: Mapping[str, Any]) -> Run:
-    data = r.get("data") or {}
-    inputs = r.get("inputs") or {}
-    return Run(
-        info=_run_info(r["info"]),
-        data=RunData(
-            latest_metrics=tuple(_metric(m) for m in data.get("metrics") or ()),
-            params=_key_values(data.get("params")),
-            tags=_key_values(data.get("tags")),
-        ),
-        inputs=RunInputs(
-            dataset_inputs=tuple(_dataset_input(i) for i in inputs.get("dataset_inputs") or ())
-        ),
-        outputs=_outputs(r.get("outputs") or {}),
-    )
+    return wire.metric_point(key, value, timestamp, step)
