@@ -209,7 +209,7 @@ def sqlite_store(tmp_path: Path, sqlite_template: Path) -> Iterator[SqlTrackingS
 @pytest.fixture
 def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A fresh working directory with no Cairn configuration and fresh fluent state."""
-    from cairn.tracking import fluent
+    from cairn.tracking import fluent, session
 
     monkeypatch.chdir(tmp_path)
     for name in (
@@ -223,11 +223,11 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     # switch it back on.
     monkeypatch.setenv("CAIRN_CAPTURE_SOURCE", "false")
     monkeypatch.setenv("CAIRN_CAPTURE_ENVIRONMENT", "false")
-    fluent._reset_state()
+    session.reset()
     yield tmp_path
     while fluent.active_run() is not None:
         fluent.end_run()
-    fluent._reset_state()
+    session.reset()
 
 
 # -- the "rest" backend: a live `cairn server` ---------------------------------------------

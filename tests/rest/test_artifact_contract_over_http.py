@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 import cairn
-from cairn.artifacts.http import PROXY_PATH, HttpArtifactRepository
+from cairn.artifact_store.http import PROXY_PATH, HttpArtifactRepository
+from cairn.artifact_store.uri import artifact_repository
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "artifacts"))
 import test_repository_contract as contract
@@ -62,4 +63,6 @@ def repository(
     root = f"t-{uuid.uuid4().hex[:12]}/{ROOT_PREFIX}"
     if request.param == "http":
         return HttpArtifactRepository(f"{url}{PROXY_PATH}/{root}")
-    return HttpArtifactRepository(f"mlflow-artifacts:/{root}")
+    repository = artifact_repository(f"mlflow-artifacts:/{root}", cairn.get_tracking_uri())
+    assert isinstance(repository, HttpArtifactRepository)
+    return repository

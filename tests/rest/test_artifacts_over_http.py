@@ -18,8 +18,8 @@ import pytest
 from scripted_server import Scripted, running
 
 import cairn
-from cairn.artifacts.http import PROXY_PATH, HttpArtifactRepository, proxy_url, resolve
-from cairn.artifacts.uri import artifact_repository
+from cairn.artifact_store.http import PROXY_PATH, HttpArtifactRepository, proxy_url, resolve
+from cairn.artifact_store.uri import artifact_repository
 from cairn.entities import FileInfo
 from cairn.exceptions import InvalidParameterValueError, ResourceDoesNotExistError
 from cairn.store.rest.http import HttpSession, RetryPolicy, ServerUnavailableError
@@ -100,7 +100,7 @@ def test_an_empty_folder_logged_stores_nothing(
 
 CHILD = """
 import json, sys
-from cairn.artifacts.uri import artifact_repository
+from cairn.artifact_store.uri import artifact_repository
 
 def peak_bytes():
     with open("/proc/self/status") as status:
@@ -209,19 +209,19 @@ def test_the_unreachable_fixture_really_sends(unreachable: HttpArtifactRepositor
         "ftp://h/api/2.0/mlflow-artifacts/artifacts/a",
     ],
 )
-def test_a_bad_root_is_refused(workdir: Path, root: str) -> None:
-    cairn.set_tracking_uri("http://127.0.0.1:5000")
+def test_a_bad_root_is_refused(workdir: Path, root: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CAIRN_TRACKING_URI", "http://127.0.0.1:5000")
     with pytest.raises(InvalidParameterValueError):
         HttpArtifactRepository(root)
 
 
 def test_roots_resolve_against_the_tracking_server(workdir: Path) -> None:
-    cairn.set_tracking_uri("https://tracking.example:8443/prefix/")
-    assert resolve("mlflow-artifacts:/1/r/artifacts") == (
+    tracking = "https://tracking.example:8443/prefix/"
+    assert resolve("mlflow-artifacts:/1/r/artifacts", tracking) == (
         "https://tracking.example:8443/prefix",
         "1/r/artifacts",
     )
-    assert resolve("mlflow-artifacts://other:5000/1/r") == ("https://other:5000", "1/r")
+    assert resolve("mlflow-artifacts://other:5000/1/r", tracking) == ("https://other:5000", "1/r")
     assert resolve("http://h:1/p/api/2.0/mlflow-artifacts/artifacts/a/b%20c") == (
         "http://h:1/p",
         "a/b c",
@@ -331,7 +331,8 @@ def test_the_entry_points_build_the_http_repository(workdir: Path, rest_server: 
     assert isinstance(built, HttpArtifactRepository)
     # The single-slash form is what the server gives its experiments and runs.
     assert isinstance(
-        artifact_repository("mlflow-artifacts:/1/r/artifacts"), HttpArtifactRepository
+        artifact_repository("mlflow-artifacts:/1/r/artifacts", cairn.get_tracking_uri()),
+        HttpArtifactRepository,
     )
 
 

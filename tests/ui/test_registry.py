@@ -18,7 +18,7 @@ import cairn
 import cairn.sklearn
 from cairn.entities import Dataset, DatasetInput, InputTag
 from cairn.models import infer_signature
-from cairn.tracking import fluent
+from cairn.tracking import session
 
 MODEL = "iris-classifier"
 COMMIT = "fedcba9876543210fedcba9876543210fedcba98"
@@ -52,7 +52,7 @@ def registered(seeded: Seeded, tmp_path_factory: pytest.TempPathFactory) -> Regi
     signature = infer_signature(x, model.predict(x))
     folder = tmp_path_factory.mktemp("plain-model") / "model"
     cairn.sklearn.save_model(model, str(folder), signature=signature, input_example=x.head(3))
-    fluent._reset_state()
+    session.reset()
     cairn.set_tracking_uri(seeded.url)
     try:
         with cairn.start_run(run_id=run_id):
@@ -65,7 +65,7 @@ def registered(seeded: Seeded, tmp_path_factory: pytest.TempPathFactory) -> Regi
             )
             cairn.log_artifacts(str(folder), "plain-model")
     finally:
-        fluent._reset_state()
+        session.reset()
     client.create_model_version(MODEL, f"runs:/{run_id}/plain-model", run_id=run_id)
     client.update_registered_model(MODEL, DESCRIPTION)
     client.set_registered_model_tag(MODEL, "team", "vision")

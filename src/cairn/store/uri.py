@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import os
 import threading
-from importlib import metadata
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from cairn import env
 from cairn.exceptions import InvalidParameterValueError
 from cairn.store.base import RegistryStore, TrackingStore
+
+if TYPE_CHECKING:
+    from importlib import metadata
 
 DEFAULT_DB_NAME = "cairn.db"
 
@@ -25,23 +27,6 @@ class StoreBuilder(Protocol):
 
 class RegistryBuilder(Protocol):
     def __call__(self, uri: str) -> RegistryStore: ...
-
-
-_stores: dict[str, TrackingStore] = {}
-_registries: dict[str, RegistryStore] = {}
-_lock = threading.Lock()
-_current: str | None = None
-
-
-def set_current(uri: str | None) -> None:
-    """The URI `cairn.set_tracking_uri` chose; Client() and the fluent API both follow it."""
-    global _current
-    _current = uri
-
-
-def current_tracking_uri() -> str:
-    """The URI set with `cairn.set_tracking_uri`, else the default."""
-    return _current or default_tracking_uri()
 
 
 def default_tracking_uri() -> str:
@@ -75,6 +60,9 @@ def default_artifact_root(uri: str) -> str:
 
 
 def _entry_point(group: str, scheme: str) -> metadata.EntryPoint:
+    # Imported here: importlib.metadata costs `import cairn` a fifth of its time.
+    from importlib import metadata
+
     for entry in metadata.entry_points(group=group):
         if entry.name == scheme:
             return entry
@@ -88,30 +76,56 @@ def _builder(scheme: str) -> StoreBuilder:
     return builder
 
 
-def tracking_store(uri: str | None = None) -> TrackingStore:
-    """The process's store for `uri` (default: default_tracking_uri()), built once."""
-    uri = uri or current_tracking_uri()
-    store = _stores.get(uri)
-    if store is not None:
-        return store
-    with _lock:
-        store = _stores.get(uri)
-        if store is None:
-            store = _builder(scheme_of(uri))(uri, default_artifact_root(uri))
-            _stores[uri] = store
-    return store
+def tracking_store(uri: str) -> TrackingStore:
+    """A new store for `uri`; `StoreCache` keeps one per URI for a process."""
+    return _builder(scheme_of(uri))(uri, default_artifact_root(uri))
 
 
-def registry_store(uri: str | None = None) -> RegistryStore:
-    """The process's model registry for `uri` (default: the current tracking URI), built once."""
-    uri = uri or current_tracking_uri()
-    store = _registries.get(uri)
-    if store is not None:
-        return store
-    with _lock:
-        store = _registries.get(uri)
+def registry_store(uri: str) -> RegistryStore:
+    """A new model registry for `uri` (the tracking database, or the same server)."""
+    builder: RegistryBuilder = _entry_point("cairn.registry_store", scheme_of(uri)).load()
+    return builder(uri)
+
+
+class StoreCache:
+    """One tracking store and one registry per URI, built on first use.
+
+    Building a store opens a connection pool and checks the schema, so Clients share them.
+    A cache belongs to one process: the fluent session that owns it is replaced in a forked
+    child, which then builds its own stores rather than reuse the parent's connections.
+    """
+
+    def __init__(self) -> None:
+        self._tracking: dict[str, TrackingStore] = {}
+        self._registries: dict[str, RegistryStore] = {}
+        self._lock = threading.Lock()
+
+    def tracking(self, uri: str) -> TrackingStore:
+        store = self._tracking.get(uri)
         if store is None:
-            builder: RegistryBuilder = _entry_point("cairn.registry_store", scheme_of(uri)).load()
-            store = builder(uri)
-            _registries[uri] = store
-    return store
+            with self._lock:
+                store = self._tracking.get(uri)
+                if store is None:
+                    store = self._tracking[uri] = tracking_store(uri)
+        return store
+
+    def registry(self, uri: str) -> RegistryStore:
+        store = self._registries.get(uri)
+        if store is None:
+            with self._lock:
+                store = self._registries.get(uri)
+                if store is None:
+                    store = self._registries[uri] = registry_store(uri)
+        return store
+
+    def close(self) -> None:
+        """Release every store's connections (a reset: nothing may use them afterwards)."""
+        with self._lock:
+            stores: list[TrackingStore | RegistryStore] = [
+                *self._tracking.values(),
+                *self._registries.values(),
+            ]
+            self._tracking.clear()
+            self._registries.clear()
+        for store in stores:
+            store.close()

@@ -1,8 +1,11 @@
 """The fluent hot path: metric points buffered in memory, stored by a background writer.
 
-`add` is a list append. The writer takes points off the front of the list in chunks and
-stores each chunk in one transaction; `flush` drains the rest in the caller's thread while
-holding the writer's lock, so it returns only when every point added before it is stored.
+`log` is a list append and two cheap checks: past `HIGH_WATER` points the caller writes
+until the buffer is half empty (back-pressure, so a store slower than the training loop
+bounds memory), and a background write error is raised into the caller. The writer takes
+points off the front of the list in chunks and stores each chunk in one transaction;
+`flush` drains the rest in the caller's thread while holding the writer's lock, so it
+returns only when every point added before it is stored.
 A failed write is kept and raised at the next `check`/`flush`, never swallowed: points the
 store refused (their run is gone) are dropped with that error, points that met a database
 fault go back to the front of the buffer and are retried.
@@ -14,28 +17,44 @@ import threading
 from collections.abc import Callable
 
 from cairn.exceptions import CairnError
-from cairn.store.base import MetricPoint, TrackingStore
+from cairn.store.base import MetricPoint
+
+Write = Callable[[list[MetricPoint]], None]
 
 CHUNK = 20_000
 HIGH_WATER = 1_000_000
 
 
 class MetricBatcher:
-    def __init__(self, store: TrackingStore, interval: float) -> None:
-        self._store = store
+    def __init__(self, write: Write, interval: float) -> None:
+        self._write = write  # stores one chunk in one transaction
         self._interval = interval
         self.buffer: list[MetricPoint] = []
-        self.error: BaseException | None = None
+        self._error: BaseException | None = None
+        self._limit = HIGH_WATER
         self._write_lock = threading.Lock()
         self._wake = threading.Event()
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="cairn-metric-writer", daemon=True)
         self._thread.start()
 
+    def log(self, point: MetricPoint) -> None:
+        """Queue a point; write in the caller when the writer cannot keep up, and raise a
+        background write's error."""
+        buffer = self.buffer
+        buffer.append(point)
+        if len(buffer) > self._limit:  # past HIGH_WATER, or -1 once a write has failed
+            self.backpressure()
+
     @property
-    def add(self) -> Callable[[MetricPoint], None]:
-        """The bound `append` of the buffer: the cheapest call that can queue a point."""
-        return self.buffer.append
+    def error(self) -> BaseException | None:
+        """The error of the last failed write, not yet raised."""
+        return self._error
+
+    @error.setter
+    def error(self, error: BaseException | None) -> None:
+        self._error = error
+        self._limit = HIGH_WATER if error is None else -1  # the next `log` raises it
 
     def check(self) -> None:
         """Raise (once) the error of a write that failed in the background."""
@@ -44,10 +63,10 @@ class MetricBatcher:
             raise error
 
     def backpressure(self) -> None:
-        """Called when the buffer is over HIGH_WATER: write in the caller until it is not."""
+        """Write in the caller until the buffer is half empty, then raise any write error."""
         with self._write_lock:
-            while len(self.buffer) > HIGH_WATER // 2:
-                self._write_chunk()
+            while len(self.buffer) > HIGH_WATER // 2 and self._write_chunk():
+                pass
         self.check()
 
     def flush(self, last: Callable[[list[MetricPoint]], None] | None = None) -> None:
@@ -80,15 +99,15 @@ class MetricBatcher:
                 self._thread.join(timeout=10)
 
     def _run(self) -> None:
+        """Every `interval`, write until the buffer is empty; after a database fault, wait
+        an interval before retrying."""
         while not self._closed:
-            if not self.buffer:
-                self._wake.wait(self._interval)
-                self._wake.clear()
-                continue
-            with self._write_lock:
-                progressed = self._write_chunk()
-            if not progressed:
-                self._wake.wait(self._interval)  # a database fault: wait before retrying
+            self._wake.wait(self._interval)
+            self._wake.clear()
+            while self.buffer and not self._closed:
+                with self._write_lock:
+                    if not self._write_chunk():
+                        break
 
     def _write_chunk(self) -> bool:
         """Store up to CHUNK points from the front; False if the database failed."""
@@ -97,7 +116,7 @@ class MetricBatcher:
         if not chunk:
             return True
         try:
-            self._store.log_metric_points(chunk)
+            self._write(chunk)
         except Exception as error:
             self.error = error
             if _is_database_fault(error):  # the database may come back: keep the points

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping, Sequence, Sized
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from cairn import validation as check
 from cairn.entities import (
     DATASET_CONTEXT_TAG,
     DatasetInput,
@@ -22,16 +21,26 @@ from cairn.entities import (
     ViewType,
 )
 from cairn.entities import Dataset as DatasetEntity
+from cairn.entities.run_columns import RunColumns
 from cairn.exceptions import InvalidParameterValueError
-from cairn.store.base import SEARCH_MAX_RESULTS_DEFAULT, TrackingStore
+from cairn.provenance.user import USER_TAG, current_user
+from cairn.store import validation as check
+from cairn.store.base import (
+    SEARCH_MAX_RESULTS_DEFAULT,
+    ColumnarRunSearch,
+    MetricPoint,
+    TrackingStore,
+)
 from cairn.tracking.artifact_logging import ArtifactLogging
 from cairn.tracking.logged_model_client import LoggedModelClient
 from cairn.tracking.predictions import PredictionLogging
 from cairn.tracking.registry import RegistryClient
-from cairn.tracking.user import USER_TAG, current_user
 
 if TYPE_CHECKING:
     from cairn import data
+    from cairn.store.uri import StoreCache
+
+SEARCH_PAGE_MAX = 50_000  # the most runs one search request asks for
 
 
 def now_ms() -> int:
@@ -49,12 +58,22 @@ class Client(ArtifactLogging, LoggedModelClient, RegistryClient, PredictionLoggi
         >>> client.set_terminated(run.info.run_id)
     """
 
-    def __init__(self, tracking_uri: str | None = None, registry_uri: str | None = None) -> None:
-        from cairn.store import uri
+    def __init__(
+        self,
+        tracking_uri: str | None = None,
+        registry_uri: str | None = None,
+        *,
+        stores: StoreCache | None = None,
+    ) -> None:
+        """`tracking_uri` defaults to the fluent API's (`cairn.set_tracking_uri`); stores come
+        from the process's cache unless `stores` is given."""
+        from cairn.tracking import session
 
-        self.tracking_uri = tracking_uri or uri.current_tracking_uri()
+        current = session.current()
+        self.tracking_uri = tracking_uri or current.tracking_uri
         self.registry_uri = registry_uri
-        self.store: TrackingStore = uri.tracking_store(self.tracking_uri)
+        self._stores = stores if stores is not None else current.stores
+        self.store: TrackingStore = self._stores.tracking(self.tracking_uri)
         self._registry = None
 
     # -- experiments -----------------------------------------------------------------------
@@ -129,13 +148,19 @@ class Client(ArtifactLogging, LoggedModelClient, RegistryClient, PredictionLoggi
         self.store.update_run_info(run_id, RunStatus.parse(status) if status else None, None, name)
 
     def set_terminated(
-        self, run_id: str, status: str | None = None, end_time: int | None = None
+        self,
+        run_id: str,
+        status: str | None = None,
+        end_time: int | None = None,
+        last_points: Sequence[MetricPoint] = (),
     ) -> None:
-        """End a run: FINISHED unless another terminal status is given."""
-        self.store.update_run_info(
+        """End a run: FINISHED unless another terminal status is given. `last_points` (the
+        fluent API's final buffered metrics) are stored in the same transaction."""
+        self.store.end_run(
             run_id,
             RunStatus.parse(status or RunStatus.FINISHED),
             now_ms() if end_time is None else end_time,
+            last_points,
         )
 
     def delete_run(self, run_id: str) -> None:
@@ -157,6 +182,11 @@ class Client(ArtifactLogging, LoggedModelClient, RegistryClient, PredictionLoggi
         """Store one metric point now (the fluent API buffers; the Client writes through)."""
         metric = Metric(key, value, now_ms() if timestamp is None else timestamp, step or 0)
         self.store.log_metric(run_id, metric)
+
+    def log_metric_points(self, points: Sequence[MetricPoint]) -> None:
+        """Store validated (run_id, key, value, timestamp, step) tuples of any runs in one
+        transaction: the fluent API's batches."""
+        self.store.log_metric_points(points)
 
     def log_param(self, run_id: str, key: str, value: Any) -> Any:
         """Log a param; logging it again with another value raises INVALID_PARAMETER_VALUE."""
@@ -241,3 +271,62 @@ class Client(ArtifactLogging, LoggedModelClient, RegistryClient, PredictionLoggi
         return self.store.search_runs(
             ids, filter_string, run_view_type, max_results, order_by, page_token
         )
+
+    def search_all_runs(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str = "",
+        run_view_type: ViewType = ViewType.ACTIVE_ONLY,
+        max_results: int = SEARCH_MAX_RESULTS_DEFAULT,
+        order_by: Sequence[str] | None = None,
+    ) -> list[Run]:
+        """Up to `max_results` matching runs, read page after page."""
+
+        def read(size: int, token: str | None) -> tuple[PagedList[Run], str | None]:
+            page = self.search_runs(
+                experiment_ids, filter_string, run_view_type, size, order_by, token
+            )
+            return page, page.token
+
+        return [run for page in _pages(read, max_results if experiment_ids else 0) for run in page]
+
+    def search_runs_columns(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str = "",
+        run_view_type: ViewType = ViewType.ACTIVE_ONLY,
+        max_results: int = SEARCH_MAX_RESULTS_DEFAULT,
+        order_by: Sequence[str] | None = None,
+    ) -> RunColumns:
+        """Up to `max_results` matching runs as columns, for a DataFrame: straight from the
+        store's columnar search where it has one (no Run objects in between)."""
+        store = self.store
+        if not isinstance(store, ColumnarRunSearch):
+            args = (filter_string, run_view_type, max_results, order_by)
+            return RunColumns.from_runs(self.search_all_runs(experiment_ids, *args))
+        ids = list(experiment_ids)
+
+        def read(size: int, token: str | None) -> tuple[RunColumns, str | None]:
+            return store.search_runs_columns(
+                ids, filter_string, run_view_type, size, order_by, token
+            )
+
+        pages = _pages(read, max_results if ids else 0)
+        return RunColumns.concat(pages) if pages else RunColumns()
+
+
+PageT = TypeVar("PageT", bound=Sized)
+
+
+def _pages(read: Callable[[int, str | None], tuple[PageT, str | None]], wanted: int) -> list[PageT]:
+    """Pages from `read(size, token)` until `wanted` items are read or the last page came."""
+    pages: list[PageT] = []
+    token: str | None = None
+    fetched = 0
+    while fetched < wanted:
+        page, token = read(min(wanted - fetched, SEARCH_PAGE_MAX), token)
+        pages.append(page)
+        fetched += len(page)
+        if not token:
+            break
+    return pages

@@ -1,35 +1,32 @@
 """The fluent API: an active run per thread, and `log_*` helpers that find it.
 
 `log_metric` is the hot path (millions of calls in a training loop): it validates a key
-once per process, then appends a tuple to the batcher's buffer. Everything else is a
-direct call through `Client` to the store.
+once per session, then hands a tuple to the batcher. Everything else is a direct call
+through the session's `Client`. The state all of this keeps is the process's
+`FluentSession` (cairn.tracking.session).
 """
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import logging
 import os
-import signal
-import threading
 import time
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from types import FrameType, TracebackType
+from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
 from cairn import env
-from cairn import validation as check
 from cairn.entities import Experiment, Param, Run, RunStatus, RunTag, ViewType
 from cairn.exceptions import InvalidParameterValueError, InvalidStateError
+from cairn.store import validation as check
+from cairn.tracking import session
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
 
     import pandas
 
-    from cairn.tracking.batcher import MetricBatcher
     from cairn.tracking.client import Client
     from cairn.tracking.shared_capture import SharedCapture
     from cairn.tracking.system_metrics import SystemMetricsSampler
@@ -54,7 +51,10 @@ class ActiveRun:
         # Storing the capture (folders, files, late tags) overlaps with the run's own work.
         self._capture_job: Future[None] | None = None
         if capture is not None and not capture.has_nothing_to_store():
-            self._capture_job = _background().submit(self._store_capture, capture, _get_client())
+            current = session.current()
+            self._capture_job = current.background().submit(
+                self._store_capture, capture, current.client()
+            )
 
     def start_system_metrics(self) -> None:
         from cairn.tracking.system_metrics import SystemMetricsSampler
@@ -78,10 +78,10 @@ class ActiveRun:
             client.log_batch(self.info.run_id, tags=[RunTag(k, v) for k, v in missing.items()])
         folder = capture.folder()
         if folder is not None:
-            from cairn.artifacts.local import LocalArtifactRepository
-            from cairn.artifacts.uri import artifact_repository
+            from cairn.artifact_store.local import LocalArtifactRepository
+            from cairn.artifact_store.uri import artifact_repository
 
-            repository = artifact_repository(self.info.artifact_uri)
+            repository = artifact_repository(self.info.artifact_uri, client.tracking_uri)
             if isinstance(repository, LocalArtifactRepository):
                 repository.link_files(capture.files())  # the capture's files never change
             else:
@@ -100,89 +100,38 @@ class ActiveRun:
         end_run(RunStatus.FAILED.value if failed else RunStatus.FINISHED.value)
 
 
-class _RunStack(threading.local):
-    def __init__(self) -> None:
-        self.runs: list[ActiveRun] = []
-        self.run_id: str | None = None  # top of `runs`, kept for the hot path
-
-
-_local = _RunStack()
-_lock = threading.RLock()
-_experiment_id: str | None = None
-_last_run_id: str | None = None
-_client: Client | None = None
-_batcher: MetricBatcher | None = None
-_add: Any = None  # the batcher's bound buffer.append
-_buffer: list[Any] = []
-_checked_keys: set[str] = set()
-_hooks_installed = False
-_time = time.time
+_time_ns = time.time_ns
+_process = session.process  # the hot path reads the session off it, without a call
 _log = logging.getLogger(__name__)
-_INT64_END = 2**63
+_INT64_MIN, _INT64_END = -(2**63), 2**63
 
 
 # -- configuration -----------------------------------------------------------------------------
 
 
 def set_tracking_uri(uri: str | os.PathLike[str]) -> None:
-    """Send everything after this call to `uri` (sqlite:///…, postgresql://…, mysql+pymysql://…)."""
-    global _client
+    """Send everything after this call to `uri` (sqlite:///…, postgresql://…, mysql+pymysql://…,
+    http(s)://…, or a folder)."""
     text = os.fspath(uri)
     if "://" not in text:  # a plain folder, as MLflow accepts: SQLite inside it
         text = f"sqlite:///{os.path.abspath(os.path.join(text, 'cairn.db'))}"
-    flush()
-    from cairn.store import uri as store_uri
-
-    with _lock:
-        store_uri.set_current(text)
-        _client = None
-        _reset_batcher()
+    session.switch(text)
 
 
 def get_tracking_uri() -> str:
-    from cairn.store.uri import current_tracking_uri
-
-    return current_tracking_uri()
+    return session.current().tracking_uri
 
 
-def _get_client() -> Client:
-    global _client
-    client = _client
-    if client is None:
-        with _lock:
-            if _client is None:
-                from cairn.tracking.client import Client
-
-                _client = Client(get_tracking_uri())
-            client = _client
-    return client
-
-
-def _get_batcher() -> MetricBatcher:
-    global _batcher, _add, _buffer
-    with _lock:
-        if _batcher is None:
-            from cairn.tracking.batcher import MetricBatcher
-
-            _batcher = MetricBatcher(_get_client().store, env.async_metric_flush_seconds())
-            _buffer = _batcher.buffer
-            _add = _batcher.add
-        return _batcher
-
-
-def _reset_batcher() -> None:
-    global _batcher, _add, _buffer
-    if _batcher is not None:
-        _batcher.close()
-    _batcher, _add, _buffer = None, None, []
+def current_client() -> Client:
+    """The Client of the fluent API's tracking URI."""
+    return session.current().client()
 
 
 def set_experiment(
     experiment_name: str | None = None, experiment_id: str | None = None
 ) -> Experiment:
     """Make an experiment the default for new runs, creating it (by name) if needed."""
-    global _experiment_id
-    client = _get_client()
+    client = current_client()
     if experiment_id is not None:
         experiment = client.get_experiment(str(experiment_id))
     elif experiment_name is not None:
@@ -204,13 +153,14 @@ def set_experiment(
             f"Cannot set the deleted experiment '{experiment.name}' as the active experiment. "
             "Restore it or choose another."
         )
-    _experiment_id = experiment.experiment_id
+    session.current().experiment_id = experiment.experiment_id
     return experiment
 
 
 def _current_experiment_id() -> str:
-    if _experiment_id is not None:
-        return _experiment_id
+    chosen = session.current().experiment_id
+    if chosen is not None:
+        return chosen
     name = os.environ.get("CAIRN_EXPERIMENT_NAME")
     if name:
         return set_experiment(name).experiment_id
@@ -240,22 +190,20 @@ def start_run(
         >>> with cairn.start_run(run_name="baseline") as run:
         ...     cairn.log_metric("loss", 0.3, step=1)
     """
-    global _last_run_id
-    stack = _local.runs
+    current = session.current()
+    stack = current.local.runs
     if stack and not nested:
         raise InvalidStateError(
             f"Run {stack[-1].info.run_id} is already active. End it with cairn.end_run(), "
             "or start a nested run with start_run(nested=True)."
         )
-    client = _get_client()
+    client = current.client()
     capture = None
     if run_id is not None:
         run = _resume(client, run_id)
     else:
         # Nested runs get the tags but not the files: their parent already holds them.
-        from cairn.tracking import shared_capture
-
-        capture = None if stack else shared_capture.shared()
+        capture = None if stack else current.shared_capture()
         parent = stack[-1].info.run_id if stack else None
         run_tags = _start_tags(tags, description, parent, capture)
         experiment = str(experiment_id) if experiment_id is not None else _current_experiment_id()
@@ -264,9 +212,8 @@ def start_run(
     if log_system_metrics if log_system_metrics is not None else env.log_system_metrics():
         active.start_system_metrics()
     stack.append(active)
-    _local.run_id = active.info.run_id
-    _last_run_id = active.info.run_id
-    _install_exit_hooks()
+    current.local.run_id = current.last_run_id = active.info.run_id
+    session.install_exit_hooks(_end_all_runs)
     return active
 
 
@@ -287,7 +234,7 @@ def _start_tags(
     if capture is not None:
         run_tags = capture.known_tags()
     else:
-        from cairn.tracking.run_context import source_tags
+        from cairn.provenance.source import source_tags
 
         run_tags = source_tags()
     run_tags.update({k: str(v) for k, v in (tags or {}).items()})
@@ -300,80 +247,69 @@ def _start_tags(
 
 def active_run() -> ActiveRun | None:
     """The innermost run this thread started and has not ended, or None."""
-    stack = _local.runs
+    stack = session.current().local.runs
     return stack[-1] if stack else None
 
 
 def last_active_run() -> Run | None:
     """The run most recently started in this process (active or ended), fresh from the store."""
-    run_id = _local.run_id or _last_run_id
-    return None if run_id is None else _get_client().get_run(run_id)
+    current = session.current()
+    run_id = current.local.run_id or current.last_run_id
+    return None if run_id is None else current.client().get_run(run_id)
 
 
 def end_run(status: str = RunStatus.FINISHED.value) -> None:
     """Store buffered metrics and mark the active run ended with `status` (one transaction)."""
-    stack = _local.runs
+    current = session.current()
+    stack = current.local.runs
     if not stack:
         return
     active = stack.pop()
     run_id = active.info.run_id
-    _local.run_id = stack[-1].info.run_id if stack else None
+    current.local.run_id = stack[-1].info.run_id if stack else None
     from cairn.tracking.client import now_ms
 
-    client = _get_client()
+    client = current.client()
     try:
         active.finish_capture()
     except Exception:
         _log.warning("Could not store the source and environment of run %s.", run_id, exc_info=True)
-    store = client.store
-    ended = RunStatus.parse(status)
+    ended = RunStatus.parse(status).value
     end_time = now_ms()
-    batcher = _batcher
+    batcher = current.batcher
     if batcher is None:
-        store.end_run(run_id, ended, end_time)
+        client.set_terminated(run_id, ended, end_time)
         return
     try:
-        batcher.flush(lambda points: store.end_run(run_id, ended, end_time, points))
+        batcher.flush(lambda points: client.set_terminated(run_id, ended, end_time, points))
     except BaseException:
         # The run still ends when its last metrics could not be stored; the error says why.
         with contextlib.suppress(Exception):
-            store.end_run(run_id, ended, end_time)
+            client.set_terminated(run_id, ended, end_time)
         raise
 
 
 def get_run(run_id: str) -> Run:
-    return _get_client().get_run(run_id)
+    return current_client().get_run(run_id)
 
 
 def get_experiment(experiment_id: str) -> Experiment:
-    return _get_client().get_experiment(experiment_id)
+    return current_client().get_experiment(experiment_id)
 
 
 def get_experiment_by_name(name: str) -> Experiment | None:
-    return _get_client().get_experiment_by_name(name)
+    return current_client().get_experiment_by_name(name)
 
 
 def create_experiment(
     name: str, artifact_location: str | None = None, tags: Mapping[str, Any] | None = None
 ) -> str:
-    return _get_client().create_experiment(name, artifact_location, tags)
+    return current_client().create_experiment(name, artifact_location, tags)
 
 
-_executor: ThreadPoolExecutor | None = None
-
-
-def _background() -> ThreadPoolExecutor:
-    """One worker thread for the bookkeeping a run does beside the user's code."""
-    global _executor
-    with _lock:
-        if _executor is None:
-            _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cairn-run")
-        return _executor
-
-
-def _run_id_for_logging() -> str:
+def run_id_for_logging() -> str:
     """The active run, starting one as MLflow does when code logs with none active."""
-    run_id = _local.run_id
+    run_id = session.current().local.run_id
     if run_id is None:
         run_id = start_run().info.run_id
     return run_id
@@ -392,28 +328,29 @@ def log_metric(
 ) -> None:
     """Log one metric point. Buffered: stored in the background within a second, or at
     `flush()` / `end_run()` / exit; `synchronous=True` stores it before returning."""
+    current = _process.session or session.current()
     if run_id is None:
-        run_id = _local.run_id or _run_id_for_logging()
-    if key not in _checked_keys:
-        _checked_keys.add(check.validate_key("Metric", key))
+        run_id = current.local.run_id or run_id_for_logging()
+    if key not in current.checked_keys:
+        current.checked_keys.add(check.validate_key("Metric", key))
     if type(value) is not float:
         value = check.metric_value(key, value)
     if timestamp is None:
-        timestamp = int(_time() * 1000)
+        timestamp = _time_ns() // 1_000_000
     elif type(timestamp) is not int or not 0 <= timestamp < _INT64_END:
         timestamp = check.integer("timestamp", timestamp, minimum=0)
     if step is None:
         step = 0
-    elif type(step) is not int or not -_INT64_END <= step < _INT64_END:
+    elif type(step) is not int or not _INT64_MIN <= step < _INT64_END:
         step = check.integer("step", step)
-    if synchronous or _add is None:
+    batcher = current.batcher
+    if synchronous or batcher is None:
         if synchronous or not env.async_logging_enabled():
-            _get_client().store.log_metric_points([(run_id, key, value, timestamp, step)])
+            current.client().log_metric_points([(run_id, key, value, timestamp, step)])
             return
-        _get_batcher()
-    _add((run_id, key, value, timestamp, step))
-    if len(_buffer) > 1_000_000 or _batcher.error is not None:  # type: ignore[union-attr]
-        _batcher.backpressure()  # type: ignore[union-attr]
+        batcher = current.metric_batcher()
+        session.install_exit_hooks(_end_all_runs)
+    batcher.log((run_id, key, value, timestamp, step))
 
 
 def log_metrics(
@@ -425,7 +362,7 @@ def log_metrics(
 ) -> None:
     """Log several metrics at one step (same timestamp)."""
     if timestamp is None:
-        timestamp = int(_time() * 1000)
+        timestamp = _time_ns() // 1_000_000
     for key, value in metrics.items():
         log_metric(key, value, step, synchronous, timestamp, run_id)
 
@@ -433,33 +370,33 @@ def log_metrics(
 def log_param(key: str, value: Any, synchronous: bool | None = None) -> Any:
     """Log a param (stored now). Logging it again with another value raises
     INVALID_PARAMETER_VALUE and keeps the first value."""
-    _get_client().log_param(_run_id_for_logging(), key, value)
+    current_client().log_param(run_id_for_logging(), key, value)
     return value
 
 
 def log_params(params: Mapping[str, Any], synchronous: bool | None = None) -> None:
-    _get_client().log_batch(
-        _run_id_for_logging(), params=[Param(k, str(v)) for k, v in params.items()]
+    current_client().log_batch(
+        run_id_for_logging(), params=[Param(k, str(v)) for k, v in params.items()]
     )
 
 
 def set_tag(key: str, value: Any, synchronous: bool | None = None) -> None:
-    _get_client().set_tag(_run_id_for_logging(), key, value)
+    current_client().set_tag(run_id_for_logging(), key, value)
 
 
 def set_tags(tags: Mapping[str, Any], synchronous: bool | None = None) -> None:
-    _get_client().log_batch(
-        _run_id_for_logging(), tags=[RunTag(k, str(v)) for k, v in tags.items()]
+    current_client().log_batch(
+        run_id_for_logging(), tags=[RunTag(k, str(v)) for k, v in tags.items()]
     )
 
 
 def delete_tag(key: str) -> None:
-    _get_client().delete_tag(_run_id_for_logging(), key)
+    current_client().delete_tag(run_id_for_logging(), key)
 
 
 def flush() -> None:
     """Block until every buffered metric is stored; raise if a background write failed."""
-    batcher = _batcher
+    batcher = session.current().batcher
     if batcher is not None:
         batcher.flush()
 
@@ -488,56 +425,15 @@ def search_runs(
             f"Unsupported output_format {output_format!r}: use 'pandas' or 'list'."
         )
     flush()
-    client = _get_client()
+    client = current_client()
     ids = _search_experiment_ids(client, experiment_ids, experiment_names, search_all_experiments)
     if output_format == "list":
-        return _search_pages(client, ids, filter_string, run_view_type, max_results, order_by)
-    from cairn.entities.run_columns import RunColumns
-    from cairn.store.base import ColumnarRunSearch
+        return client.search_all_runs(ids, filter_string, run_view_type, max_results, order_by)
     from cairn.tracking.frames import to_frame
 
-    store = client.store
-    if not isinstance(store, ColumnarRunSearch):
-        runs = _search_pages(client, ids, filter_string, run_view_type, max_results, order_by)
-        return to_frame(RunColumns.from_runs(runs))
-    pages: list[RunColumns] = []
-    token: str | None = None
-    fetched = 0
-    while ids and fetched < max_results:
-        page, token = store.search_runs_columns(
-            ids, filter_string, run_view_type, min(max_results - fetched, 50_000), order_by, token
-        )
-        pages.append(page)
-        fetched += len(page)
-        if not token:
-            break
-    return to_frame(RunColumns.concat(pages) if pages else RunColumns())
-
-
-def _search_pages(
-    client: Client,
-    ids: list[str],
-    filter_string: str,
-    run_view_type: ViewType,
-    max_results: int,
-    order_by: Sequence[str] | None,
-) -> list[Run]:
-    runs: list[Run] = []
-    token: str | None = None
-    while ids and len(runs) < max_results:
-        page = client.search_runs(
-            ids,
-            filter_string,
-            run_view_type,
-            min(max_results - len(runs), 50_000),
-            order_by,
-            token,
-        )
-        runs.extend(page)
-        token = page.token
-        if not token:
-            break
-    return runs
+    return to_frame(
+        client.search_runs_columns(ids, filter_string, run_view_type, max_results, order_by)
+    )
 
 
 def _search_experiment_ids(
@@ -566,59 +462,19 @@ def _search_experiment_ids(
 # -- process exit --------------------------------------------------------------------------------
 
 
-def _install_exit_hooks() -> None:
-    """Drain the buffer and end open runs when the interpreter exits or gets SIGTERM."""
-    global _hooks_installed
-    if _hooks_installed:
-        return
-    _hooks_installed = True
-    atexit.register(_end_all_runs, RunStatus.FINISHED.value)
-    if threading.current_thread() is threading.main_thread():
-        previous = signal.getsignal(signal.SIGTERM)
-
-        def on_sigterm(signum: int, frame: FrameType | None) -> None:
-            _end_all_runs(RunStatus.KILLED.value)
-            if callable(previous):
-                previous(signum, frame)
-            else:
-                signal.signal(signal.SIGTERM, signal.SIG_DFL)
-                os.kill(os.getpid(), signal.SIGTERM)
-
-        signal.signal(signal.SIGTERM, on_sigterm)
-
-
 def _end_all_runs(status: str) -> None:
+    """End this thread's open runs with `status` and store every buffered point (at exit)."""
+    current = session.process.session
+    if current is None:
+        return
     try:
-        while _local.runs:
+        while current.local.runs:
             end_run(status)
     finally:
-        if _batcher is not None:
-            _batcher.close()
+        if current.batcher is not None:
+            current.batcher.close()
 
 
 def _reset_state() -> None:
-    """Close the writer and forget the URI, experiment and runs (a fresh process's state)."""
-    global _experiment_id, _last_run_id, _client
-    from cairn.store import uri as store_uri
-
-    with _lock:
-        _reset_batcher()
-        store_uri.set_current(None)
-        _experiment_id = _last_run_id = None
-        _client = None
-    from cairn.tracking import shared_capture
-
-    shared_capture.forget()
-    _local.runs = []
-    _local.run_id = None
-
-
-def _after_fork_in_child() -> None:
-    """A forked child has no writer thread and must not reuse the parent's connections."""
-    global _client, _batcher, _add, _buffer, _hooks_installed, _executor
-    _client, _batcher, _add, _buffer, _executor = None, None, None, [], None
-    _local.runs = []
-    _local.run_id = None
-
-
-os.register_at_fork(after_in_child=_after_fork_in_child)
+    """Close the session and its stores: the next call starts as a fresh process's would."""
+    session.reset()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cairn.tracking.fluent import _get_client, _run_id_for_logging
+from cairn.tracking.fluent import current_client, run_id_for_logging
 
 
 def log_artifact(local_path: str, artifact_path: str | None = None) -> None:
@@ -13,29 +13,30 @@ def log_artifact(local_path: str, artifact_path: str | None = None) -> None:
     Example:
         >>> cairn.log_artifact("confusion.png", artifact_path="plots")
     """
-    _get_client().log_artifact(_run_id_for_logging(), local_path, artifact_path)
+    current_client().log_artifact(run_id_for_logging(), local_path, artifact_path)
 
 
 def log_artifacts(local_dir: str, artifact_path: str | None = None) -> None:
     """Copy a local directory's contents into the active run's artifacts."""
-    _get_client().log_artifacts(_run_id_for_logging(), local_dir, artifact_path)
+    current_client().log_artifacts(run_id_for_logging(), local_dir, artifact_path)
 
 
 def log_text(text: str, artifact_file: str) -> None:
     """Store text as a file of the active run, e.g. `cairn.log_text(report, "report.md")`."""
-    _get_client().log_text(_run_id_for_logging(), text, artifact_file)
+    current_client().log_text(run_id_for_logging(), text, artifact_file)
 
 
 def log_dict(dictionary: Any, artifact_file: str) -> None:
     """Store a dict as JSON (or YAML for .yaml/.yml) in the active run."""
-    _get_client().log_dict(_run_id_for_logging(), dictionary, artifact_file)
+    current_client().log_dict(run_id_for_logging(), dictionary, artifact_file)
 
 
 def log_figure(
     figure: Any, artifact_file: str, *, save_kwargs: dict[str, Any] | None = None
 ) -> None:
     """Store a matplotlib or plotly figure in the active run."""
-    _get_client().log_figure(_run_id_for_logging(), figure, artifact_file, save_kwargs=save_kwargs)
+    run_id = run_id_for_logging()
+    current_client().log_figure(run_id, figure, artifact_file, save_kwargs=save_kwargs)
 
 
 def log_image(
@@ -50,14 +51,14 @@ def log_image(
     Example:
         >>> cairn.log_image(predicted_mask, key="segmentation", step=epoch)
     """
-    _get_client().log_image(_run_id_for_logging(), image, artifact_file, key, step, timestamp)
+    current_client().log_image(run_id_for_logging(), image, artifact_file, key, step, timestamp)
 
 
 def log_table(data: Any, artifact_file: str) -> None:
     """Store a DataFrame or dict as a JSON table in the active run (appends if it exists)."""
-    _get_client().log_table(_run_id_for_logging(), data, artifact_file)
+    current_client().log_table(run_id_for_logging(), data, artifact_file)
 
 
 def get_artifact_uri(artifact_path: str | None = None) -> str:
     """The active run's artifact root URI, or that of a path under it."""
-    return _get_client().get_artifact_uri(_run_id_for_logging(), artifact_path)
+    return current_client().get_artifact_uri(run_id_for_logging(), artifact_path)

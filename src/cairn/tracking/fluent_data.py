@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from cairn.tracking.fluent import _get_client, _run_id_for_logging
+from cairn.tracking.fluent import current_client, run_id_for_logging
 
 if TYPE_CHECKING:
     from cairn import data
@@ -26,4 +26,4 @@ def log_input(
         >>> with cairn.start_run():
         ...     cairn.log_input(dataset, context="training")
     """
-    _get_client().log_input(_run_id_for_logging(), dataset, context, tags)
+    current_client().log_input(run_id_for_logging(), dataset, context, tags)

@@ -94,7 +94,7 @@ def record_predictions(
 ) -> Dataset:
     """Store the table, record it as the run's dataset output; returns what was recorded."""
     from cairn import data
-    from cairn.artifacts.paths import safe_relative
+    from cairn.artifact_paths import safe_relative
 
     if not name or safe_relative(name) != name or "/" in name:
         raise InvalidParameterValueError(f"Invalid predictions name {name!r}.")
@@ -117,8 +117,8 @@ def _model_tags(client: Client, model_uri: str | None) -> tuple[InputTag, ...]:
     (`models:/name/3`, `@alias`, a stage) or a logged model (`models:/m-…`)."""
     if model_uri is None:
         return ()
-    from cairn.models.uri import resolve_model_version
     from cairn.store.ids import logged_model_id_in
+    from cairn.tracking.model_uris import resolve_model_version
 
     if not model_uri.startswith("models:/"):
         raise InvalidParameterValueError(
@@ -172,9 +172,9 @@ def log_predictions(
         >>> with cairn.start_run():
         ...     cairn.log_predictions(X_test, model.predict(X_test), y_test, name="test")
     """
-    from cairn.tracking.fluent import _get_client, _run_id_for_logging
+    from cairn.tracking.fluent import current_client, run_id_for_logging
 
-    client = _get_client()
+    client = current_client()
     return record_predictions(
-        client, _run_id_for_logging(), inputs, predictions, targets, name, model_uri
+        client, run_id_for_logging(), inputs, predictions, targets, name, model_uri
     )

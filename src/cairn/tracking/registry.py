@@ -7,13 +7,13 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from cairn.exceptions import ResourceAlreadyExistsError
+from cairn.provenance.user import current_user
 from cairn.store.base import (
     MODEL_VERSIONS_MAX_RESULTS_DEFAULT,
     REGISTERED_MODELS_MAX_RESULTS_DEFAULT,
     RegistryStore,
     TrackingStore,
 )
-from cairn.tracking.user import current_user
 
 if TYPE_CHECKING:  # `import cairn` loads none of these; the methods import what they run
     from cairn.entities import (
@@ -23,6 +23,7 @@ if TYPE_CHECKING:  # `import cairn` loads none of these; the methods import what
         PagedList,
         RegisteredModel,
     )
+    from cairn.store.uri import StoreCache
     from cairn.tracking.lineage import DatasetLineage
 
 
@@ -38,14 +39,13 @@ class RegistryClient:
     tracking_uri: str
     registry_uri: str | None
     _registry: RegistryStore | None
+    _stores: StoreCache
 
     @property
     def registry(self) -> RegistryStore:
         """Built on first use: tracking-only scripts never touch the registry's tables."""
         if self._registry is None:
-            from cairn.store import uri
-
-            self._registry = uri.registry_store(self.registry_uri or self.tracking_uri)
+            self._registry = self._stores.registry(self.registry_uri or self.tracking_uri)
         return self._registry
 
     # -- registered models ---------------------------------------------------------------
@@ -190,10 +190,11 @@ class RegistryClient:
             >>> lineage = client.get_model_version_lineage("churn-model", 3)
             >>> lineage.git_commit, [d.dataset.name for d in lineage.datasets]
         """
-        # Imported here: run_context pulls in importlib.metadata, which `import cairn` avoids.
+        # Imported here, as the registry's other names: `import cairn` stays light.
         from cairn.entities import ModelVersionLineage
+        from cairn.provenance.git import GIT_COMMIT_TAG
+        from cairn.provenance.source import SOURCE_NAME_TAG
         from cairn.store.ids import logged_model_id_in
-        from cairn.tracking.run_context import GIT_COMMIT_TAG, SOURCE_NAME_TAG
 
         mv = self.get_model_version(name, version)
         model_id = mv.model_id or logged_model_id_in(mv.source)
@@ -241,8 +242,8 @@ class RegistryClient:
         return self.create_model_version(name, source, run_id=run_id, tags=tags, model_id=model_id)
 
     def _registration_source(self, model_uri: str) -> tuple[str, str | None, str | None]:
-        from cairn.models.uri import run_model_target
         from cairn.store.ids import logged_model_id_in
+        from cairn.tracking.model_uris import run_model_target
 
         model_id = logged_model_id_in(model_uri)
         if model_id is not None:
@@ -276,4 +277,4 @@ def register_model(
     """
     from cairn.tracking import fluent
 
-    return fluent._get_client().register_model(model_uri, name, tags)
+    return fluent.current_client().register_model(model_uri, name, tags)

@@ -4,7 +4,8 @@ Capturing costs ~15 ms of background work (a git status and diff, reading every 
 distribution's version). A script that starts thousands of runs would spend that on each;
 here a capture is reused for `REUSE_SECONDS`, written to disk once, and copied into each
 run. Once it is done its late tags (the dirty flag) are known when the next run is created,
-so only the first run of each capture pays an extra write for them.
+so only the first run of each capture pays an extra write for them. The fluent session
+holds the current capture.
 """
 
 from __future__ import annotations
@@ -71,23 +72,3 @@ class SharedCapture:
         """(artifact path, local file) of each captured file, listed once for every run."""
         self.folder()
         return self._files
-
-
-_current: SharedCapture | None = None
-_lock = threading.Lock()
-
-
-def shared() -> SharedCapture:
-    """The capture for a run starting now: the recent one, or a new one."""
-    global _current
-    with _lock:
-        if _current is None or not _current.fresh:
-            _current = SharedCapture()
-        return _current
-
-
-def forget() -> None:
-    """Capture afresh for the next run (after a change of directory or settings)."""
-    global _current
-    with _lock:
-        _current = None

@@ -9,6 +9,7 @@ front makes concurrent writers queue instead.
 from __future__ import annotations
 
 import os
+import weakref
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -40,12 +41,41 @@ def create(uri: str) -> Engine:
     """An engine for `uri` (sqlite, postgresql or mysql) with Cairn's session settings."""
     url = make_url(normalize_uri(uri))
     if url.get_backend_name() == "sqlite":
-        return _sqlite_engine(url.database)
+        engine = _sqlite_engine(url.database)
+        if url.database and url.database != ":memory:":
+            _one_process_per_connection(engine)
+        return engine
     options: dict[str, Any] = {"pool_pre_ping": True, "pool_size": 4, "max_overflow": 8}
     if url.get_backend_name() == "mysql":
         url = url.update_query_dict({"charset": "utf8mb4"})
         options["isolation_level"] = "READ COMMITTED"
-    return create_engine(url, **options)
+    engine = create_engine(url, **options)
+    _one_process_per_connection(engine)
+    return engine
+
+
+# Every engine this process made, so that a forked child can give up their pools.
+_engines: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+def _one_process_per_connection(engine: Engine) -> None:
+    """A pooled connection is used only by the process that opened it.
+
+    After `os.fork()` the child holds copies of the parent's pooled connections: a socket
+    that two processes talk over interleaves their protocol messages ("unexpected result
+    EMPTY_QUERY", a connection stuck in a transaction), and even a pre-ping from the child
+    breaks the parent's session. The child gives the pools up without closing anything
+    (closing would end the parent's sessions too) and opens connections of its own.
+    """
+    _engines.add(engine)
+
+
+def _forget_pools_in_child() -> None:
+    for engine in list(_engines):
+        engine.dispose(close=False)
+
+
+os.register_at_fork(after_in_child=_forget_pools_in_child)
 
 
 def _sqlite_engine(path: str | None) -> Engine:
