@@ -473,8 +473,3 @@ def _end_all_runs(status: str) -> None:
     finally:
         if current.batcher is not None:
             current.batcher.close()
-
-
-def _reset_state() -> None:
-    """Close the session and its stores: the next call starts as a fresh process's would."""
-    session.reset()
