@@ -174,9 +174,7 @@ def experiment_name(name: object) -> str:
             f"Experiment name has {len(name)} characters; the limit is "
             f"{MAX_EXPERIMENT_NAME_LENGTH}."
         )
-    if "\x00" in name:
-        raise InvalidParameterValueError("Experiment name contains a NUL character.")
-    return name
+    return no_nul("Experiment name", name)
 
 
 def run_name(name: object) -> str:
@@ -186,9 +184,7 @@ def run_name(name: object) -> str:
         raise InvalidParameterValueError(
             f"Run name has {len(name)} characters; the limit is {MAX_RUN_NAME_LENGTH}."
         )
-    if "\x00" in name:
-        raise InvalidParameterValueError("Run name contains a NUL character.")
-    return name
+    return no_nul("Run name", name)
 
 
 def batch(metrics: Sequence[Metric], params: Sequence[Param], tags: Sequence[RunTag]) -> None:

@@ -43,14 +43,14 @@ def create(uri: str) -> Engine:
     if url.get_backend_name() == "sqlite":
         engine = _sqlite_engine(url.database)
         if url.database and url.database != ":memory:":
-            _one_process_per_connection(engine)
+            _give_up_pool_in_forked_children(engine)
         return engine
     options: dict[str, Any] = {"pool_pre_ping": True, "pool_size": 4, "max_overflow": 8}
     if url.get_backend_name() == "mysql":
         url = url.update_query_dict({"charset": "utf8mb4"})
         options["isolation_level"] = "READ COMMITTED"
     engine = create_engine(url, **options)
-    _one_process_per_connection(engine)
+    _give_up_pool_in_forked_children(engine)
     return engine
 
 
@@ -58,7 +58,7 @@ def create(uri: str) -> Engine:
 _engines: weakref.WeakSet[Engine] = weakref.WeakSet()
 
 
-def _one_process_per_connection(engine: Engine) -> None:
+def _give_up_pool_in_forked_children(engine: Engine) -> None:
     """A pooled connection is used only by the process that opened it.
 
     After `os.fork()` the child holds copies of the parent's pooled connections: a socket
