@@ -18,6 +18,7 @@ def upgrade(uri: str) -> None:
     """Migrate the database at URI to the newest schema (safe to run while others use it)."""
     from cairn.store.sql import engine, migrate
 
+    target = None
     try:
         target = engine.create(uri)
         before = migrate.current_revision(target)
@@ -27,6 +28,9 @@ def upgrade(uri: str) -> None:
         raise click.ClickException(error.message) from error
     except Exception as error:
         raise click.ClickException(f"Cannot migrate {uri}: {error}") from error
+    finally:
+        if target is not None:
+            target.dispose()
     if before == after:
         click.echo(f"Database is already at revision {after}.")
     else:

@@ -7,6 +7,7 @@ client cannot make the server buffer gigabytes of JSON.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -29,15 +30,21 @@ def _camel(name: str) -> str:
 
 
 class Message:
-    def __init__(self, fields: dict[str, Any], from_query: bool) -> None:
+    def __init__(
+        self, fields: dict[str, Any], from_query: bool, headers: Mapping[str, str] | None = None
+    ) -> None:
         self.fields = fields
         self.from_query = from_query
+        self.headers: Mapping[str, str] = headers if headers is not None else {}
+        """The request's headers (Starlette's, case-insensitive), for the few calls that
+        read one, such as `Idempotency-Key`."""
 
     @classmethod
     async def read(cls, request: Request) -> Message:
         """The call's fields; fields in the path (`/logged-models/{model_id}`) win."""
         message = await cls._read_fields(request)
         message.fields.update(request.path_params)
+        message.headers = request.headers
         return message
 
     @classmethod

@@ -18,6 +18,8 @@ from cairn.server.messages import Message
 from cairn.server.routes import Endpoint
 
 RUNS_SEARCH_DEFAULT_MAX_RESULTS = 1000  # the proto's default; experiments/search has none
+# The header RestTrackingStore sends keys in (not imported: the server needs no HTTP client).
+IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 
 def _experiment_id(msg: Message) -> str:
@@ -30,6 +32,13 @@ def _key(msg: Message) -> str:
 
 def _value(msg: Message) -> str:
     return msg.string("value") or ""
+
+
+def _idempotency_key(msg: Message) -> str | None:
+    """Cairn's `Idempotency-Key` header: the store makes a repeat of the call a no-op. It
+    scopes the key by the run written to, so under `--auth` a key can only suppress writes
+    to a run its sender may edit anyway."""
+    return msg.headers.get(IDEMPOTENCY_HEADER)
 
 
 def _view_type(msg: Message, name: str) -> ViewType:
@@ -112,6 +121,8 @@ def create_run(ctx: Context, msg: Message) -> dict[str, Any]:
         start_time=int(time.time() * 1000) if start_time is None else start_time,
         tags=wire.parse_run_tags(msg.repeated("tags")),
         run_name=msg.string("run_name") or None,
+        # Cairn's field: the client's id, so that a replayed create returns the same run.
+        run_id=msg.string("run_id") or None,
     )
     return {"run": wire.run(run)}
 
@@ -160,17 +171,19 @@ def log_metric(ctx: Context, msg: Message) -> dict[str, Any]:
         msg.integer("timestamp", required=True) or 0,
         msg.integer("step", default=0) or 0,
     )
-    ctx.tracking.log_metric(msg.run_id(), metric)
+    ctx.tracking.log_batch(msg.run_id(), metrics=[metric], idempotency_key=_idempotency_key(msg))
     return {}
 
 
 def log_param(ctx: Context, msg: Message) -> dict[str, Any]:
-    ctx.tracking.log_param(msg.run_id(), Param(_key(msg), _value(msg)))
+    param = Param(_key(msg), _value(msg))
+    ctx.tracking.log_batch(msg.run_id(), params=[param], idempotency_key=_idempotency_key(msg))
     return {}
 
 
 def set_tag(ctx: Context, msg: Message) -> dict[str, Any]:
-    ctx.tracking.set_tag(msg.run_id(), RunTag(_key(msg), _value(msg)))
+    tag = RunTag(_key(msg), _value(msg))
+    ctx.tracking.log_batch(msg.run_id(), tags=[tag], idempotency_key=_idempotency_key(msg))
     return {}
 
 
@@ -187,6 +200,7 @@ def log_batch(ctx: Context, msg: Message) -> dict[str, Any]:
         metrics=wire.parse_metrics(metrics),
         params=wire.parse_params(msg.repeated("params")),
         tags=wire.parse_run_tags(msg.repeated("tags")),
+        idempotency_key=_idempotency_key(msg),
     )
     # Points naming a model_id also belong to that model (MLflow 3); both writes are
     # idempotent, so a retried batch stores nothing twice.

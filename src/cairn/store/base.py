@@ -109,8 +109,14 @@ class TrackingStore(abc.ABC):
         start_time: int,
         tags: Sequence[RunTag],
         run_name: str | None,
+        run_id: str | None = None,
     ) -> Run:
-        """Create a RUNNING run. A missing name is generated and stored as `mlflow.runName`."""
+        """Create a RUNNING run. A missing name is generated and stored as `mlflow.runName`.
+
+        `run_id` (32 lowercase hex digits, else InvalidParameterValueError) makes the run
+        take that id, so a create replayed from a journal names the same run: when a run with
+        that id already exists in the same experiment it is returned unchanged (the replay is
+        a no-op), in another experiment ResourceAlreadyExistsError is raised."""
 
     @abc.abstractmethod
     def get_run(self, run_id: str) -> Run:
@@ -141,17 +147,27 @@ class TrackingStore(abc.ABC):
         metrics: Sequence[Metric] = (),
         params: Sequence[Param] = (),
         tags: Sequence[RunTag] = (),
+        idempotency_key: str | None = None,
     ) -> None:
         """Log params, metrics and tags in one transaction: all of it or none of it.
 
         Exact repeats of a metric point are stored once; a param logged again with a
-        different value raises InvalidParameterValueError and nothing is written."""
+        different value raises InvalidParameterValueError and nothing is written.
+
+        With `idempotency_key` (1-100 characters of `[A-Za-z0-9._:-]`, else
+        InvalidParameterValueError) the batch is applied at most once per run: a key this
+        run has seen makes the call a no-op that returns normally. The same key on another
+        run is another key. Keys are remembered for at least 7 days."""
 
     @abc.abstractmethod
-    def log_metric_points(self, points: Sequence[MetricPoint]) -> None:
+    def log_metric_points(
+        self, points: Sequence[MetricPoint], idempotency_key: str | None = None
+    ) -> None:
         """Store already-validated points of any number of runs in one transaction.
 
-        This is the fluent API's hot path: no per-point objects, one bulk insert."""
+        This is the fluent API's hot path: no per-point objects, one bulk insert.
+        `idempotency_key` makes a replay of the same points a no-op (as for log_batch; these
+        keys belong to no one run, and end_run's keys are the same keys)."""
 
     @abc.abstractmethod
     def end_run(
@@ -160,9 +176,13 @@ class TrackingStore(abc.ABC):
         status: RunStatus,
         end_time: int,
         points: Sequence[MetricPoint] = (),
+        idempotency_key: str | None = None,
     ) -> None:
         """Store buffered points (of any runs) and mark the run ended, in one transaction:
-        the fluent `end_run` costs one round trip, not two."""
+        the fluent `end_run` costs one round trip, not two.
+
+        `idempotency_key` keys the points, as in log_metric_points: a replay stores none of
+        them again. The end itself sets absolute values and is applied every time."""
 
     @abc.abstractmethod
     def delete_tag(self, run_id: str, key: str) -> None:

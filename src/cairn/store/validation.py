@@ -34,6 +34,9 @@ MAX_BATCH_ENTITIES = 1000
 _KEY_PATTERN = re.compile(r"^[/\w.\- :]*$")
 _RUN_ID_PATTERN = re.compile(r"^[a-zA-Z0-9][\w\-]{0,255}$")
 _EXPERIMENT_ID_PATTERN = re.compile(r"^[0-9]{1,10}$")
+_CLIENT_RUN_ID_PATTERN = re.compile(r"^[0-9a-f]{32}$")
+_IDEMPOTENCY_KEY_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
+MAX_IDEMPOTENCY_KEY_LENGTH = 100
 MAX_EXPERIMENT_ID = 2**31 - 1  # the experiments table's INTEGER key on every database
 MAX_USER_ID_LENGTH = 256
 
@@ -131,6 +134,39 @@ def run_id(value: object) -> str:
     if not isinstance(value, str) or not _RUN_ID_PATTERN.match(value):
         raise InvalidParameterValueError(f"Invalid run id {value!r}.")
     return value
+
+
+def client_run_id(value: object) -> str:
+    """A run id chosen by the client (so a replayed create names the same run): 32
+    lowercase hex digits, the shape of the ids the store makes itself."""
+    if not isinstance(value, str) or not _CLIENT_RUN_ID_PATTERN.match(value):
+        raise InvalidParameterValueError(
+            f"Invalid run id {value!r}: a run id given at creation must be 32 lowercase "
+            "hexadecimal digits."
+        )
+    return value
+
+
+def idempotency_key(value: object) -> str:
+    """An idempotency key: 1-100 characters of `[A-Za-z0-9._:-]`."""
+    if not isinstance(value, str) or not _IDEMPOTENCY_KEY_PATTERN.match(value):
+        raise InvalidParameterValueError(
+            f"Invalid idempotency key {value!r}: expected 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} "
+            "characters of letters, digits, '.', '_', ':' and '-'."
+        )
+    return value
+
+
+def idempotency_part(key: str, part: int) -> str:
+    """The key of the `part`-th request a keyed call is split into: `<key>.<part>`, the same
+    for the same call every time it is replayed. A key too long to take the suffix is
+    shortened to a digest of itself first, so distinct keys keep distinct parts."""
+    suffix = f".{part}"
+    if len(key) + len(suffix) > MAX_IDEMPOTENCY_KEY_LENGTH:
+        import hashlib
+
+        key = hashlib.sha256(key.encode()).hexdigest()
+    return key + suffix
 
 
 def experiment_id(value: object) -> str:

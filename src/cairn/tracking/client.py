@@ -129,8 +129,13 @@ class Client(ArtifactLogging, LoggedModelClient, RegistryClient, PredictionLoggi
         start_time: int | None = None,
         tags: Mapping[str, Any] | None = None,
         run_name: str | None = None,
+        run_id: str | None = None,
     ) -> Run:
-        """Create a RUNNING run in the experiment; `mlflow.user` names who started it."""
+        """Create a RUNNING run in the experiment; `mlflow.user` names who started it.
+
+        `run_id` (32 lowercase hex digits) gives the run that id, so that a create replayed
+        from a journal is a no-op: an existing run of that id in the same experiment is
+        returned unchanged. Over HTTP to an MLflow server, the id is the server's choice."""
         run_tags = {k: str(v) for k, v in (tags or {}).items()}
         user = run_tags.setdefault(USER_TAG, current_user())
         return self.store.create_run(
@@ -139,6 +144,7 @@ class Client(ArtifactLogging, LoggedModelClient, RegistryClient, PredictionLoggi
             start_time=now_ms() if start_time is None else start_time,
             tags=[RunTag(k, v) for k, v in run_tags.items()],
             run_name=run_name,
+            run_id=run_id,
         )
 
     def get_run(self, run_id: str) -> Run:
@@ -153,14 +159,17 @@ class Client(ArtifactLogging, LoggedModelClient, RegistryClient, PredictionLoggi
         status: str | None = None,
         end_time: int | None = None,
         last_points: Sequence[MetricPoint] = (),
+        idempotency_key: str | None = None,
     ) -> None:
         """End a run: FINISHED unless another terminal status is given. `last_points` (the
-        fluent API's final buffered metrics) are stored in the same transaction."""
+        fluent API's final buffered metrics) are stored in the same transaction;
+        `idempotency_key` makes a replay store none of them again."""
         self.store.end_run(
             run_id,
             RunStatus.parse(status or RunStatus.FINISHED),
             now_ms() if end_time is None else end_time,
             last_points,
+            idempotency_key,
         )
 
     def delete_run(self, run_id: str) -> None:
@@ -183,10 +192,12 @@ class Client(ArtifactLogging, LoggedModelClient, RegistryClient, PredictionLoggi
         metric = Metric(key, value, now_ms() if timestamp is None else timestamp, step or 0)
         self.store.log_metric(run_id, metric)
 
-    def log_metric_points(self, points: Sequence[MetricPoint]) -> None:
+    def log_metric_points(
+        self, points: Sequence[MetricPoint], idempotency_key: str | None = None
+    ) -> None:
         """Store validated (run_id, key, value, timestamp, step) tuples of any runs in one
-        transaction: the fluent API's batches."""
-        self.store.log_metric_points(points)
+        transaction: the fluent API's batches. A key already seen makes the call a no-op."""
+        self.store.log_metric_points(points, idempotency_key)
 
     def log_param(self, run_id: str, key: str, value: Any) -> Any:
         """Log a param; logging it again with another value raises INVALID_PARAMETER_VALUE."""
@@ -205,8 +216,12 @@ class Client(ArtifactLogging, LoggedModelClient, RegistryClient, PredictionLoggi
         metrics: Sequence[Metric] = (),
         params: Sequence[Param] = (),
         tags: Sequence[RunTag] = (),
+        idempotency_key: str | None = None,
     ) -> None:
-        """Log many values; batches over MLflow's limits are split, as MLflow's client does."""
+        """Log many values; batches over MLflow's limits are split, as MLflow's client does.
+
+        With `idempotency_key`, a key this run has seen makes the call a no-op; a split
+        batch keys its n-th part `<key>.<n>`, the same on every replay."""
         params = [p if isinstance(p.value, str) else Param(p.key, str(p.value)) for p in params]
         tags = [t if isinstance(t.value, str) else RunTag(t.key, str(t.value)) for t in tags]
         if (
@@ -215,14 +230,21 @@ class Client(ArtifactLogging, LoggedModelClient, RegistryClient, PredictionLoggi
             and len(tags) <= check.MAX_BATCH_TAGS
             and len(metrics) + len(params) + len(tags) <= check.MAX_BATCH_ENTITIES
         ):
-            self.store.log_batch(run_id, metrics, params, tags)
+            self.store.log_batch(run_id, metrics, params, tags, idempotency_key=idempotency_key)
             return
+        key = None if idempotency_key is None else check.idempotency_key(idempotency_key)
+        parts: list[tuple[Sequence[Metric], Sequence[Param], Sequence[RunTag]]] = []
         for start in range(0, len(params), check.MAX_BATCH_PARAMS):
-            self.store.log_batch(run_id, params=params[start : start + check.MAX_BATCH_PARAMS])
+            parts.append(((), params[start : start + check.MAX_BATCH_PARAMS], ()))
         for start in range(0, len(tags), check.MAX_BATCH_TAGS):
-            self.store.log_batch(run_id, tags=tags[start : start + check.MAX_BATCH_TAGS])
+            parts.append(((), (), tags[start : start + check.MAX_BATCH_TAGS]))
         for start in range(0, len(metrics), check.MAX_BATCH_METRICS):
-            self.store.log_batch(run_id, metrics=metrics[start : start + check.MAX_BATCH_METRICS])
+            parts.append((metrics[start : start + check.MAX_BATCH_METRICS], (), ()))
+        for n, (part_metrics, part_params, part_tags) in enumerate(parts):
+            part_key = None if key is None else check.idempotency_part(key, n)
+            self.store.log_batch(
+                run_id, part_metrics, part_params, part_tags, idempotency_key=part_key
+            )
 
     def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput] = ()) -> None:
         self.store.log_inputs(run_id, datasets)

@@ -236,19 +236,20 @@ class HttpSession:
         params: Mapping[str, Any] | None = None,
         *,
         idempotent: bool | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
         """One API call; the answer's JSON object ({} for an empty body).
 
         GET sends `json` (or `params`) as the query string; other methods send `json` as
         the body. `idempotent` (default: GET only) allows retries after 5xx and lost
-        connections."""
+        connections. `headers` are added to the request's (an `Idempotency-Key`, say)."""
         method = method.upper()
         if method == "GET":
             fields = {**(params or {}), **(json or {})}
             response = self.send(
                 method,
                 self.url(path, fields),
-                headers={"Accept": JSON},
+                headers={**(headers or {}), "Accept": JSON},
                 idempotent=idempotent is not False,
             )
         else:
@@ -256,7 +257,7 @@ class HttpSession:
                 method,
                 self.url(path, params),
                 body=_dumps(dict(json or {})),
-                headers={"Accept": JSON, "Content-Type": JSON},
+                headers={**(headers or {}), "Accept": JSON, "Content-Type": JSON},
                 idempotent=bool(idempotent),
             )
         return _json_object(response, method, path)

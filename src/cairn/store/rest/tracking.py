@@ -9,7 +9,13 @@ CairnError subclasses. Metric values are checked here too, because JSON would bl
 Calls that can be repeated safely (reads, searches, log-batch — the server stores an exact
 repeat of a metric point once, a param with its same value is fine, tags upsert — and run
 updates, which set absolute values) are retried after transient failures; creating and
-deleting things is not.
+deleting things is not, except creating a run with an id the client chose (a repeat
+returns the run the first call made).
+
+Idempotency keys travel in the `Idempotency-Key` header of log-batch (a Cairn server
+honours it; an MLflow server ignores it). A keyed call sent as several requests gives each
+its own key derived from the caller's (`<key>.<n>`, validation.idempotency_part), the same
+every time the call is replayed with the same points.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ from cairn.store.rest.http import HttpSession, shared_session
 from cairn.store.rest.logged_models import RestLoggedModels
 
 API = "/api/2.0/mlflow"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
 BATCH_POINTS = check.MAX_BATCH_METRICS  # the most metrics one log-batch may carry
 HISTORY_PAGE = 25_000  # MLflow's client pages metric histories this size
 
@@ -57,9 +64,15 @@ class RestTrackingStore(RestLoggedModels, TrackingStore):
     def _get(self, endpoint: str, **fields: Any) -> dict[str, Any]:
         return self._http.call("GET", API + endpoint, fields)
 
-    def _post(self, endpoint: str, idempotent: bool = False, **fields: Any) -> dict[str, Any]:
+    def _post(
+        self,
+        endpoint: str,
+        idempotent: bool = False,
+        headers: dict[str, str] | None = None,
+        **fields: Any,
+    ) -> dict[str, Any]:
         body = {k: v for k, v in fields.items() if v is not None}
-        return self._http.call("POST", API + endpoint, body, idempotent=idempotent)
+        return self._http.call("POST", API + endpoint, body, idempotent=idempotent, headers=headers)
 
     def close(self) -> None:
         """Nothing to release: the connection pool is shared by the process (artifact
@@ -140,9 +153,15 @@ class RestTrackingStore(RestLoggedModels, TrackingStore):
         start_time: int,
         tags: Sequence[RunTag],
         run_name: str | None,
+        run_id: str | None = None,
     ) -> Run:
+        """`run_id` is a Cairn field of runs/create: an MLflow server ignores it and makes
+        an id of its own, which is the one returned."""
         answer = self._post(
             "/runs/create",
+            # A chosen id makes a repeat return the same run: safe to send again.
+            idempotent=run_id is not None,
+            run_id=None if run_id is None else check.client_run_id(run_id),
             experiment_id=experiment_id,
             user_id=user_id,
             start_time=start_time,
@@ -190,13 +209,16 @@ class RestTrackingStore(RestLoggedModels, TrackingStore):
         metrics: Sequence[Metric] = (),
         params: Sequence[Param] = (),
         tags: Sequence[RunTag] = (),
+        idempotency_key: str | None = None,
     ) -> None:
+        key = None if idempotency_key is None else check.idempotency_key(idempotency_key)
         points = check.metric_points(run_id, metrics) if metrics else []
         self._log_batch(
             run_id,
             [_point(p) for p in points],
             wire.pairs(params),
             wire.pairs(tags),
+            key,
         )
 
     def _log_batch(
@@ -205,27 +227,38 @@ class RestTrackingStore(RestLoggedModels, TrackingStore):
         metrics: list[dict[str, Any]],
         params: list[dict[str, str]] | None = None,
         tags: list[dict[str, str]] | None = None,
+        key: str | None = None,
     ) -> None:
         self._post(
             "/runs/log-batch",
             idempotent=True,
+            headers=None if key is None else {IDEMPOTENCY_HEADER: key},
             run_id=run_id,
             metrics=metrics or None,
             params=params or None,
             tags=tags or None,
         )
 
-    def log_metric_points(self, points: Sequence[MetricPoint]) -> None:
+    def log_metric_points(
+        self, points: Sequence[MetricPoint], idempotency_key: str | None = None
+    ) -> None:
         """One log-batch per run and 1,000 points. Points of a run the server refuses (gone,
-        deleted) are skipped and named in the error raised after the others are stored."""
+        deleted) are skipped and named in the error raised after the others are stored.
+        With a key, the n-th request (runs in order of first appearance) is keyed `<key>.<n>`."""
+        key = None if idempotency_key is None else check.idempotency_key(idempotency_key)
         by_run: dict[str, list[dict[str, Any]]] = {}
         for point in points:
             by_run.setdefault(point[0], []).append(_point(point))
         refused: dict[str, str] = {}
+        first_part = 0  # numbered by position alone, so a refusal never shifts later parts
         for run_id, encoded in by_run.items():
+            starts = range(0, len(encoded), BATCH_POINTS)
+            parts = range(first_part, first_part + len(starts))
+            first_part += len(starts)
             try:
-                for start in range(0, len(encoded), BATCH_POINTS):
-                    self._log_batch(run_id, encoded[start : start + BATCH_POINTS])
+                for start, part in zip(starts, parts, strict=True):
+                    part_key = None if key is None else check.idempotency_part(key, part)
+                    self._log_batch(run_id, encoded[start : start + BATCH_POINTS], key=part_key)
             except (ResourceDoesNotExistError, InvalidParameterValueError) as error:
                 refused[run_id] = error.message
         if refused:
@@ -240,14 +273,18 @@ class RestTrackingStore(RestLoggedModels, TrackingStore):
         status: RunStatus,
         end_time: int,
         points: Sequence[MetricPoint] = (),
+        idempotency_key: str | None = None,
     ) -> None:
         """The last points, then the end: two kinds of call over HTTP, not one transaction.
-        A refused point does not keep the run from ending; its error is raised after."""
+        A refused point does not keep the run from ending; its error is raised after.
+        `idempotency_key` keys the points as log_metric_points does."""
         ended = RunStatus.parse(status)  # a bad status or end time is refused before writing
         check.integer("end_time", end_time, minimum=0)
+        if idempotency_key is not None:
+            check.idempotency_key(idempotency_key)
         refused: InvalidParameterValueError | None = None
         try:
-            self.log_metric_points(points)
+            self.log_metric_points(points, idempotency_key)
         except InvalidParameterValueError as error:
             refused = error
         self.update_run_info(run_id, ended, end_time)

@@ -315,3 +315,12 @@ metric_rollup_state = Table(
     Column("key", String(250), primary_key=True),
     Column("fresh_below", BigInteger, nullable=False),
 )
+
+# -- idempotency keys of replayable writes (migration 0006, cairn.store.sql.idempotency) ---
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("key", String(100), primary_key=True),
+    Column("created_time", BigInteger, nullable=False),
+)

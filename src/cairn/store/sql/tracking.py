@@ -43,7 +43,16 @@ from cairn.store.base import (
     TrackingStore,
 )
 from cairn.store.ids import new_run_id
-from cairn.store.sql import dialects, engine, loading, metric_top, migrate, query, rollups
+from cairn.store.sql import (
+    dialects,
+    engine,
+    idempotency,
+    loading,
+    metric_top,
+    migrate,
+    query,
+    rollups,
+)
 from cairn.store.sql.downsample import SqlDownsampledHistory
 from cairn.store.sql.grouped import SqlGroupedHistory
 from cairn.store.sql.logged_models import SqlLoggedModels
@@ -105,6 +114,7 @@ class SqlTrackingStore(
         engine.refresh_statistics(self.engine)
         self._runs_created = 0
         self._statistics_check_at = 1000
+        self._key_purge_due = 0.0  # monotonic time of the next purge of old idempotency keys
         self.artifact_root = artifact_root.rstrip("/")
         self._ensure_default_experiment()
 
@@ -325,7 +335,9 @@ class SqlTrackingStore(
         start_time: int,
         tags: Sequence[RunTag],
         run_name: str | None,
+        run_id: str | None = None,
     ) -> Run:
+        chosen_id = None if run_id is None else check.client_run_id(run_id)
         tag_rows = {t.key: _tag_value(t) for t in tags}
         named = tag_rows.get(RUN_NAME_TAG)
         if run_name and named is not None and named != run_name:
@@ -337,11 +349,13 @@ class SqlTrackingStore(
         tag_rows[RUN_NAME_TAG] = name
         start = check.integer("start_time", start_time, minimum=0)
         user = check.user_id(user_id or "")
-        run_id = new_run_id()
+        run_id = chosen_id or new_run_id()
 
         experiment_number = int(check.experiment_id(experiment_id))
 
-        def work(conn: Connection) -> str:
+        def work(conn: Connection) -> str | None:
+            if chosen_id is not None and self._existing_run(conn, run_id, experiment_number):
+                return None
             found = _EXPERIMENT_LOCATION.first(conn, {"id": experiment_number})
             if found is None:
                 raise ResourceDoesNotExistError(f"No experiment with id={experiment_id}.")
@@ -370,7 +384,17 @@ class SqlTrackingStore(
             )
             return artifact_uri
 
-        artifact_uri = self._retrying(work)
+        try:
+            artifact_uri = self._retrying(work)
+        except IntegrityError:
+            if chosen_id is None:
+                raise
+            artifact_uri = None  # the same id created concurrently: the check now finds it
+            with self._read() as conn:
+                if not self._existing_run(conn, run_id, experiment_number):
+                    raise
+        if artifact_uri is None:
+            return self.get_run(run_id)
         self._runs_created += 1
         info = RunInfo(
             run_id,
@@ -450,6 +474,20 @@ class SqlTrackingStore(
         self._retrying(work)
 
     @staticmethod
+    def _existing_run(conn: Connection, run_id: str, experiment_number: int) -> bool:
+        """Whether a run with this client-chosen id exists in the experiment (a replayed
+        create); one in another experiment raises ResourceAlreadyExistsError."""
+        held = conn.execute(select(runs.c.experiment_id).where(runs.c.run_uuid == run_id)).first()
+        if held is None:
+            return False
+        if int(held[0]) != experiment_number:
+            raise ResourceAlreadyExistsError(
+                f"Run '{run_id}' already exists in experiment {held[0]}, not in experiment "
+                f"{experiment_number}."
+            )
+        return True
+
+    @staticmethod
     def _run_stage(conn: Connection, run_id: str) -> str | None:
         row = _RUN_STAGE.first(conn, {"run": run_id})
         return None if row is None else str(row[0])
@@ -472,8 +510,10 @@ class SqlTrackingStore(
         metrics: Sequence[Metric] = (),
         params: Sequence[Param] = (),
         tags: Sequence[RunTag] = (),
+        idempotency_key: str | None = None,
     ) -> None:
         check.run_id(run_id)
+        key = self._stored_key(run_id, idempotency_key)
         check.batch(metrics, params, tags)
         points = check.metric_points(run_id, metrics)
         param_rows = {_param_key(p): _param_value(p) for p in params}
@@ -483,6 +523,8 @@ class SqlTrackingStore(
         ]
 
         def work(conn: Connection) -> None:
+            if key is not None and not idempotency.claim(conn, key, _now_ms()):
+                return  # applied already: a replay
             self._check_active_run(conn, run_id)
             if param_rows:
                 self._insert_params(conn, run_id, param_rows)
@@ -500,6 +542,21 @@ class SqlTrackingStore(
                         )
 
         self._retrying(work)
+        if key is not None:
+            self._purge_old_keys()
+
+    def _stored_key(self, scope: str, idempotency_key: str | None) -> str | None:
+        if idempotency_key is None:
+            return None
+        return idempotency.stored_key(scope, check.idempotency_key(idempotency_key))
+
+    def _purge_old_keys(self) -> None:
+        """Opportunistic: on this store's first keyed write, then at most once an hour."""
+        now = time.monotonic()
+        if now < self._key_purge_due:
+            return
+        self._key_purge_due = now + idempotency.PURGE_INTERVAL_SECONDS
+        self._retrying(lambda conn: idempotency.purge(conn, _now_ms()))
 
     @staticmethod
     def _insert_params(conn: Connection, run_id: str, new: dict[str, str]) -> None:
@@ -521,9 +578,12 @@ class SqlTrackingStore(
                 f"'{run_id}' with other values: {detail}."
             )
 
-    def log_metric_points(self, points: Sequence[MetricPoint]) -> None:
+    def log_metric_points(
+        self, points: Sequence[MetricPoint], idempotency_key: str | None = None
+    ) -> None:
+        key = self._stored_key("", idempotency_key)
         if points:
-            self._store_points(points)
+            self._store_points(points, key=key)
 
     def end_run(
         self,
@@ -531,7 +591,9 @@ class SqlTrackingStore(
         status: RunStatus,
         end_time: int,
         points: Sequence[MetricPoint] = (),
+        idempotency_key: str | None = None,
     ) -> None:
+        key = self._stored_key("", idempotency_key)
         values = {
             "status": RunStatus.parse(status).value,
             "end_time": check.integer("end_time", end_time, minimum=0),
@@ -543,18 +605,26 @@ class SqlTrackingStore(
             self._check_active_run(conn, run_id)
             _UPDATE_RUN.execute(conn, values)
 
-        self._store_points(points, finish)
+        self._store_points(points, finish, key)
 
     def _store_points(
-        self, points: Sequence[MetricPoint], then: Callable[[Connection], None] | None = None
+        self,
+        points: Sequence[MetricPoint],
+        then: Callable[[Connection], None] | None = None,
+        key: str | None = None,
     ) -> None:
         """Store points of active runs (and run `then`) in one transaction; points of runs
-        that are gone or deleted are skipped and named in the error raised afterwards."""
+        that are gone or deleted are skipped and named in the error raised afterwards.
+        A `key` already claimed skips the points (a replay), never `then`."""
         run_ids = set(map(operator.itemgetter(0), points))
         bad: dict[str, str] = {}
 
         def work(conn: Connection) -> None:
             bad.clear()
+            if points and key is not None and not idempotency.claim(conn, key, _now_ms()):
+                if then is not None:
+                    then(conn)
+                return
             for run_id in run_ids:
                 stage = self._run_stage(conn, run_id)
                 if stage != LifecycleStage.ACTIVE:
@@ -568,6 +638,8 @@ class SqlTrackingStore(
                 then(conn)
 
         self._retrying(work)
+        if key is not None:
+            self._purge_old_keys()
         if bad:
             detail = ", ".join(f"{run_id} ({why})" for run_id, why in sorted(bad.items()))
             raise InvalidParameterValueError(
