@@ -40,6 +40,31 @@ def async_logging_enabled() -> bool:
     return _flag("CAIRN_ASYNC_LOGGING", True)
 
 
+def offline() -> bool:
+    """`CAIRN_MODE=offline`: log to the local store (./cairn-data) whatever the tracking URI
+    says; `cairn sync` uploads it later."""
+    return (os.environ.get("CAIRN_MODE") or "").strip().lower() == "offline"
+
+
+def durability() -> str:
+    """`CAIRN_DURABILITY`: `journal` (default: every batch is written to an on-disk journal
+    before it is sent), `fsync` (and fsynced, for power loss) or `none` (memory only)."""
+    raw = (os.environ.get("CAIRN_DURABILITY") or "journal").strip().lower()
+    return raw if raw in ("none", "journal", "fsync") else "journal"
+
+
+def journal_dir() -> str | None:
+    """`CAIRN_JOURNAL_DIR`: where journal segments live (default: `journal/` beside a SQLite
+    database, else ./cairn-data/journal)."""
+    return os.environ.get("CAIRN_JOURNAL_DIR") or None
+
+
+def journal_exit_seconds() -> float:
+    """`CAIRN_JOURNAL_EXIT_SECONDS`: how long an exiting process keeps trying to deliver its
+    journal to an unreachable server before leaving it for the next process or `cairn sync`."""
+    return _positive_float("CAIRN_JOURNAL_EXIT_SECONDS", 10.0)
+
+
 def sqlite_busy_timeout_seconds() -> float:
     """`CAIRN_SQLITE_BUSY_TIMEOUT`: how long a writer waits for another process's lock."""
     return _positive_float("CAIRN_SQLITE_BUSY_TIMEOUT", 60.0)

@@ -103,6 +103,25 @@ class LiveServer:
                 continue
         return True
 
+    def kill(self) -> None:
+        """`kill -9`: the server goes away without a word, as in a crash."""
+        self.process.kill()
+        self.process.wait(timeout=15)
+
+    def start_again(self) -> None:
+        """A new server process on the same port, database and artifact folder."""
+        with open(self.log, "ab") as log_file:
+            self.process = subprocess.Popen(
+                cairn_server_command(
+                    self.port, f"sqlite:///{self.database}", str(self.destination)
+                ),
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                cwd=self.database.parent,
+            )
+        if not _wait_until_healthy(self):
+            raise RuntimeError(f"cairn server did not start again:\n{self.log.read_text()}")
+
     def alive(self) -> bool:
         return self.process.poll() is None
 

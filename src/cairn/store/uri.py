@@ -31,9 +31,11 @@ class RegistryBuilder(Protocol):
 
 def default_tracking_uri() -> str:
     """`CAIRN_TRACKING_URI`, else SQLite in ./cairn-data/ of the working directory."""
-    configured = env.tracking_uri()
-    if configured:
-        return configured
+    return env.tracking_uri() or local_tracking_uri()
+
+
+def local_tracking_uri() -> str:
+    """The local store: SQLite in ./cairn-data/ of the working directory."""
     return f"sqlite:///{os.path.abspath(os.path.join(env.DEFAULT_DATA_DIR, DEFAULT_DB_NAME))}"
 
 

@@ -16,8 +16,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from cairn.exceptions import CairnError
 from cairn.store.base import MetricPoint
+from cairn.tracking.faults import is_transient
 
 Write = Callable[[list[MetricPoint]], None]
 
@@ -83,7 +83,7 @@ class MetricBatcher:
                 try:
                     last(chunk)
                 except Exception as error:
-                    if _is_database_fault(error):
+                    if is_transient(error):
                         self.buffer[:0] = chunk
                     raise
         self.check()
@@ -119,18 +119,8 @@ class MetricBatcher:
             self._write(chunk)
         except Exception as error:
             self.error = error
-            if _is_database_fault(error):  # the database may come back: keep the points
+            if is_transient(error):  # the database may come back: keep the points
                 self.buffer[:0] = chunk
                 return False
             # Refused by the store, or a bug: retrying cannot help; the error says so.
         return True
-
-
-def _is_database_fault(error: BaseException) -> bool:
-    """A lost connection or an unavailable database (any driver), as opposed to bad input."""
-    if isinstance(error, CairnError):
-        return False
-    if isinstance(error, (ConnectionError, TimeoutError)):
-        return True
-    names = {cls.__name__ for cls in type(error).__mro__}
-    return bool(names & {"OperationalError", "InterfaceError", "DisconnectionError"})

@@ -17,7 +17,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
 from cairn import env
-from cairn.entities import Experiment, Param, Run, RunStatus, RunTag, ViewType
+from cairn.entities import Experiment, Run, RunData, RunInfo, RunStatus, RunTag, ViewType
 from cairn.exceptions import InvalidParameterValueError, InvalidStateError
 from cairn.store import validation as check
 from cairn.tracking import session
@@ -27,11 +27,13 @@ if TYPE_CHECKING:
 
     import pandas
 
+    from cairn.store.base import MetricPoint
     from cairn.tracking.client import Client
     from cairn.tracking.shared_capture import SharedCapture
     from cairn.tracking.system_metrics import SystemMetricsSampler
 
 PARENT_RUN_TAG = "mlflow.parentRunId"
+RUN_NAME_TAG = "mlflow.runName"
 NOTE_TAG = "mlflow.note.content"
 DEFAULT_EXPERIMENT_ID = "0"
 SEARCH_MAX_RESULTS_PANDAS = 100_000
@@ -207,7 +209,7 @@ def start_run(
         parent = stack[-1].info.run_id if stack else None
         run_tags = _start_tags(tags, description, parent, capture)
         experiment = str(experiment_id) if experiment_id is not None else _current_experiment_id()
-        run = client.create_run(experiment, tags=run_tags, run_name=run_name)
+        run = _create_run(current, experiment, run_tags, run_name)
     active = ActiveRun(run, capture)
     if log_system_metrics if log_system_metrics is not None else env.log_system_metrics():
         active.start_system_metrics()
@@ -215,6 +217,49 @@ def start_run(
     current.local.run_id = current.last_run_id = active.info.run_id
     session.install_exit_hooks(_end_all_runs)
     return active
+
+
+def _create_run(
+    current: session.FluentSession, experiment_id: str, tags: dict[str, str], name: str | None
+) -> Run:
+    """Create the run with an id made here, so that it can start while the store is
+    unreachable: then its creation waits in the journal, and so does everything it logs."""
+    journal = current.journal()
+    if journal is None:
+        return current.client().create_run(experiment_id, tags=tags, run_name=name)
+    from cairn.provenance.user import USER_TAG, current_user
+    from cairn.store import run_names
+    from cairn.store.ids import new_run_id
+    from cairn.tracking.client import now_ms
+
+    tags = {USER_TAG: current_user(), **tags}
+    run_id, start_time = new_run_id(), now_ms()
+    run_name = name or tags.get(RUN_NAME_TAG) or run_names.generate()
+    applied, created = journal.call(
+        "create_run",
+        experiment_id=experiment_id,
+        start_time=start_time,
+        tags=tags,
+        run_name=run_name,
+        run_id=run_id,
+    )
+    if applied:
+        run: Run = created
+    else:
+        info = RunInfo(
+            run_id=run_id,
+            experiment_id=experiment_id,
+            run_name=run_name,
+            user_id=tags[USER_TAG],
+            status=RunStatus.RUNNING.value,
+            start_time=start_time,
+            end_time=None,
+            artifact_uri="",
+            lifecycle_stage="active",
+        )
+        run = Run(info, RunData(tags={**tags, RUN_NAME_TAG: run_name}))
+    journal.opened(run.info.run_id, run.info.start_time)
+    return run
 
 
 def _resume(client: Client, run_id: str) -> Run:
@@ -277,6 +322,17 @@ def end_run(status: str = RunStatus.FINISHED.value) -> None:
     ended = RunStatus.parse(status).value
     end_time = now_ms()
     batcher = current.batcher
+    journal = current.journal()
+    if journal is not None:
+
+        def finish(points: list[MetricPoint]) -> None:
+            journal.end(run_id, ended, end_time, points)
+
+        if batcher is None:
+            finish([])
+        else:
+            batcher.flush(finish)
+        return
     if batcher is None:
         client.set_terminated(run_id, ended, end_time)
         return
@@ -370,35 +426,52 @@ def log_metrics(
 def log_param(key: str, value: Any, synchronous: bool | None = None) -> Any:
     """Log a param (stored now). Logging it again with another value raises
     INVALID_PARAMETER_VALUE and keeps the first value."""
-    current_client().log_param(run_id_for_logging(), key, value)
+    _run_write("log_batch", run_id=run_id_for_logging(), params={key: str(value)})
     return value
 
 
 def log_params(params: Mapping[str, Any], synchronous: bool | None = None) -> None:
-    current_client().log_batch(
-        run_id_for_logging(), params=[Param(k, str(v)) for k, v in params.items()]
-    )
+    values = {k: str(v) for k, v in params.items()}
+    _run_write("log_batch", run_id=run_id_for_logging(), params=values)
 
 
 def set_tag(key: str, value: Any, synchronous: bool | None = None) -> None:
-    current_client().set_tag(run_id_for_logging(), key, value)
+    _run_write("log_batch", run_id=run_id_for_logging(), tags={key: str(value)})
 
 
 def set_tags(tags: Mapping[str, Any], synchronous: bool | None = None) -> None:
-    current_client().log_batch(
-        run_id_for_logging(), tags=[RunTag(k, str(v)) for k, v in tags.items()]
-    )
+    values = {k: str(v) for k, v in tags.items()}
+    _run_write("log_batch", run_id=run_id_for_logging(), tags=values)
 
 
 def delete_tag(key: str) -> None:
-    current_client().delete_tag(run_id_for_logging(), key)
+    _run_write("delete_tag", run_id=run_id_for_logging(), key=key)
 
 
-def flush() -> None:
-    """Block until every buffered metric is stored; raise if a background write failed."""
-    batcher = session.current().batcher
-    if batcher is not None:
-        batcher.flush()
+def _run_write(name: str, **args: Any) -> None:
+    """A run operation through the journal: stored now while the store answers (its
+    refusals raise), journaled while it cannot be reached."""
+    from cairn.tracking.journal import CALLS
+
+    current = session.current()
+    journal = current.journal()
+    if journal is None:
+        CALLS[name](current.client(), None, args)
+    else:
+        journal.call(name, **args)
+
+
+def flush(timeout: float | None = None) -> bool:
+    """Store every buffered metric; whether everything reached the store.
+
+    While the store cannot be reached, what is buffered waits in the journal: `flush`
+    returns False at once, or waits up to `timeout` seconds for the store to come back.
+    Raises what the store refused (a deleted run, a changed param)."""
+    current = session.current()
+    if current.batcher is not None:
+        current.batcher.flush()
+    journal = current.started_journal
+    return True if journal is None else journal.flush(timeout)
 
 
 # -- search ------------------------------------------------------------------------------------
@@ -471,5 +544,9 @@ def _end_all_runs(status: str) -> None:
         while current.local.runs:
             end_run(status)
     finally:
-        if current.batcher is not None:
-            current.batcher.close()
+        try:
+            if current.batcher is not None:
+                current.batcher.close()
+        finally:
+            if current.started_journal is not None:
+                current.started_journal.close()

@@ -1,9 +1,19 @@
-"""The fluent artifact functions: the Client's, applied to the active run."""
+"""The fluent artifact functions: the Client's, applied to the active run.
+
+Files, folders, texts and dicts logged while the store cannot be reached are copied into
+the journal and uploaded when it is back (see cairn.tracking.journal)."""
 
 from __future__ import annotations
 
+import os
+import shutil
+from collections.abc import Callable
 from typing import Any
 
+from cairn.artifact_paths import safe_relative
+from cairn.tracking import artifact_formats as formats
+from cairn.tracking import session
+from cairn.tracking.client import Client
 from cairn.tracking.fluent import current_client, run_id_for_logging
 
 
@@ -13,22 +23,64 @@ def log_artifact(local_path: str, artifact_path: str | None = None) -> None:
     Example:
         >>> cairn.log_artifact("confusion.png", artifact_path="plots")
     """
-    current_client().log_artifact(run_id_for_logging(), local_path, artifact_path)
+
+    def fill(folder: str) -> str | None:
+        shutil.copy2(local_path, os.path.join(folder, os.path.basename(local_path)))
+        return artifact_path
+
+    if not os.path.isfile(local_path):  # refused now, not when the store is back
+        raise FileNotFoundError(f"No file to log as an artifact: {local_path}")
+    _log(lambda client, run_id: client.log_artifact(run_id, local_path, artifact_path), fill)
 
 
 def log_artifacts(local_dir: str, artifact_path: str | None = None) -> None:
     """Copy a local directory's contents into the active run's artifacts."""
-    current_client().log_artifacts(run_id_for_logging(), local_dir, artifact_path)
+
+    def fill(folder: str) -> str | None:
+        shutil.copytree(local_dir, folder, dirs_exist_ok=True)
+        return artifact_path
+
+    if not os.path.isdir(local_dir):
+        raise FileNotFoundError(f"No directory to log as artifacts: {local_dir}")
+    _log(lambda client, run_id: client.log_artifacts(run_id, local_dir, artifact_path), fill)
 
 
 def log_text(text: str, artifact_file: str) -> None:
     """Store text as a file of the active run, e.g. `cairn.log_text(report, "report.md")`."""
-    current_client().log_text(run_id_for_logging(), text, artifact_file)
+    _log(
+        lambda client, run_id: client.log_text(run_id, text, artifact_file),
+        _object_in(artifact_file, lambda path: formats.write_text(path, text)),
+    )
 
 
 def log_dict(dictionary: Any, artifact_file: str) -> None:
     """Store a dict as JSON (or YAML for .yaml/.yml) in the active run."""
-    current_client().log_dict(run_id_for_logging(), dictionary, artifact_file)
+    _log(
+        lambda client, run_id: client.log_dict(run_id, dictionary, artifact_file),
+        _object_in(artifact_file, lambda path: formats.write_dict(path, dictionary)),
+    )
+
+
+def _object_in(artifact_file: str, write: Callable[[str], None]) -> Callable[[str], str | None]:
+    """How a journal folder gets the file an object is written to."""
+    directory, name = os.path.split(safe_relative(artifact_file))
+
+    def fill(folder: str) -> str | None:
+        write(os.path.join(folder, name))
+        return directory or None
+
+    return fill
+
+
+def _log(now: Callable[[Client, str], None], fill: Callable[[str], str | None]) -> None:
+    current = session.current()
+    run_id = run_id_for_logging()
+    client = current.client()
+    journal = current.journal()
+    if journal is None:
+        now(client, run_id)
+    else:
+        journal.artifacts(run_id, lambda: now(client, run_id), fill)
 
 
 def log_figure(

@@ -23,12 +23,13 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from cairn import env
-from cairn.store.uri import StoreCache, default_tracking_uri
+from cairn.store.uri import StoreCache, default_tracking_uri, local_tracking_uri
 
 if TYPE_CHECKING:
     from cairn.tracking.batcher import MetricBatcher
     from cairn.tracking.client import Client
     from cairn.tracking.fluent import ActiveRun
+    from cairn.tracking.journal import Journal
     from cairn.tracking.shared_capture import SharedCapture
 
 
@@ -51,6 +52,7 @@ class FluentSession:
         self.local = RunStack()
         self.checked_keys: set[str] = set()  # metric keys already validated
         self.batcher: MetricBatcher | None = None
+        self._journal: Journal | None = None
         self._client: Client | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._capture: SharedCapture | None = None
@@ -58,6 +60,8 @@ class FluentSession:
 
     @property
     def tracking_uri(self) -> str:
+        if env.offline():  # CAIRN_MODE=offline: everything to the local store, for `cairn sync`
+            return local_tracking_uri()
         return self.explicit_uri or default_tracking_uri()
 
     def client(self) -> Client:
@@ -76,10 +80,29 @@ class FluentSession:
             if self.batcher is None:
                 from cairn.tracking.batcher import MetricBatcher
 
-                self.batcher = MetricBatcher(
-                    self.client().log_metric_points, env.async_metric_flush_seconds()
-                )
+                journal = self.journal()
+                write = journal.write_points if journal else self.client().log_metric_points
+                self.batcher = MetricBatcher(write, env.async_metric_flush_seconds())
             return self.batcher
+
+    def journal(self) -> Journal | None:
+        """The on-disk journal every batch passes through (None with CAIRN_DURABILITY=none)."""
+        journal = self._journal
+        if journal is None and env.durability() != "none":
+            with self._lock:
+                if self._journal is None:
+                    from cairn.tracking.journal import Journal
+
+                    self._journal = Journal(
+                        self.tracking_uri, self.client(), fsync=env.durability() == "fsync"
+                    )
+                journal = self._journal
+        return journal
+
+    @property
+    def started_journal(self) -> Journal | None:
+        """The journal if this session has started one."""
+        return self._journal
 
     def background(self) -> ThreadPoolExecutor:
         """One worker thread for the bookkeeping a run does beside the user's code."""
@@ -116,14 +139,19 @@ class FluentSession:
         return child
 
     def close(self) -> None:
-        """Store every buffered point and stop the background threads (raising a write error)."""
-        batcher, executor = self.batcher, self._executor
+        """Store every buffered point and stop the background threads (raising a write error);
+        what an unreachable store could not take stays in the journal."""
+        batcher, executor, journal = self.batcher, self._executor, self._journal
         try:
             if batcher is not None:
                 batcher.close()
         finally:
-            if executor is not None:
-                executor.shutdown(wait=True)
+            try:
+                if executor is not None:
+                    executor.shutdown(wait=True)
+            finally:
+                if journal is not None:
+                    journal.close()
 
 
 class Process:
