@@ -8,7 +8,9 @@ from cairn.cli import model_registry  # noqa: F401 - adds the registry commands 
 from cairn.cli.db import db
 from cairn.cli.lineage import lineage
 from cairn.cli.models import models
+from cairn.cli.relay import relay
 from cairn.cli.server import server, ui
+from cairn.cli.sync import sync
 from cairn.cli.users import users
 
 
@@ -21,6 +23,8 @@ def cli() -> None:
 cli.add_command(db)
 cli.add_command(lineage)
 cli.add_command(models)
+cli.add_command(relay)
 cli.add_command(server)
+cli.add_command(sync)
 cli.add_command(ui)
 cli.add_command(users)
