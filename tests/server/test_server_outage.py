@@ -62,6 +62,7 @@ def test_training_goes_on_through_an_outage_and_everything_arrives_once(
         cairn.set_tag("phase", "outage")
         cairn.log_text("written while the server was down", "notes/outage.txt")
         cairn.log_dict({"lr": 0.1}, "config.json")
+        cairn.log_metric("checkpoint", 1.0, synchronous=True)  # journaled, not raised
         assert cairn.flush() is False  # waiting in the journal, not lost
     with cairn.start_run(run_name="started-offline") as offline:
         cairn.log_params({"seed": 7})
@@ -80,6 +81,7 @@ def test_training_goes_on_through_an_outage_and_everything_arrives_once(
     assert first.info.status == "FINISHED"
     assert first.data.params == {"lr": "0.1", "depth": "5"}
     assert first.data.tags["phase"] == "outage"
+    assert first.data.metrics["checkpoint"] == 1.0
     history = stored.get_metric_history(run.info.run_id, "loss")
     assert [m.step for m in history] == list(range(2 * POINTS))  # each point once
     second = stored.get_run(offline.info.run_id)  # the id this process made

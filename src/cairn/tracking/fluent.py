@@ -402,7 +402,12 @@ def log_metric(
     batcher = current.batcher
     if synchronous or batcher is None:
         if synchronous or not env.async_logging_enabled():
-            current.client().log_metric_points([(run_id, key, value, timestamp, step)])
+            point = [(run_id, key, value, timestamp, step)]
+            journal = current.journal()
+            if journal is None:
+                current.client().log_metric_points(point)
+            else:  # stored now while the store answers; journaled while it cannot be reached
+                journal.write_points(point)
             return
         batcher = current.metric_batcher()
         session.install_exit_hooks(_end_all_runs)
