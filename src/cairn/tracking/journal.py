@@ -216,6 +216,9 @@ class Journal:
         return applied
 
     def _now(self, attempt: Callable[[], Any]) -> tuple[bool, Any]:
+        """Run `attempt` now, after what is in flight, unless the store is unreachable."""
+        if self.online and self.pending:
+            self._drain(raise_refusals=True)  # a batch the writer is sending goes first
         if self.online and not self.pending:
             try:
                 return True, attempt()
