@@ -215,6 +215,8 @@ def start_run(
         active.start_system_metrics()
     stack.append(active)
     current.local.run_id = current.last_run_id = active.info.run_id
+    if env.async_logging_enabled():
+        current.metric_batcher()  # its writer starts now, not in the first log_metric
     session.install_exit_hooks(_end_all_runs)
     return active
 

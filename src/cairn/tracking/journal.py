@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 from cairn import env
 from cairn.entities import Param, RunStatus, RunTag
 from cairn.store.base import MetricPoint
+from cairn.store.retries import failing_fast
 from cairn.tracking import journal_format as fmt
 from cairn.tracking.faults import is_transient
 
@@ -221,7 +222,8 @@ class Journal:
             self._drain(raise_refusals=True)  # a batch the writer is sending goes first
         if self.online and not self.pending:
             try:
-                return True, attempt()
+                with failing_fast():
+                    return True, attempt()
             except Exception as error:
                 if not is_transient(error):
                     raise
@@ -247,10 +249,6 @@ class Journal:
         except OSError as error:
             self._disk_failed(error)
             offset = -1
-        else:
-            if self._disk_error is not None:
-                self._disk_error = None
-                _log.warning("Cairn's journal at %s is writable again.", self.directory)
         length = len(data) - fmt.HEADER.size
         keep = offset < 0 or len(self.pending) < KEEP_IN_MEMORY
         self.pending.append(Entry(seq, key, op, offset, length, body if keep else None))
@@ -311,6 +309,8 @@ class Journal:
         return start + fmt.HEADER.size
 
     def _disk_failed(self, error: OSError) -> None:
+        """Say once (a nearly full disk fails large batches and takes small records, so
+        it would flap) that a crash could now lose what is buffered."""
         if self._disk_error is None:
             _log.warning(
                 "Cairn cannot write its journal at %s (%s). Logging goes on, and what is "
@@ -371,11 +371,12 @@ class Journal:
         return True
 
     def _apply(self, entry: Entry, body: Any) -> None:
-        if entry.op == "points":
-            self._client.log_metric_points(body, idempotency_key=entry.key)
-        else:
-            name, args = body
-            CALLS[name](self._client, entry.key, args)
+        with failing_fast():  # the journal is the retry: notice an outage at once
+            if entry.op == "points":
+                self._client.log_metric_points(body, idempotency_key=entry.key)
+            else:
+                name, args = body
+                CALLS[name](self._client, entry.key, args)
 
     def _acknowledge(self, seq: int) -> None:
         with self._lock:

@@ -44,6 +44,7 @@ except ImportError as missing:  # pragma: no cover - urllib3 comes with boto3 an
 
 from cairn import env
 from cairn.exceptions import CairnError, InvalidParameterValueError, error_for_code
+from cairn.store import retries as store_retries
 from cairn.version import __version__
 
 JSON = "application/json"
@@ -316,7 +317,7 @@ class HttpSession:
         """Sleep before the next attempt and return True, or return False when the retries
         or the time allowed for them are spent."""
         policy = self.retry
-        if retries >= policy.max_retries:
+        if retries >= policy.max_retries or not store_retries.allowed():
             return False
         delay = policy.wait(retries, retry_after)
         if time.monotonic() - started + delay > policy.deadline:
