@@ -29,7 +29,7 @@ def test_points_keep_nan_and_infinities_through_the_file() -> None:
         (run, "loss", math.inf, 3, 2),
         (run, "loss", -math.inf, 4, 3),
     ]
-    [(_, _, record)] = list(fmt.records(fmt.encode_points(7, "k.7", points)))
+    [(_, _, record)] = list(fmt.records(b"".join(fmt.encode_points(7, "k.7", points))))
     assert (record["op"], record["seq"], record["key"]) == ("points", 7, "k.7")
     decoded = fmt.decode_points(record["points"])
     assert decoded[0] == points[0]
@@ -75,7 +75,7 @@ def test_a_batch_is_stored_once_whichever_step_its_process_died_after(
     key = f"{DEAD}.1"
     records = [
         fmt.encode({"op": "open", "run": run_id, "ts": 1_000}),
-        fmt.encode_points(1, key, points),
+        b"".join(fmt.encode_points(1, key, points)),
     ]
     if died_after in ("sent", "acknowledged"):
         client.log_metric_points(points, idempotency_key=key)

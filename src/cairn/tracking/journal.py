@@ -243,13 +243,13 @@ class Journal:
         record = {"op": "call", "seq": seq, "key": key, "name": name, "args": args}
         self._add(seq, key, "call", fmt.encode(_jsonable(record)), (name, args))
 
-    def _add(self, seq: int, key: str, op: str, data: bytes, body: Any) -> None:
+    def _add(self, seq: int, key: str, op: str, data: bytes | list[bytes], body: Any) -> None:
         try:
             offset = self._append(data)
         except OSError as error:
             self._disk_failed(error)
             offset = -1
-        length = len(data) - fmt.HEADER.size
+        length = (len(data) if isinstance(data, bytes) else sum(map(len, data))) - fmt.HEADER.size
         keep = offset < 0 or len(self.pending) < KEEP_IN_MEMORY
         self.pending.append(Entry(seq, key, op, offset, length, body if keep else None))
 
@@ -291,21 +291,25 @@ class Journal:
     def _path(self, name: str | None = None) -> str:
         return os.path.join(self.directory, (name or self._name) + fmt.SUFFIX)
 
-    def _append(self, data: bytes) -> int:
+    def _append(self, data: bytes | list[bytes]) -> int:
         """Append whole records; the payload offset of the first. On failure the file is cut
         back, so a half-written record never stays in it."""
+        parts = [data] if isinstance(data, bytes) else data
         start = self._size
+        total = sum(len(part) for part in parts)
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(self._fd, view) :]
+            written = os.writev(self._fd, parts)
+            if written < total:  # rare: finish what a short write left
+                rest = memoryview(b"".join(parts))[written:]
+                while rest:
+                    rest = rest[os.write(self._fd, rest) :]
             if self._fsync:
                 os.fsync(self._fd)
         except OSError:
             with contextlib.suppress(OSError):
                 os.ftruncate(self._fd, start)
             raise
-        self._size = start + len(data)
+        self._size = start + total
         return start + fmt.HEADER.size
 
     def _disk_failed(self, error: OSError) -> None:
@@ -497,8 +501,8 @@ class Journal:
                 seq = self._seq = self._seq + 1
                 if record["op"] == "points":
                     points = fmt.decode_points(record["points"])
-                    data = fmt.encode_points(seq, record["key"], points)
-                    self._add(seq, record["key"], "points", data, points)
+                    parts = fmt.encode_points(seq, record["key"], points)
+                    self._add(seq, record["key"], "points", parts, points)
                 else:
                     self._journal_call(record["name"], record["args"], record["key"])
             for run_id, last in open_runs.items():

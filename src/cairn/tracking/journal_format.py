@@ -30,6 +30,7 @@ from cairn.store.base import MetricPoint
 HEADER = struct.Struct("<II")
 SUFFIX = ".journal"
 _NON_FINITE = b"null"  # how orjson writes NaN and infinities
+_CLOSE = b"}"
 
 
 def frame(payload: bytes) -> bytes:
@@ -40,13 +41,15 @@ def encode(record: dict[str, Any]) -> bytes:
     return frame(orjson.dumps(record))
 
 
-def encode_points(seq: int, key: str, points: Sequence[MetricPoint]) -> bytes:
-    """A `points` record, built without a dict per point (this runs for every batch)."""
+def encode_points(seq: int, key: str, points: Sequence[MetricPoint]) -> list[bytes]:
+    """A `points` record as parts to write together (a batch is a megabyte: joining its
+    parts would copy it twice). Built without a dict per point (this runs for every batch)."""
     data = orjson.dumps(points)
     if _NON_FINITE in data:
         data = orjson.dumps(jsonable_points(points))
-    head = orjson.dumps({"op": "points", "seq": seq, "key": key})
-    return frame(head[:-1] + b',"points":' + data + b"}")
+    head = orjson.dumps({"op": "points", "seq": seq, "key": key})[:-1] + b',"points":'
+    checksum = zlib.crc32(_CLOSE, zlib.crc32(data, zlib.crc32(head)))
+    return [HEADER.pack(len(head) + len(data) + 1, checksum), head, data, _CLOSE]
 
 
 def decode_points(raw: list[list[Any]]) -> list[MetricPoint]:
