@@ -45,7 +45,7 @@ def _stored(server: LiveServer) -> SqlTrackingStore:
 
 
 def test_training_goes_on_through_an_outage_and_everything_arrives_once(
-    server: LiveServer, fast_failures: Path
+    server: LiveServer, fast_failures: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     cairn.set_tracking_uri(f"http://127.0.0.1:{server.port}")
     cairn.set_experiment("outage")
@@ -72,6 +72,9 @@ def test_training_goes_on_through_an_outage_and_everything_arrives_once(
         for step in range(POINTS):
             cairn.log_metric("acc", step / POINTS, step=step)
     assert cairn.flush() is False
+    said = [r.getMessage() for r in caplog.records if "cannot reach" in r.getMessage()]
+    assert len(said) == 1  # once, however many calls found the server gone
+    assert "metric point(s) wait in the journal" in said[0]
 
     server.start_again()
     assert cairn.flush(timeout=60) is True

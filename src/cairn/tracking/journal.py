@@ -72,6 +72,7 @@ class Entry:
     offset: int  # of the payload in the segment; -1 when the disk refused it
     length: int
     body: Any
+    points: int = 0  # metric points it carries, for saying how much waits
     adopted: bool = False  # a dead process's: its refusals are reported, not raised here
 
 
@@ -144,6 +145,7 @@ class Journal:
         self.directory = directory_for(tracking_uri)
         self.tracking_uri = tracking_uri
         self.pending: deque[Entry] = deque()
+        self.waiting_points = 0  # metric points in `pending`
         self.online = True
         self.error: BaseException | None = None  # a refusal met in the background
         self._client = client
@@ -251,7 +253,9 @@ class Journal:
             offset = -1
         length = (len(data) if isinstance(data, bytes) else sum(map(len, data))) - fmt.HEADER.size
         keep = offset < 0 or len(self.pending) < KEEP_IN_MEMORY
-        self.pending.append(Entry(seq, key, op, offset, length, body if keep else None))
+        points = len(body) if op == "points" else len(body[1].get("points") or ())
+        self.pending.append(Entry(seq, key, op, offset, length, body if keep else None, points))
+        self.waiting_points += points
 
     def _track(self, points: list[MetricPoint]) -> None:
         runs = self._open_runs
@@ -360,14 +364,14 @@ class Journal:
                             self._go_offline(error)
                             return False
                         with self._lock:
-                            self.pending.popleft()
+                            self.waiting_points -= self.pending.popleft().points
                         delivered = entry.seq
                         if raise_refusals and not entry.adopted:
                             raise
                         self._refused(error, entry.adopted)
                         continue
                     with self._lock:
-                        self.pending.popleft()
+                        self.waiting_points -= self.pending.popleft().points
                     delivered = entry.seq
             finally:
                 if delivered:
@@ -394,16 +398,17 @@ class Journal:
     def _go_offline(self, error: BaseException) -> None:
         with self._lock:
             self.online = False
-            waiting = len(self.pending)
+            waiting = len(self.pending), self.waiting_points
             warn = not self._warned_offline
             self._warned_offline = True
         if warn:
             _log.warning(
                 "Cairn cannot reach the tracking store %s (%s). Training goes on: %d "
-                "batch(es) wait in the journal %s and are sent when it is back.",
+                "record(s) with %d metric point(s) wait in the journal %s and are sent when "
+                "it is back.",
                 self.tracking_uri,
                 error,
-                waiting,
+                *waiting,
                 self.directory,
             )
         self._start_deliverer()
@@ -542,10 +547,12 @@ class Journal:
         self._wake.set()
         if not delivered:
             _log.warning(
-                "Cairn could not reach %s: %d batch(es) stay in the journal %s; the next "
-                "process on this tracking URI, or `cairn sync`, delivers them.",
+                "Cairn could not reach %s: %d record(s) with %d metric point(s) stay in the "
+                "journal %s; the next process on this tracking URI, or `cairn sync`, "
+                "delivers them.",
                 self.tracking_uri,
                 len(self.pending),
+                self.waiting_points,
                 self.directory,
             )
         if self._send_lock.acquire(timeout=1.0):
