@@ -28,6 +28,9 @@ def quiet_environment(**extra: str) -> dict[str, str]:
         "CAIRN_CAPTURE_SOURCE": "false",
         "CAIRN_CAPTURE_ENVIRONMENT": "false",
         "MLFLOW_DISABLE_TELEMETRY": "true",
+        # mlflow prints two lines a run to stdout, a pipe read only at the end: after about
+        # 384 runs it fills (64 KiB) and the training process blocks in end_run.
+        "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true",
         **extra,
     }
     for name in ("CAIRN_TRACKING_URI", "CAIRN_JOURNAL_DIR", "MLFLOW_TRACKING_URI"):
