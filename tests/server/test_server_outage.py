@@ -14,6 +14,7 @@ import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from live_server import LiveServer, start_server
 
@@ -69,6 +70,8 @@ def test_training_goes_on_through_an_outage_and_everything_arrives_once(
         weights = fast_failures / "weights.bin"
         weights.write_bytes(bytes(range(256)) * 64)
         cairn.log_artifact(str(weights), "model")
+        train = cairn.data.from_numpy(np.arange(12).reshape(4, 3), name="train")
+        cairn.log_input(train, context="training")
         for step in range(POINTS):
             cairn.log_metric("acc", step / POINTS, step=step)
     assert cairn.flush() is False
@@ -91,6 +94,9 @@ def test_training_goes_on_through_an_outage_and_everything_arrives_once(
     assert (second.info.run_name, second.info.status) == ("started-offline", "FINISHED")
     assert second.data.params == {"seed": "7"}
     assert len(stored.get_metric_history(offline.info.run_id, "acc")) == POINTS
+    [used] = second.inputs.dataset_inputs
+    assert (used.dataset.name, used.dataset.digest) == ("train", train.digest)
+    assert {t.key: t.value for t in used.tags}["mlflow.data.context"] == "training"
     assert second.info.experiment_id == first.info.experiment_id
     stored.close()
     files = {p.relative_to(server.destination).as_posix(): p for p in server.destination.rglob("*")}

@@ -47,6 +47,26 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+def dataset_input(
+    dataset: DatasetEntity | data.Dataset,
+    context: str | None = None,
+    tags: Mapping[str, Any] | None = None,
+) -> DatasetInput:
+    """What `log_input` stores: the dataset's entity, with `context` as the
+    `mlflow.data.context` input tag and `tags` beside it."""
+    if isinstance(dataset, DatasetEntity):
+        entity = dataset
+    elif hasattr(dataset, "to_entity"):
+        entity = dataset.to_entity()
+    else:
+        raise InvalidParameterValueError(
+            f"log_input takes a cairn.data Dataset or an entity, not {type(dataset)}."
+        )
+    input_tags = [InputTag(DATASET_CONTEXT_TAG, context)] if context is not None else []
+    input_tags += [InputTag(str(k), str(v)) for k, v in (tags or {}).items()]
+    return DatasetInput(entity, tuple(input_tags))
+
+
 class Client(ArtifactLogging, LoggedModelClient, RegistryClient, PredictionLogging):
     """Talks to one tracking store.
 
@@ -263,17 +283,7 @@ class Client(ArtifactLogging, LoggedModelClient, RegistryClient, PredictionLoggi
         Example:
             >>> client.log_input(run_id, cairn.data.from_path("train.csv"), context="training")
         """
-        if isinstance(dataset, DatasetEntity):
-            entity = dataset
-        elif hasattr(dataset, "to_entity"):
-            entity = dataset.to_entity()
-        else:
-            raise InvalidParameterValueError(
-                f"log_input takes a cairn.data Dataset or an entity, not {type(dataset)}."
-            )
-        input_tags = [InputTag(DATASET_CONTEXT_TAG, context)] if context is not None else []
-        input_tags += [InputTag(str(k), str(v)) for k, v in (tags or {}).items()]
-        self.store.log_inputs(run_id, [DatasetInput(entity, tuple(input_tags))])
+        self.store.log_inputs(run_id, [dataset_input(dataset, context, tags)])
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         """Every point of a metric, ordered by step then timestamp."""

@@ -433,29 +433,29 @@ def log_metrics(
 def log_param(key: str, value: Any, synchronous: bool | None = None) -> Any:
     """Log a param (stored now). Logging it again with another value raises
     INVALID_PARAMETER_VALUE and keeps the first value."""
-    _run_write("log_batch", run_id=run_id_for_logging(), params={key: str(value)})
+    run_write("log_batch", run_id=run_id_for_logging(), params={key: str(value)})
     return value
 
 
 def log_params(params: Mapping[str, Any], synchronous: bool | None = None) -> None:
     values = {k: str(v) for k, v in params.items()}
-    _run_write("log_batch", run_id=run_id_for_logging(), params=values)
+    run_write("log_batch", run_id=run_id_for_logging(), params=values)
 
 
 def set_tag(key: str, value: Any, synchronous: bool | None = None) -> None:
-    _run_write("log_batch", run_id=run_id_for_logging(), tags={key: str(value)})
+    run_write("log_batch", run_id=run_id_for_logging(), tags={key: str(value)})
 
 
 def set_tags(tags: Mapping[str, Any], synchronous: bool | None = None) -> None:
     values = {k: str(v) for k, v in tags.items()}
-    _run_write("log_batch", run_id=run_id_for_logging(), tags=values)
+    run_write("log_batch", run_id=run_id_for_logging(), tags=values)
 
 
 def delete_tag(key: str) -> None:
-    _run_write("delete_tag", run_id=run_id_for_logging(), key=key)
+    run_write("delete_tag", run_id=run_id_for_logging(), key=key)
 
 
-def _run_write(name: str, **args: Any) -> None:
+def run_write(name: str, **args: Any) -> None:
     """A run operation through the journal: stored now while the store answers (its
     refusals raise), journaled while it cannot be reached."""
     from cairn.tracking.journal import CALLS

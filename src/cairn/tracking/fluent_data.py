@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from cairn.tracking.fluent import current_client, run_id_for_logging
+from cairn.tracking.fluent import run_id_for_logging
 
 if TYPE_CHECKING:
     from cairn import data
@@ -26,4 +26,9 @@ def log_input(
         >>> with cairn.start_run():
         ...     cairn.log_input(dataset, context="training")
     """
-    current_client().log_input(run_id_for_logging(), dataset, context, tags)
+    from cairn import wire
+    from cairn.tracking.client import dataset_input
+    from cairn.tracking.fluent import run_write
+
+    encoded = wire.dataset_input(dataset_input(dataset, context, tags))
+    run_write("log_inputs", run_id=run_id_for_logging(), datasets=[encoded])

@@ -31,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from cairn import env
+from cairn import env, wire
 from cairn.entities import Param, RunStatus, RunTag
 from cairn.store.base import MetricPoint
 from cairn.store.retries import failing_fast
@@ -128,7 +128,12 @@ def _log_artifacts(client: Client, key: str | None, args: dict[str, Any]) -> Non
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def _log_inputs(client: Client, key: str | None, args: dict[str, Any]) -> None:
+    client.log_inputs(args["run_id"], wire.parse_dataset_inputs(args["datasets"]))
+
+
 CALLS: dict[str, Callable[..., Any]] = {
+    "log_inputs": _log_inputs,
     "log_artifacts": _log_artifacts,
     "create_run": _create_run,
     "log_batch": _log_batch,
