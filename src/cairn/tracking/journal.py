@@ -360,6 +360,8 @@ class Journal:
                             self.online = True
                             self._drained.notify_all()
                             break
+                        if self._fd < 0:
+                            return False  # closed: what waits stays in the segment file
                         entry = self.pending[0]
                         body = self._body(entry)
                     try:
