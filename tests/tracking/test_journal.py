@@ -186,3 +186,21 @@ def test_offline_mode_logs_to_the_local_store_whatever_the_uri(
     session.reset()
     local = Client(f"sqlite:///{workdir / 'cairn-data' / 'cairn.db'}")
     assert local.get_run(run.info.run_id).data.params == {"mode": "offline"}
+
+
+def test_a_journal_folder_that_cannot_be_written_warns_and_logging_goes_on(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    blocked = workdir / "not-a-folder"
+    blocked.write_text("a file where the journal's folder would go")
+    monkeypatch.setenv("CAIRN_JOURNAL_DIR", str(blocked))
+    with cairn.start_run() as run:
+        for step in range(100):
+            cairn.log_metric("loss", float(step), step=step)
+        cairn.log_param("lr", 0.1)
+    session.reset()
+    said = [r.getMessage() for r in caplog.records if "cannot start its journal" in r.getMessage()]
+    assert len(said) == 1
+    stored = Client().get_run(run.info.run_id)
+    assert stored.data.params == {"lr": "0.1"} and stored.info.status == "FINISHED"
+    assert len(Client().get_metric_history(run.info.run_id, "loss")) == 100

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import random
 
+RUN_NAME_TAG = "mlflow.runName"  # where MLflow keeps a run's name among its tags
+
 _ADJECTIVES = (
     "amber",
     "bold",

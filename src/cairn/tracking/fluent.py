@@ -33,7 +33,6 @@ if TYPE_CHECKING:
     from cairn.tracking.system_metrics import SystemMetricsSampler
 
 PARENT_RUN_TAG = "mlflow.parentRunId"
-RUN_NAME_TAG = "mlflow.runName"
 NOTE_TAG = "mlflow.note.content"
 DEFAULT_EXPERIMENT_ID = "0"
 SEARCH_MAX_RESULTS_PANDAS = 100_000
@@ -236,7 +235,7 @@ def _create_run(
 
     tags = {USER_TAG: current_user(), **tags}
     run_id, start_time = new_run_id(), now_ms()
-    run_name = name or tags.get(RUN_NAME_TAG) or run_names.generate()
+    run_name = name or tags.get(run_names.RUN_NAME_TAG) or run_names.generate()
     applied, created = journal.call(
         "create_run",
         experiment_id=experiment_id,
@@ -259,7 +258,7 @@ def _create_run(
             artifact_uri="",
             lifecycle_stage="active",
         )
-        run = Run(info, RunData(tags={**tags, RUN_NAME_TAG: run_name}))
+        run = Run(info, RunData(tags={**tags, run_names.RUN_NAME_TAG: run_name}))
     journal.opened(run.info.run_id, run.info.start_time)
     return run
 
@@ -551,9 +550,4 @@ def _end_all_runs(status: str) -> None:
         while current.local.runs:
             end_run(status)
     finally:
-        try:
-            if current.batcher is not None:
-                current.batcher.close()
-        finally:
-            if current.started_journal is not None:
-                current.started_journal.close()
+        current.close_writers()

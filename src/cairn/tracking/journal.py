@@ -172,7 +172,7 @@ class Journal:
         os.makedirs(self.directory, exist_ok=True)
         with self._lock:
             self._start_segment()
-        if self._orphans() and self.adopt_orphans():
+        if self.adopt_orphans():
             self._start_deliverer()
 
     # -- writing -----------------------------------------------------------------------------

@@ -13,6 +13,7 @@ This module is the one place that holds the process's tracking state.
 from __future__ import annotations
 
 import atexit
+import logging
 import os
 import signal
 import sys
@@ -53,6 +54,7 @@ class FluentSession:
         self.checked_keys: set[str] = set()  # metric keys already validated
         self.batcher: MetricBatcher | None = None
         self._journal: Journal | None = None
+        self._journal_refused = False  # its folder could not be written
         self._client: Client | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._capture: SharedCapture | None = None
@@ -86,16 +88,27 @@ class FluentSession:
             return self.batcher
 
     def journal(self) -> Journal | None:
-        """The on-disk journal every batch passes through (None with CAIRN_DURABILITY=none)."""
+        """The on-disk journal every batch passes through (None with CAIRN_DURABILITY=none,
+        or when its folder cannot be written: then logging goes on in memory, with a
+        warning, rather than failing the training script)."""
         journal = self._journal
-        if journal is None and env.durability() != "none":
+        if journal is None and not self._journal_refused and env.durability() != "none":
             with self._lock:
-                if self._journal is None:
+                if self._journal is None and not self._journal_refused:
                     from cairn.tracking.journal import Journal
 
-                    self._journal = Journal(
-                        self.tracking_uri, self.client(), fsync=env.durability() == "fsync"
-                    )
+                    try:
+                        self._journal = Journal(
+                            self.tracking_uri, self.client(), fsync=env.durability() == "fsync"
+                        )
+                    except OSError as error:
+                        self._journal_refused = True
+                        logging.getLogger("cairn.journal").warning(
+                            "Cairn cannot start its journal (%s); logging goes on without "
+                            "it, so an unreachable server or a crash can lose what is "
+                            "buffered.",
+                            error,
+                        )
                 journal = self._journal
         return journal
 
@@ -138,20 +151,23 @@ class FluentSession:
         child.experiment_id = self.experiment_id
         return child
 
-    def close(self) -> None:
-        """Store every buffered point and stop the background threads (raising a write error);
-        what an unreachable store could not take stays in the journal."""
-        batcher, executor, journal = self.batcher, self._executor, self._journal
+    def close_writers(self) -> None:
+        """Store every buffered point: the batcher's, then what waits in the journal
+        (raising a write error); what an unreachable store could not take stays journaled."""
         try:
-            if batcher is not None:
-                batcher.close()
+            if self.batcher is not None:
+                self.batcher.close()
         finally:
-            try:
-                if executor is not None:
-                    executor.shutdown(wait=True)
-            finally:
-                if journal is not None:
-                    journal.close()
+            if self._journal is not None:
+                self._journal.close()
+
+    def close(self) -> None:
+        """The writers, then the background worker."""
+        try:
+            self.close_writers()
+        finally:
+            if self._executor is not None:
+                self._executor.shutdown(wait=True)
 
 
 class Process:

@@ -90,7 +90,6 @@ _PARAMS_OF_RUN = Prepared(
 
 DEFAULT_EXPERIMENT_ID = "0"
 DEFAULT_EXPERIMENT_NAME = "Default"
-RUN_NAME_TAG = "mlflow.runName"
 
 
 def _now_ms() -> int:
@@ -339,14 +338,14 @@ class SqlTrackingStore(
     ) -> Run:
         chosen_id = None if run_id is None else check.client_run_id(run_id)
         tag_rows = {t.key: _tag_value(t) for t in tags}
-        named = tag_rows.get(RUN_NAME_TAG)
+        named = tag_rows.get(run_names.RUN_NAME_TAG)
         if run_name and named is not None and named != run_name:
             raise InvalidParameterValueError(
-                f"Both run_name ({run_name!r}) and the {RUN_NAME_TAG} tag ({named!r}) were "
-                "given, with different values."
+                f"Both run_name ({run_name!r}) and the {run_names.RUN_NAME_TAG} tag "
+                f"({named!r}) were given, with different values."
             )
         name = check.run_name(run_name or named or run_names.generate())
-        tag_rows[RUN_NAME_TAG] = name
+        tag_rows[run_names.RUN_NAME_TAG] = name
         start = check.integer("start_time", start_time, minimum=0)
         user = check.user_id(user_id or "")
         run_id = chosen_id or new_run_id()
@@ -442,7 +441,7 @@ class SqlTrackingStore(
                 dialects.upsert(
                     conn,
                     tags_table,
-                    [{"run_uuid": run_id, "key": RUN_NAME_TAG, "value": values["name"]}],
+                    [{"run_uuid": run_id, "key": run_names.RUN_NAME_TAG, "value": values["name"]}],
                     ("run_uuid", "key"),
                 )
             return loading.run_info(_RUN_INFO.first(conn, {"run": run_id}))
@@ -535,7 +534,7 @@ class SqlTrackingStore(
             if tag_rows:
                 dialects.upsert(conn, tags_table, tag_rows, ("run_uuid", "key"))
                 for row in tag_rows:
-                    if row["key"] == RUN_NAME_TAG:
+                    if row["key"] == run_names.RUN_NAME_TAG:
                         _UPDATE_RUN.execute(
                             conn,
                             {"status": None, "end_time": None, "name": row["value"], "run": run_id},
