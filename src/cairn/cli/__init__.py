@@ -6,6 +6,7 @@ import click
 
 from cairn.cli import model_registry  # noqa: F401 - adds the registry commands to `models`
 from cairn.cli.db import db
+from cairn.cli.interchange import export, import_
 from cairn.cli.lineage import lineage
 from cairn.cli.models import models
 from cairn.cli.relay import relay
@@ -21,6 +22,8 @@ def cli() -> None:
 
 
 cli.add_command(db)
+cli.add_command(export)
+cli.add_command(import_)
 cli.add_command(lineage)
 cli.add_command(models)
 cli.add_command(relay)
