@@ -20,6 +20,7 @@ from cairn.entities import (
     Experiment,
     LifecycleStage,
     LoggedModel,
+    LoggedModelMetric,
     LoggedModelOutput,
     ModelVersion,
     RegisteredModel,
@@ -193,9 +194,9 @@ class SqlImports(SqlTransactions):
     ) -> None:
         def work(conn: Connection) -> None:
             if items:
-                inputs.log(conn, self.store, run_id, items)
+                inputs.log(conn, self.store, run_id, items, any_stage=True)
             if outputs:
-                inputs.log(conn, self.store, run_id, outputs, True)
+                inputs.log(conn, self.store, run_id, outputs, True, any_stage=True)
 
         self._retrying(work)
 
@@ -268,20 +269,7 @@ class SqlImports(SqlTransactions):
             dialects.insert_ignore(
                 conn,
                 logged_model_metrics,
-                [
-                    {
-                        "model_id": model_id,
-                        "key": m.key,
-                        "timestamp": m.timestamp,
-                        "step": m.step,
-                        "run_uuid": m.run_id or "",
-                        "value": 0.0 if m.value != m.value else m.value,
-                        "is_nan": m.value != m.value,
-                        "dataset_name": m.dataset_name,
-                        "dataset_digest": m.dataset_digest,
-                    }
-                    for m in model.metrics
-                ],
+                [_model_metric_row(model_id, m) for m in model.metrics],
             )
             return str(held), created
 
@@ -366,6 +354,21 @@ class SqlImports(SqlTransactions):
             return created
 
         return self._retrying(work)
+
+
+def _model_metric_row(model_id: str, metric: LoggedModelMetric) -> dict[str, Any]:
+    value, is_nan = check.stored_metric_value(metric.value)
+    return {
+        "model_id": model_id,
+        "key": metric.key,
+        "timestamp": metric.timestamp,
+        "step": metric.step,
+        "run_uuid": metric.run_id or "",
+        "value": value,
+        "is_nan": is_nan,
+        "dataset_name": metric.dataset_name,
+        "dataset_digest": metric.dataset_digest,
+    }
 
 
 def _stage(value: str) -> str:

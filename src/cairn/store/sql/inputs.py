@@ -75,12 +75,15 @@ def log(
     run_id: str,
     items: Sequence[DatasetInput],
     output: bool = False,
+    any_stage: bool = False,
 ) -> None:
     """Link each dataset to the run (as read, or with `output` as written), creating the
-    dataset in the run's experiment if new."""
+    dataset in the run's experiment if new. Only to an active run, unless `any_stage` (an
+    import, which brings deleted runs along too)."""
     for item in items:
         validate(item)
-    store._check_active_run(conn, run_id)
+    if not any_stage:
+        store._check_active_run(conn, run_id)
     experiment_id = conn.execute(
         select(runs.c.experiment_id).where(runs.c.run_uuid == run_id)
     ).scalar_one()
