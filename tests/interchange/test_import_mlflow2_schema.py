@@ -11,9 +11,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import cairn, clean_env
 
 import cairn as cairn_api
+from conftest import cairn, clean_env
 
 STORE = Path(__file__).with_name("mlflow2_store.py")
 RUN = "0123456789abcdef0123456789abcdef"
@@ -41,7 +41,8 @@ def test_a_2x_database_imports_with_ids_times_histories_and_registry(
     assert experiment is not None and experiment.experiment_id == "7"
     assert experiment.tags == {"k": "v"}
     run = client.get_run(RUN)
-    assert (run.info.run_name, run.info.user_id, run.info.status) == ("old-run", "alice", "FINISHED")
+    info = run.info
+    assert (info.run_name, info.user_id, info.status) == ("old-run", "alice", "FINISHED")
     assert (run.info.start_time, run.info.end_time) == (T0, T0 + 5000)
     assert run.data.params == {"alpha": "0.5"}
     history = client.get_metric_history(RUN, "rmse")

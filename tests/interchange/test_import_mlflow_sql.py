@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from conftest import cairn, cairn_server, mlflow_snapshot, write_mlflow
 
 import cairn as cairn_api
+from conftest import cairn, cairn_server, mlflow_snapshot, write_mlflow
 
 
 def _moved(shot: dict[str, Any]) -> dict[str, Any]:
