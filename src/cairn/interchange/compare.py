@@ -8,6 +8,7 @@ has and the target lacks, or holds otherwise, counts as a difference.
 from __future__ import annotations
 
 import math
+import sys
 
 from cairn.entities import DatasetInput, Metric, Run
 
@@ -42,7 +43,13 @@ def _mapping(kind: str, source: dict[str, str], target: dict[str, str]) -> list[
 def _same_point(a: Metric, b: Metric | None) -> bool:
     if b is None or (a.step, a.timestamp) != (b.step, b.timestamp):
         return False
-    return a.value == b.value or (math.isnan(a.value) and math.isnan(b.value))
+    x, y = _stored(a.value), _stored(b.value)
+    return x == y or (math.isnan(x) and math.isnan(y))
+
+
+def _stored(value: float) -> float:
+    """±inf as stores keep it (±the largest double, in MLflow's SQL store and Cairn's)."""
+    return math.copysign(sys.float_info.max, value) if math.isinf(value) else value
 
 
 def dataset_identity(item: DatasetInput) -> tuple[object, ...]:

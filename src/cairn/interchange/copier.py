@@ -83,6 +83,11 @@ class Copier:
             self.report.skip("experiments", f"{experiment.name!r}: {error.message}")
             return None
         self.report.count("experiments", source=1, imported=created, present=not created)
+        if target_id != experiment.experiment_id:
+            self.report.problem(
+                f"experiment {experiment.name!r}: id {experiment.experiment_id} is {target_id} "
+                "in the target (taken, or too large for it)"
+            )
         self._experiments[experiment.experiment_id] = target_id
         return target_id
 

@@ -66,7 +66,10 @@ class SqlImports(SqlTransactions):
 
     def put_experiment(self, experiment: Experiment) -> tuple[str, bool]:
         check.experiment_name(experiment.name)
-        wanted = int(check.experiment_id(experiment.experiment_id))
+        try:
+            wanted = int(check.experiment_id(experiment.experiment_id))
+        except InvalidParameterValueError:
+            wanted = 0  # an id Cairn cannot hold (MLflow's file store makes 18 digits): a new one
 
         def work(conn: Connection) -> tuple[str, bool]:
             found = conn.execute(
