@@ -16,6 +16,7 @@ from cairn.exceptions import CairnError
 from cairn.server import (
     artifacts_api,
     errors,
+    imports,
     logged_models_api,
     registry_api,
     security,
@@ -78,6 +79,7 @@ def create_app(
         Route("/api/3.0/mlflow/server-info", _server_info(multipart.enabled), methods=["GET"]),
         *build_routes(endpoints, context),
         *ui_api.routes(context),
+        *imports.routes(context),
         *proxy.routes(),
         *multipart.routes(),
         *ui.routes(),
