@@ -105,12 +105,15 @@ def export_mlflow(destination: str, origin: str | None, report_path: str | None)
         from cairn.interchange.store_source import StoreSource
         from cairn.store.uri import default_tracking_uri
 
-        return StoreSource(origin or default_tracking_uri())
+        uri = origin or default_tracking_uri()
+        _require_existing(uri)
+        return StoreSource(uri)
 
     def target() -> Target:
         from cairn.interchange.mlflow_sql_target import MLflowSqlTarget
 
-        return MLflowSqlTarget(destination)
+        made: Target = MLflowSqlTarget(destination)
+        return made
 
     _transfer(source, target, "copy", report_path)
 
@@ -141,6 +144,15 @@ def mlflow_source(text: str) -> Source:
     return MLflowSqlSource(text)
 
 
+def _require_existing(uri: str) -> None:
+    """Opening a SQLite store that is not there would create an empty one: an export run in
+    the wrong folder must say so, not export nothing."""
+    if uri.startswith("sqlite:///"):
+        path = uri.removeprefix("sqlite:///").partition("?")[0]
+        if not os.path.exists(path):
+            raise InvalidParameterValueError(f"No Cairn store at {path}: nothing to export.")
+
+
 def _cairn_target(destination: str | None) -> Target:
     from cairn.interchange.cairn_target import CairnTarget
     from cairn.store.uri import default_tracking_uri
@@ -168,12 +180,10 @@ def _transfer(make_source: Any, make_target: Any, artifacts: str, report_path: s
     finally:
         source.close()
         target.close()
-    _finish(report, source, report_path)
+    _finish(report, report_path)
 
 
-def _finish(report: FidelityReport, source: Any, report_path: str | None) -> None:
-    for problem in getattr(source, "problems", ()):
-        report.problem(problem)
+def _finish(report: FidelityReport, report_path: str | None) -> None:
     click.echo(report.table())
     click.echo(f"{report.seconds:.1f} s")
     if report_path:

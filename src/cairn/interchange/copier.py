@@ -68,6 +68,8 @@ class Copier:
             self._logged_models(experiment.experiment_id, target_id)
             self._runs(experiment.experiment_id, target_id)
         self._registry()
+        for problem in self.source.problems:
+            self.report.problem(problem)
         self.report.seconds = time.monotonic() - started
         return self.report
 

@@ -36,6 +36,8 @@ class Source(Protocol):
     experiments and runs come along, deleted)."""
 
     description: str
+    #: What could not be read, one line each (entities left out, listings cut short).
+    problems: list[str]
 
     def experiments(self) -> Iterator[Experiment]: ...
 

@@ -139,6 +139,7 @@ class TensorBoardSource:
         if not self.experiment_name:
             raise InvalidParameterValueError(f"Give an experiment name for the logs at {logdir!r}.")
         self.description = f"TensorBoard logs at {self.logdir}"
+        self.problems: list[str] = []  # per run, in SourceRun.problems; none store-wide
         self._tensorboard = _load_tensorboard()
         self._created = int(time.time() * 1000)
         self._scratch = tempfile.mkdtemp(prefix="cairn-tensorboard-")

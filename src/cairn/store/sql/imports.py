@@ -9,6 +9,7 @@ writes to admins (cairn.server.imports), so an import into a server keeps identi
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -214,7 +215,10 @@ class SqlImports(SqlTransactions):
             "status": RunStatus.parse(info.status).value,
             "end_time": info.end_time,
             "lifecycle_stage": stage,
-            "deleted_time": deleted_time if stage == LifecycleStage.DELETED else None,
+            # Where the source does not say when (a store read through its API), now.
+            "deleted_time": (deleted_time or _now_ms())
+            if stage == LifecycleStage.DELETED
+            else None,
             "name": info.run_name,
         }
         self._retrying(
@@ -372,6 +376,10 @@ def _model_metric_row(model_id: str, metric: LoggedModelMetric) -> dict[str, Any
         "dataset_name": metric.dataset_name,
         "dataset_digest": metric.dataset_digest,
     }
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
 
 
 def _stage(value: str) -> str:
