@@ -173,7 +173,7 @@ def _transfer(make_source: Any, make_target: Any, artifacts: str, report_path: s
     except (CairnError, OSError) as error:
         raise click.ClickException(one_line(error)) from None
     try:
-        with _Progress() as progress:
+        with _Progress(source.run_count() if sys.stderr.isatty() else None) as progress:
             report = Copier(source, target, artifacts=artifacts, progress=progress).run()
     except (CairnError, OSError, ConnectionError) as error:
         raise click.ClickException(one_line(error)) from None
@@ -193,21 +193,39 @@ def _finish(report: FidelityReport, report_path: str | None) -> None:
 
 
 class _Progress:
-    """Runs and files done, on one line rewritten in place: only on a terminal."""
+    """On a terminal: a bar of the runs done (when the source can count them), with the
+    files copied beside it; nothing otherwise."""
 
-    def __init__(self) -> None:
+    def __init__(self, total_runs: int | None) -> None:
         self.live = sys.stderr.isatty()
-        self.counts = {"runs": 0, "files": 0}
+        self.files = 0
+        self._bar: Any = None
+        if self.live and total_runs:
+            self._bar = click.progressbar(
+                length=total_runs, label="runs", file=sys.stderr, item_show_func=self._files
+            )
+        self.runs = 0
+
+    def _files(self, _item: object) -> str:
+        return f"{self.files:,} files"
 
     def __enter__(self) -> _Progress:
+        if self._bar is not None:
+            self._bar.__enter__()
         return self
 
     def __call__(self, label: str, advance: int) -> None:
-        self.counts[label] = self.counts.get(label, 0) + advance
-        if self.live:
-            text = ", ".join(f"{n:,} {name}" for name, n in self.counts.items())
-            click.echo(f"\r{text}", nl=False, err=True)
+        if label == "files":
+            self.files += advance
+        else:
+            self.runs += advance
+        if self._bar is not None:
+            self._bar.update(advance if label == "runs" else 0, "")
+        elif self.live:
+            click.echo(f"\r{self.runs:,} runs, {self.files:,} files", nl=False, err=True)
 
     def __exit__(self, *exc: object) -> None:
-        if self.live:
+        if self._bar is not None:
+            self._bar.__exit__(*exc)
+        elif self.live:
             click.echo("", err=True)

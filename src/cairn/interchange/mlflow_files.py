@@ -147,6 +147,15 @@ class MLflowFileSource:
 
     # -- runs -------------------------------------------------------------------------------
 
+    def run_count(self) -> int | None:
+        """The run folders of every experiment (a listing, not a read)."""
+        return sum(
+            sum(1 for name in self._subfolders(os.path.join(parent, experiment))
+                if name not in NOT_RUNS)
+            for parent in (self.root, self.trash)
+            for experiment in self._experiment_names(parent)
+        )  # fmt: skip
+
     def runs(self, experiment_id: str) -> Iterator[SourceRun]:
         experiment = self._experiment_folder(experiment_id)
         self._run_folders = {}

@@ -126,6 +126,11 @@ class MLflowSqlSource:
 
     # -- runs -------------------------------------------------------------------------------
 
+    def run_count(self) -> int | None:
+        table = self.meta.tables["runs"]
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
+
     def runs(self, experiment_id: str) -> Iterator[SourceRun]:
         table = self.meta.tables["runs"]
         stmt = (

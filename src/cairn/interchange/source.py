@@ -41,6 +41,11 @@ class Source(Protocol):
 
     def experiments(self) -> Iterator[Experiment]: ...
 
+    def run_count(self) -> int | None:
+        """How many runs `runs` will yield in all, where that is cheap to know (for a
+        progress bar); None otherwise."""
+        ...
+
     def runs(self, experiment_id: str) -> Iterator[SourceRun]: ...
 
     def metric_history(self, run_id: str, key: str) -> Iterator[Sequence[Metric]]:

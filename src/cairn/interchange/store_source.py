@@ -81,6 +81,9 @@ class StoreSource:
 
         yield from self._listing("listing experiments", page)
 
+    def run_count(self) -> int | None:
+        return None  # the store APIs count no runs: the progress shows what is done
+
     def runs(self, experiment_id: str) -> Iterator[SourceRun]:
         """Active and deleted runs, each with the keys of its latest metrics as the keys
         to read histories of. The store gives no deletion time: `deleted_time` stays None."""

@@ -157,6 +157,9 @@ class TensorBoardSource:
             last_update_time=self._created,
         )
 
+    def run_count(self) -> int | None:
+        return sum(1 for _ in _run_folders(self.logdir))
+
     def runs(self, experiment_id: str) -> Iterator[SourceRun]:
         if experiment_id != EXPERIMENT_ID:
             return
