@@ -59,6 +59,10 @@ def test_quickstart_runs_on_the_default_store(tmp_path: Path) -> None:
         ["models", "alias", "--help"],
         ["models", "history", "--help"],
         ["users", "grant-model", "--help"],
+        ["import", "--help"],
+        ["import", "mlflow", "--help"],
+        ["import", "tensorboard", "--help"],
+        ["export", "mlflow", "--help"],
     ],
 )
 def test_every_cli_command_has_help(command: list[str]) -> None:
