@@ -262,7 +262,8 @@ def _as_logged(key: str, history: list[list[Any]]) -> list[list[Any]]:
 def _history(source: MLflowFileSource, run_id: str, key: str) -> list[Metric]:
     chunks = list(source.metric_history(run_id, key))
     assert all(0 < len(chunk) <= CHUNK_POINTS for chunk in chunks)
-    return [m for chunk in chunks for m in chunk]
+    assert {(p[0], p[1]) for chunk in chunks for p in chunk} <= {(run_id, key)}
+    return [Metric(key, p[2], p[3], p[4]) for chunk in chunks for p in chunk]
 
 
 def _all_runs(source: MLflowFileSource) -> dict[str, SourceRun]:

@@ -265,7 +265,7 @@ def test_mlflow_server_history_pages_stay_small(mlflow_source: Filled) -> None:
     finally:
         source.close()
     assert [len(c) for c in chunks] == [7, 7, 7, 4]
-    assert [m.step for chunk in chunks for m in chunk] == list(range(HISTORY_STEPS))
+    assert [p[4] for chunk in chunks for p in chunk] == list(range(HISTORY_STEPS))
 
 
 def test_mlflow_server_runs_arrive_with_ids_and_every_point(

@@ -10,15 +10,16 @@ goes on; nothing here stops at the first broken entity of a broken store.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 
 from cairn.artifact_store.base import ArtifactRepository
 from cairn.entities import Experiment, LoggedModel, ModelVersion
 from cairn.exceptions import CairnError
 from cairn.interchange import artifact_copy, compare
+from cairn.interchange.prefetch import prefetched
 from cairn.interchange.report import FidelityReport
-from cairn.interchange.source import Source, SourceRun
+from cairn.interchange.source import CHUNK_POINTS, Source, SourceRun
 from cairn.interchange.target import Target
 from cairn.store.base import MetricPoint
 
@@ -177,14 +178,24 @@ class Copier:
         self.report.count("runs", source=1, imported=1)
 
     def _histories(self, item: SourceRun) -> None:
-        run_id = item.run_id
+        """Every history of the run, read ahead on a thread and written in batches of
+        about CHUNK_POINTS, several short histories to a transaction."""
+        batch: list[MetricPoint] = []
+        for chunk in prefetched(self._points_of(item)):
+            batch.extend(chunk)
+            if len(batch) >= CHUNK_POINTS:
+                self._put_points(batch)
+                batch = []
+        if batch:
+            self._put_points(batch)
+
+    def _points_of(self, item: SourceRun) -> Iterator[Sequence[MetricPoint]]:
         for key in item.metric_keys:
-            for chunk in self.source.metric_history(run_id, key):
-                points: list[MetricPoint] = [
-                    (run_id, m.key, m.value, m.timestamp, m.step) for m in chunk
-                ]
-                self.target.put_metric_points(points)
-                self.report.count("metric_points", source=len(points), imported=len(points))
+            yield from self.source.metric_history(item.run_id, key)
+
+    def _put_points(self, points: list[MetricPoint]) -> None:
+        self.target.put_metric_points(points)
+        self.report.count("metric_points", source=len(points), imported=len(points))
 
     # -- files ------------------------------------------------------------------------------
 

@@ -59,6 +59,7 @@ from cairn.exceptions import (
 )
 from cairn.interchange.report import MAX_REASONS
 from cairn.interchange.source import CHUNK_POINTS, SourceRun
+from cairn.store.base import MetricPoint
 
 META = "meta.yaml"
 TRASH = ".trash"
@@ -229,12 +230,13 @@ class MLflowFileSource:
                 raise _UnreadableError(f"its meta.yaml has no {missing}") from None
         return self._datasets[dataset_id]
 
-    def metric_history(self, run_id: str, key: str) -> Iterator[Sequence[Metric]]:
+    def metric_history(self, run_id: str, key: str) -> Iterator[Sequence[MetricPoint]]:
         path = _inside(os.path.join(self._run_folder(run_id), "metrics"), key)
-        chunk: list[Metric] = []
+        chunk: list[MetricPoint] = []
         for _, line in _lines(path):
             try:
-                chunk.append(_run_point(key, line))
+                m = _run_point(key, line)
+                chunk.append((run_id, key, m.value, m.timestamp, m.step))
             except ValueError:
                 continue  # reported with the run (its problems), when it was listed
             if len(chunk) == CHUNK_POINTS:

@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Float, MetaData, Table, create_engine, func, select
+from sqlalchemy import Float, MetaData, Table, case, create_engine, func, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -41,6 +41,7 @@ from cairn.entities import (
 )
 from cairn.exceptions import InvalidParameterValueError
 from cairn.interchange.source import CHUNK_POINTS, SourceRun
+from cairn.store.base import MetricPoint
 
 #: Runs whose params, tags, metrics and inputs are read per query.
 RUNS_PER_QUERY = 500
@@ -294,20 +295,32 @@ class MLflowSqlSource:
             found[row[0]].append(LoggedModelOutput(row[1], int(row[2]) if len(row) > 2 else 0))
         return found
 
-    def metric_history(self, run_id: str, key: str) -> Iterator[Sequence[Metric]]:
+    def metric_history(self, run_id: str, key: str) -> Iterator[Sequence[MetricPoint]]:
+        """Straight from the driver's cursor (a server-side one on PostgreSQL and MySQL,
+        so a long history streams): the rows are already the points, with NULL for NaN,
+        and no Python runs per point but that one check (SQLAlchemy's rows cost 5× more).
+        Ordered by step, which also makes SQLite read the (run, key, step) index rather
+        than scan every run's points of that key."""
         c = self.meta.tables["metrics"].c
         stmt = (
-            select(c.value, c.timestamp, c.step, c.is_nan)
+            select(c.run_uuid, c.key, case((c.is_nan, None), else_=c.value), c.timestamp, c.step)
             .where(c.run_uuid == run_id, c.key == key)
             .order_by(c.step, c.timestamp)
         )
-        with self.engine.connect().execution_options(stream_results=True) as conn:
-            result = conn.execute(stmt)
-            while rows := result.fetchmany(CHUNK_POINTS):
-                yield [
-                    Metric(key, _value(value, is_nan), timestamp or 0, step or 0)
-                    for value, timestamp, step, is_nan in rows
-                ]
+        compiled = stmt.compile(dialect=self.engine.dialect)
+        values = compiled.construct_params()
+        positions = compiled.positiontup or ()
+        args = tuple(values[n] for n in positions) if compiled.positional else values
+        connection = self.engine.raw_connection()
+        try:
+            cursor = _streaming_cursor(connection.driver_connection, self.engine.dialect.name)
+            cursor.execute(str(compiled), args)
+            while rows := cursor.fetchmany(CHUNK_POINTS):
+                yield [p if p[2] is not None else (*p[:2], math.nan, *p[3:]) for p in rows]
+            cursor.close()
+        finally:
+            connection.rollback()
+            connection.close()
 
     # -- logged models ----------------------------------------------------------------------
 
@@ -486,6 +499,18 @@ class MLflowSqlSource:
         except Exception as error:  # an unknown scheme, or a client library not installed
             self.problems.append(f"cannot read {root_uri}: {error}")
             return None
+
+
+def _streaming_cursor(connection: Any, dialect: str) -> Any:
+    """A cursor that fetches as it is read: server-side on PostgreSQL (a named cursor)
+    and MySQL (pymysql's unbuffered cursor); SQLite's cursors always step."""
+    if dialect == "postgresql":
+        return connection.cursor(name=f"cairn_import_{id(connection):x}")
+    if dialect == "mysql":
+        from pymysql.cursors import SSCursor
+
+        return connection.cursor(SSCursor)
+    return connection.cursor()
 
 
 def _floats_as_floats(meta: MetaData) -> None:

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from cairn.artifact_store.base import ArtifactRepository
-from cairn.entities import Experiment, LoggedModel, Metric, ModelVersion, RegisteredModel, Run
+from cairn.entities import Experiment, LoggedModel, ModelVersion, RegisteredModel, Run
+from cairn.store.base import MetricPoint
 
 #: Points per chunk of a streamed metric history: a history never sits in memory whole.
 CHUNK_POINTS = 50_000
@@ -48,9 +49,10 @@ class Source(Protocol):
 
     def runs(self, experiment_id: str) -> Iterator[SourceRun]: ...
 
-    def metric_history(self, run_id: str, key: str) -> Iterator[Sequence[Metric]]:
+    def metric_history(self, run_id: str, key: str) -> Iterator[Sequence[MetricPoint]]:
         """The history of one metric in chunks of at most CHUNK_POINTS, every point
-        (NaN and ±inf included) with its timestamp and step."""
+        (NaN and ±inf included) as the stores take it: (run_id, key, value, timestamp,
+        step). Tuples, not Metrics: an import moves millions of them."""
         ...
 
     def logged_models(self, experiment_id: str) -> Iterator[LoggedModel]: ...

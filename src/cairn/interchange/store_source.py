@@ -21,7 +21,6 @@ from cairn.artifact_store.uri import artifact_repository
 from cairn.entities import (
     Experiment,
     LoggedModel,
-    Metric,
     ModelVersion,
     PagedList,
     RegisteredModel,
@@ -34,6 +33,7 @@ from cairn.store.base import (
     MODEL_VERSIONS_MAX_RESULTS_LIMIT,
     REGISTERED_MODELS_MAX_RESULTS_LIMIT,
     SEARCH_MAX_RESULTS_LIMIT,
+    MetricPoint,
 )
 from cairn.store.uri import registry_store, tracking_store
 
@@ -99,7 +99,7 @@ class StoreSource:
 
         yield from self._listing(f"listing runs of experiment {experiment_id}", page)
 
-    def metric_history(self, run_id: str, key: str) -> Iterator[Sequence[Metric]]:
+    def metric_history(self, run_id: str, key: str) -> Iterator[Sequence[MetricPoint]]:
         """Pages of at most `chunk_points` points, asked for with `max_results` and page
         tokens: Cairn's stores and MLflow's get-history (since MLflow 2.x) page, so a long
         history is never in memory whole. A server that ignores `max_results` (an old
@@ -109,8 +109,9 @@ class StoreSource:
         token: str | None = None
         while True:
             page = self.tracking.get_metric_history(run_id, key, max_results=size, page_token=token)
-            for start in range(0, len(page), size):
-                yield page[start : start + size]
+            points = [(run_id, m.key, m.value, m.timestamp, m.step) for m in page]
+            for start in range(0, len(points), size):
+                yield points[start : start + size]
             if not page.token:
                 return
             if not page or page.token == token:

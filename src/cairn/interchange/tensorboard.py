@@ -64,7 +64,6 @@ from cairn.entities import (
     Experiment,
     LifecycleStage,
     LoggedModel,
-    Metric,
     ModelVersion,
     RegisteredModel,
     Run,
@@ -74,6 +73,7 @@ from cairn.entities import (
 )
 from cairn.exceptions import InvalidParameterValueError, ResourceDoesNotExistError
 from cairn.interchange.source import CHUNK_POINTS, SourceRun
+from cairn.store.base import MetricPoint
 from cairn.store.run_names import RUN_NAME_TAG
 
 EXPERIMENT_ID = "1"
@@ -205,14 +205,14 @@ class TensorBoardSource:
             problems=reading.problems_in_full(),
         )
 
-    def metric_history(self, run_id: str, key: str) -> Iterator[Sequence[Metric]]:
+    def metric_history(self, run_id: str, key: str) -> Iterator[Sequence[MetricPoint]]:
         series = self._series.get(run_id)
         if series is None:
             raise ResourceDoesNotExistError(f"No run {run_id} listed from {self.logdir}.")
         if key not in series:
             return
         for chunk in self._spool.history(series[key]):
-            yield [Metric(key, value, timestamp, step) for step, timestamp, value in chunk]
+            yield [(run_id, key, value, timestamp, step) for step, timestamp, value in chunk]
 
     def logged_models(self, experiment_id: str) -> Iterator[LoggedModel]:
         return iter(())
@@ -259,7 +259,8 @@ class _PointSpool:
     table, points in the order read, one integer per (run, tag) series."""
 
     def __init__(self, path: str) -> None:
-        self._db = sqlite3.connect(path)
+        # Read back on the import's reader thread, never while this thread writes.
+        self._db = sqlite3.connect(path, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode = OFF")
         self._db.execute("PRAGMA synchronous = OFF")
         self._db.execute("CREATE TABLE points (series INTEGER, step INTEGER, ts INTEGER, v REAL)")
