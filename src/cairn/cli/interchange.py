@@ -96,10 +96,23 @@ def export() -> None:
     default=None,
     help="The Cairn store to export (default: CAIRN_TRACKING_URI, else ./cairn-data/).",
 )
+@click.option(
+    "--artifact-root",
+    default=None,
+    help="Where exported files go in a database export: a folder or URI (default: an mlruns "
+    "folder beside a SQLite database, else ./mlruns).",
+)
 @_report
-def export_mlflow(destination: str, origin: str | None, report_path: str | None) -> None:
+def export_mlflow(
+    destination: str, origin: str | None, artifact_root: str | None, report_path: str | None
+) -> None:
     """Export into an MLflow database (sqlite:///…, postgresql://…, mysql+pymysql://…,
-    created by MLflow) with run ids, times, histories, registry and artifacts."""
+    created by MLflow) with run ids, times, histories, registry and artifacts, or into a
+    running MLflow server (http://…).
+
+    A server gives runs and logged models new ids: each keeps its Cairn id in the tag
+    cairn.source_run_id (cairn.source_model_id), by which a later export finds it again.
+    Exporting into the database keeps the ids."""
 
     def source() -> Source:
         from cairn.interchange.store_source import StoreSource
@@ -110,9 +123,13 @@ def export_mlflow(destination: str, origin: str | None, report_path: str | None)
         return StoreSource(uri)
 
     def target() -> Target:
+        if destination.partition("://")[0].lower() in ("http", "https"):
+            from cairn.interchange.mlflow_rest_target import MLflowRestTarget
+
+            return MLflowRestTarget(destination)
         from cairn.interchange.mlflow_sql_target import MLflowSqlTarget
 
-        made: Target = MLflowSqlTarget(destination)
+        made: Target = MLflowSqlTarget(destination, artifact_root=artifact_root)
         return made
 
     _transfer(source, target, "copy", report_path)
@@ -180,6 +197,8 @@ def _transfer(make_source: Any, make_target: Any, artifacts: str, report_path: s
     finally:
         source.close()
         target.close()
+    for problem in target.problems:  # what the target could only tell once closed
+        report.problem(problem)
     _finish(report, report_path)
 
 

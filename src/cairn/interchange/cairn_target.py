@@ -30,6 +30,7 @@ class CairnTarget:
     def __init__(self, uri: str) -> None:
         self.uri = uri
         self.description = uri
+        self.problems: list[str] = []
         self._store: Any = None
         if scheme_of(uri) in HTTP_SCHEMES:
             from cairn.store.rest.imports import RestImports

@@ -143,9 +143,10 @@ class MLflowSqlSource:
             run_ids = list(conn.execute(stmt).scalars())
         for start in range(0, len(run_ids), RUNS_PER_QUERY):
             with self.engine.connect() as conn:
-                yield from self._load_runs(conn, run_ids[start : start + RUNS_PER_QUERY])
+                yield from self.load_runs(conn, run_ids[start : start + RUNS_PER_QUERY])
 
-    def _load_runs(self, conn: Connection, run_ids: Sequence[str]) -> list[SourceRun]:
+    def load_runs(self, conn: Connection, run_ids: Sequence[str]) -> list[SourceRun]:
+        """These runs, whole but for their histories (also what an export compares)."""
         table = self.meta.tables["runs"]
         rows = conn.execute(select(table).where(table.c.run_uuid.in_(run_ids))).mappings().all()
         by_id = {row["run_uuid"]: row for row in rows}

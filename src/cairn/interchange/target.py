@@ -23,6 +23,8 @@ class Target(Protocol):
     identical, is left alone; it returns whether it wrote anything."""
 
     description: str
+    #: What could not be written, one line each (known at the latest once closed).
+    problems: list[str]
 
     def put_experiment(self, experiment: Experiment) -> tuple[str, bool]:
         """The target's experiment for `experiment`: the one of the same name, else a new
