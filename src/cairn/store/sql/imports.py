@@ -3,15 +3,18 @@ runs with their ids and times, histories in bulk, logged models with their ids, 
 versions with their numbers.
 
 Every write is idempotent (present and identical: left alone) and none checks a lifecycle
-stage: a deleted run's history is imported like any other. `cairn server` exposes the same
-writes to admins (cairn.server.imports), so an import into a server keeps identity too.
+stage: a deleted run's history is imported like any other. Each checks what it is given
+first (cairn.store.sql.import_checks) and the run, experiment or registered model it names
+inside its transaction, so a broken source gets InvalidParameterValueError or
+ResourceDoesNotExistError and nothing half-written. `cairn server` exposes the same writes
+to admins (cairn.server.imports), so an import into a server keeps identity too.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from sqlalchemy import func, select, update
 from sqlalchemy.engine import Connection
@@ -28,10 +31,11 @@ from cairn.entities import (
     Run,
     RunStatus,
 )
-from cairn.exceptions import InvalidParameterValueError
+from cairn.exceptions import InvalidParameterValueError, ResourceDoesNotExistError
 from cairn.store import validation as check
 from cairn.store.base import MetricPoint
-from cairn.store.sql import dialects, inputs, loading, rollups
+from cairn.store.sql import dialects, import_checks, inputs, loading, rollups
+from cairn.store.sql.registry_rows import model_missing
 from cairn.store.sql.schema import (
     experiment_tags,
     experiments,
@@ -51,8 +55,10 @@ from cairn.store.sql.schema import (
 )
 from cairn.store.sql.transactions import SqlTransactions
 
-#: Runs loaded per query when comparing.
+#: Runs loaded (or looked for) per query.
 RUNS_PER_QUERY = 500
+
+T = TypeVar("T")
 
 
 class SqlImports(SqlTransactions):
@@ -63,14 +69,15 @@ class SqlImports(SqlTransactions):
         self.engine = store.engine
         self.artifact_root: str = store.artifact_root
 
+    def _import(self, work: Callable[[Connection], T]) -> T:
+        """`work` in a write transaction, a value the database refuses reported as one."""
+        with import_checks.database_refusals():
+            return self._retrying(work)
+
     # -- experiments ------------------------------------------------------------------------
 
     def put_experiment(self, experiment: Experiment) -> tuple[str, bool]:
-        check.experiment_name(experiment.name)
-        try:
-            wanted = int(check.experiment_id(experiment.experiment_id))
-        except InvalidParameterValueError:
-            wanted = 0  # an id Cairn cannot hold (MLflow's file store makes 18 digits): a new one
+        wanted = import_checks.experiment(experiment)
 
         def work(conn: Connection) -> tuple[str, bool]:
             found = conn.execute(
@@ -78,22 +85,20 @@ class SqlImports(SqlTransactions):
             ).scalar()
             if found is not None:
                 return str(found), False
-            taken = conn.execute(
-                select(experiments.c.experiment_id).where(experiments.c.experiment_id == wanted)
-            ).first()
+            free = wanted is not None and _id_is_free(conn, wanted)
             row = {
                 "name": experiment.name,
                 "artifact_location": experiment.artifact_location or None,
-                "lifecycle_stage": _stage(experiment.lifecycle_stage),
+                "lifecycle_stage": experiment.lifecycle_stage,
                 "creation_time": experiment.creation_time,
                 "last_update_time": experiment.last_update_time,
             }
-            if not taken and wanted > 0:
+            if free:
                 row["experiment_id"] = wanted
             inserted = conn.execute(experiments.insert().values(**row)).inserted_primary_key
             assert inserted is not None
             number = int(inserted[0])
-            if not taken and wanted > 0:
+            if free:
                 _advance_sequence(conn)
             if not row["artifact_location"]:
                 conn.execute(
@@ -112,15 +117,18 @@ class SqlImports(SqlTransactions):
             )
             return str(number), True
 
-        return self._retrying(work)
+        return self._import(work)
 
     # -- runs -------------------------------------------------------------------------------
 
     def runs_of(self, run_ids: Sequence[str]) -> dict[str, Run]:
+        """Those of the runs the store holds. An id no run can have (a broken source's, with
+        a NUL that PostgreSQL would refuse to compare) is simply not held."""
+        wanted = [r for r in run_ids if _can_name_a_run(r)]
         found: dict[str, Run] = {}
-        for start in range(0, len(run_ids), RUNS_PER_QUERY):
+        for start in range(0, len(wanted), RUNS_PER_QUERY):
             with self._read() as conn:
-                for run in loading.load_runs(conn, run_ids[start : start + RUNS_PER_QUERY]):
+                for run in loading.load_runs(conn, wanted[start : start + RUNS_PER_QUERY]):
                     found[run.info.run_id] = run
         return found
 
@@ -131,8 +139,11 @@ class SqlImports(SqlTransactions):
         info = run.info
         run_id = check.client_run_id(info.run_id)
         number = int(check.experiment_id(experiment_id))
+        import_checks.run(run)
+        import_checks.fits("artifact_uri", artifact_uri, runs.c.artifact_uri)
 
         def work(conn: Connection) -> tuple[str, list[str]]:
+            experiment_location = _experiment_location(conn, number)
             held = conn.execute(
                 select(runs.c.artifact_uri, runs.c.experiment_id).where(runs.c.run_uuid == run_id)
             ).first()
@@ -141,9 +152,7 @@ class SqlImports(SqlTransactions):
                     f"Run {run_id} is already in experiment {held[1]} of the target."
                 )
             if held is None:
-                location = artifact_uri or (
-                    f"{_experiment_location(conn, number)}/{run_id}/artifacts"
-                )
+                location = artifact_uri or f"{experiment_location}/{run_id}/artifacts"
                 conn.execute(
                     runs.insert().values(
                         run_uuid=run_id,
@@ -180,37 +189,53 @@ class SqlImports(SqlTransactions):
             )
             return location, conflicts
 
-        return self._retrying(work)
+        return self._import(work)
 
     def put_metric_points(self, points: Sequence[MetricPoint]) -> None:
+        """Points of runs the target holds (in any lifecycle stage), exact repeats once."""
         if not points:
             return
+        points, run_ids = import_checks.metric_points(points)
 
         def work(conn: Connection) -> None:
+            _existing_runs(conn, run_ids)
             dialects.insert_metric_points(conn, points)
             dialects.refresh_latest_metrics(conn, points)
             rollups.mark_stale(conn, points)
 
-        self._retrying(work)
+        self._import(work)
 
     def put_datasets(
         self, run_id: str, items: Sequence[DatasetInput], outputs: Sequence[DatasetInput]
     ) -> None:
+        check.run_id(run_id)
+
         def work(conn: Connection) -> None:
+            _existing_runs(conn, [run_id])
             if items:
                 inputs.log(conn, self.store, run_id, items, any_stage=True)
             if outputs:
                 inputs.log(conn, self.store, run_id, outputs, True, any_stage=True)
 
-        self._retrying(work)
+        self._import(work)
 
     def put_model_outputs(self, run_id: str, outputs: Sequence[LoggedModelOutput]) -> None:
+        check.run_id(run_id)
+        import_checks.model_outputs(outputs)
         rows = [{"run_uuid": run_id, "model_id": o.model_id, "step": o.step} for o in outputs]
-        self._retrying(lambda conn: dialects.insert_ignore(conn, run_outputs, rows))
+
+        def work(conn: Connection) -> None:
+            _existing_runs(conn, [run_id])
+            dialects.insert_ignore(conn, run_outputs, rows)
+
+        self._import(work)
 
     def finish_run(self, run: Run, deleted_time: int | None) -> None:
         info = run.info
-        stage = _stage(info.lifecycle_stage)
+        run_id = check.run_id(info.run_id)
+        import_checks.run(run)
+        import_checks.times(("deleted_time", deleted_time))
+        stage = info.lifecycle_stage
         values = {
             "status": RunStatus.parse(info.status).value,
             "end_time": info.end_time,
@@ -221,11 +246,12 @@ class SqlImports(SqlTransactions):
             else None,
             "name": info.run_name,
         }
-        self._retrying(
-            lambda conn: conn.execute(
-                update(runs).where(runs.c.run_uuid == info.run_id).values(**values)
-            )
-        )
+
+        def work(conn: Connection) -> None:
+            _existing_runs(conn, [run_id])
+            conn.execute(update(runs).where(runs.c.run_uuid == run_id).values(**values))
+
+        self._import(work)
 
     # -- logged models ----------------------------------------------------------------------
 
@@ -233,9 +259,12 @@ class SqlImports(SqlTransactions):
         self, model: LoggedModel, experiment_id: str, artifact_uri: str | None
     ) -> tuple[str, bool]:
         number = int(check.experiment_id(experiment_id))
+        import_checks.logged_model(model)
+        import_checks.fits("artifact_uri", artifact_uri, logged_models.c.artifact_location)
         model_id = model.model_id
 
         def work(conn: Connection) -> tuple[str, bool]:
+            experiment_location = _experiment_location(conn, number)
             held = conn.execute(
                 select(logged_models.c.artifact_location).where(
                     logged_models.c.model_id == model_id
@@ -243,9 +272,7 @@ class SqlImports(SqlTransactions):
             ).scalar()
             created = held is None
             if held is None:
-                held = artifact_uri or (
-                    f"{_experiment_location(conn, number)}/models/{model_id}/artifacts"
-                )
+                held = artifact_uri or f"{experiment_location}/models/{model_id}/artifacts"
                 conn.execute(
                     logged_models.insert().values(
                         model_id=model_id,
@@ -280,15 +307,15 @@ class SqlImports(SqlTransactions):
             )
             return str(held), created
 
-        return self._retrying(work)
+        return self._import(work)
 
     # -- the registry -----------------------------------------------------------------------
 
     def put_registered_model(self, model: RegisteredModel) -> bool:
+        import_checks.registered_model(model)
+
         def work(conn: Connection) -> bool:
-            held = conn.execute(
-                select(registered_models.c.name).where(registered_models.c.name == model.name)
-            ).first()
+            held = _registered_model(conn, model.name)
             if held is None:
                 conn.execute(
                     registered_models.insert().values(
@@ -308,13 +335,18 @@ class SqlImports(SqlTransactions):
             )
             return held is None
 
-        return self._retrying(work)
+        return self._import(work)
 
     def put_model_version(self, version: ModelVersion) -> bool:
+        """A version of a registered model the target holds, with its number; the model's
+        numbering goes on above the highest one imported."""
+        version = import_checks.model_version(version)
         number = int(version.version)
         name = version.name
 
         def work(conn: Connection) -> bool:
+            if _registered_model(conn, name) is None:
+                raise model_missing(name)
             key = (model_versions.c.name == name) & (model_versions.c.version == number)
             created = conn.execute(select(model_versions.c.version).where(key)).first() is None
             if created:
@@ -360,7 +392,7 @@ class SqlImports(SqlTransactions):
             )
             return created
 
-        return self._retrying(work)
+        return self._import(work)
 
 
 def _model_metric_row(model_id: str, metric: LoggedModelMetric) -> dict[str, Any]:
@@ -382,18 +414,50 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def _stage(value: str) -> str:
-    if value not in (LifecycleStage.ACTIVE, LifecycleStage.DELETED):
-        raise InvalidParameterValueError(f"Invalid lifecycle stage {value!r}.")
-    return value
+def _id_is_free(conn: Connection, experiment_id: int) -> bool:
+    return (
+        conn.execute(
+            select(experiments.c.experiment_id).where(experiments.c.experiment_id == experiment_id)
+        ).first()
+        is None
+    )
 
 
 def _experiment_location(conn: Connection, number: int) -> str:
-    return str(
-        conn.execute(
-            select(experiments.c.artifact_location).where(experiments.c.experiment_id == number)
-        ).scalar_one()
-    )
+    """The artifact location of an experiment the write names, which must exist."""
+    found = conn.execute(
+        select(experiments.c.artifact_location).where(experiments.c.experiment_id == number)
+    ).first()
+    if found is None:
+        raise ResourceDoesNotExistError(f"No experiment with id={number}.")
+    return str(found[0])
+
+
+def _can_name_a_run(run_id: str) -> bool:
+    try:
+        check.run_id(run_id)
+    except InvalidParameterValueError:
+        return False
+    return True
+
+
+def _existing_runs(conn: Connection, run_ids: Sequence[str]) -> None:
+    """Every run a write names is held (in any lifecycle stage): one query per
+    RUNS_PER_QUERY runs, however many points name them."""
+    for start in range(0, len(run_ids), RUNS_PER_QUERY):
+        wanted = run_ids[start : start + RUNS_PER_QUERY]
+        held = set(
+            conn.execute(select(runs.c.run_uuid).where(runs.c.run_uuid.in_(wanted))).scalars()
+        )
+        missing = [r for r in wanted if r not in held]
+        if missing:
+            raise ResourceDoesNotExistError(f"Run '{missing[0]}' not found.")
+
+
+def _registered_model(conn: Connection, name: str) -> str | None:
+    return conn.execute(
+        select(registered_models.c.name).where(registered_models.c.name == name)
+    ).scalar()
 
 
 def _advance_sequence(conn: Connection) -> None:
@@ -402,7 +466,8 @@ def _advance_sequence(conn: Connection) -> None:
     (SQLite and MySQL take the next id from the highest one themselves.)"""
     if conn.dialect.name == "postgresql":
         highest = conn.execute(select(func.max(experiments.c.experiment_id))).scalar_one()
+        # With only the Default experiment (0), the next id must be 1: not yet "called".
         conn.exec_driver_sql(
-            "SELECT setval(pg_get_serial_sequence('experiments', 'experiment_id'), %s)",
-            (max(int(highest), 1),),
+            "SELECT setval(pg_get_serial_sequence('experiments', 'experiment_id'), %s, %s)",
+            (max(int(highest), 1), int(highest) >= 1),
         )
