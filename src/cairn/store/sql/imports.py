@@ -199,7 +199,7 @@ class SqlImports(SqlTransactions):
 
         def work(conn: Connection) -> None:
             _existing_runs(conn, run_ids)
-            dialects.insert_metric_points(conn, points)
+            dialects.insert_metric_points(conn, points, bulk=True)
             dialects.refresh_latest_metrics(conn, points)
             rollups.mark_stale(conn, points)
 
