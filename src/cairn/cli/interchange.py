@@ -124,6 +124,11 @@ def export_mlflow(
 
     def target() -> Target:
         if destination.partition("://")[0].lower() in ("http", "https"):
+            if artifact_root:
+                raise InvalidParameterValueError(
+                    "--artifact-root is for a database export: an MLflow server decides "
+                    "where the files it is sent go."
+                )
             from cairn.interchange.mlflow_rest_target import MLflowRestTarget
 
             return MLflowRestTarget(destination)
