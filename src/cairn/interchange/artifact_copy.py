@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 from cairn.artifact_store.base import ArtifactRepository
@@ -20,17 +19,6 @@ class CopiedFile:
     path: str
     size: int
     matches: bool
-
-
-def walk_sizes(
-    repository: ArtifactRepository, folder: str | None = None
-) -> Iterator[tuple[str, int]]:
-    """(path, size) of every file under `folder`."""
-    for entry in repository.list_artifacts(folder):
-        if entry.is_dir:
-            yield from walk_sizes(repository, entry.path)
-        else:
-            yield entry.path, entry.file_size or 0
 
 
 def sha256_of(path: str) -> str:

@@ -22,6 +22,7 @@ from cairn.interchange.report import FidelityReport
 from cairn.interchange.source import CHUNK_POINTS, Source, SourceRun
 from cairn.interchange.target import Target
 from cairn.store.base import MetricPoint
+from cairn.tracking import sync_artifacts
 
 ARTIFACT_MODES = ("copy", "reference")
 #: Runs compared with the target per query.
@@ -235,7 +236,10 @@ class Copier:
                 self.report.skip("registered_models", f"{model.name!r}: {error.message}")
                 continue
             self.report.count("registered_models", source=1, imported=created, present=not created)
-            for version in self.source.model_versions(model.name):
+            # In number order: a store that numbers as it goes (an MLflow server) gets each
+            # version under its own number.
+            versions = sorted(self.source.model_versions(model.name), key=_number)
+            for version in versions:
                 self._version(version)
 
     def _version(self, version: ModelVersion) -> None:
@@ -262,10 +266,17 @@ class Copier:
         return self.locations[best] + source[len(best) :]
 
 
+def _number(version: ModelVersion) -> int:
+    try:
+        return int(version.version)
+    except ValueError:
+        return 0  # refused by the target, with its reason, in whatever order
+
+
 def _sizes(repository: ArtifactRepository) -> dict[str, int]:
     """The files a target root holds already, with their sizes ({} when it is empty)."""
     try:
-        return dict(artifact_copy.walk_sizes(repository))
+        return dict(sync_artifacts.walk_files(repository))
     except (CairnError, OSError):
         return {}
 
@@ -274,7 +285,7 @@ def _walk(
     repository: ArtifactRepository, report: FidelityReport, owner: str
 ) -> Iterable[tuple[str, int]]:
     try:
-        yield from artifact_copy.walk_sizes(repository)
+        yield from sync_artifacts.walk_files(repository)
     except (CairnError, OSError) as error:
         message = error.message if isinstance(error, CairnError) else str(error)
         report.problem(f"{owner}: listing files failed: {message}")

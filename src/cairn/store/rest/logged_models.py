@@ -79,8 +79,13 @@ class RestLoggedModels:
         self._model_call("DELETE", f"{_path(model_id)}/tags/{quote(key, safe='')}")
 
     def log_logged_model_params(self, model_id: str, params: Mapping[str, str]) -> None:
+        # MLflow's server reads the id from the body too (its request message has it).
         self._model_call(
-            "POST", _path(model_id) + "/params", idempotent=True, params=wire.pairs(params) or None
+            "POST",
+            _path(model_id) + "/params",
+            idempotent=True,
+            model_id=model_id,
+            params=wire.pairs(params) or None,
         )
 
     def log_model_metrics(self, model_id: str, metrics: Sequence[LoggedModelMetric]) -> None:
