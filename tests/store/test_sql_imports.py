@@ -381,3 +381,20 @@ def test_a_value_longer_than_the_api_takes_is_kept_whole(writes: SqlImports) -> 
     held = writes.runs_of([run.info.run_id])[run.info.run_id]
     assert held.data.tags["mlflow.log-model.history"] == long
     assert held.data.params["p"] == "y" * 7_000
+
+
+def test_a_big_batch_written_again_with_more_points_stores_each_point_once(
+    writes: SqlImports, store: SqlTrackingStore
+) -> None:
+    """An import's batches are big (PostgreSQL COPYs them straight into the history); a
+    run imported again repeats points it holds, which must then be skipped, not refused."""
+    run = _run()
+    writes.put_run(run, "0", None)
+    points = [(run.info.run_id, "loss", 1.0 / (s + 1), START + s, s) for s in range(6_000)]
+    writes.put_metric_points(points)
+    more = [(run.info.run_id, "loss", 0.5, START + 6_000 + s, 6_000 + s) for s in range(10)]
+    writes.put_metric_points(points + more)
+    history = store.get_metric_history(run.info.run_id, "loss")
+    assert len(history) == 6_010
+    assert [(m.step, m.value) for m in history[:2]] == [(0, 1.0), (1, 0.5)]
+    assert store.get_run(run.info.run_id).data.metrics["loss"] == 0.5

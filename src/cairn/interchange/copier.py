@@ -17,7 +17,6 @@ from cairn.artifact_store.base import ArtifactRepository
 from cairn.entities import Experiment, LoggedModel, ModelVersion
 from cairn.exceptions import CairnError
 from cairn.interchange import artifact_copy, compare
-from cairn.interchange.prefetch import prefetched
 from cairn.interchange.report import FidelityReport
 from cairn.interchange.source import CHUNK_POINTS, Source, SourceRun
 from cairn.interchange.target import Target
@@ -179,10 +178,11 @@ class Copier:
         self.report.count("runs", source=1, imported=1)
 
     def _histories(self, item: SourceRun) -> None:
-        """Every history of the run, read ahead on a thread and written in batches of
-        about CHUNK_POINTS, several short histories to a transaction."""
+        """Every history of the run, written in batches of about CHUNK_POINTS, several
+        short histories to a transaction. (Reading ahead on a thread was measured slower:
+        sqlite3 takes and releases the GIL at every row, so the threads fight over it.)"""
         batch: list[MetricPoint] = []
-        for chunk in prefetched(self._points_of(item)):
+        for chunk in self._points_of(item):
             batch.extend(chunk)
             if len(batch) >= CHUNK_POINTS:
                 self._put_points(batch)

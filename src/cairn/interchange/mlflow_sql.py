@@ -300,13 +300,14 @@ class MLflowSqlSource:
         """Straight from the driver's cursor (a server-side one on PostgreSQL and MySQL,
         so a long history streams): the rows are already the points, with NULL for NaN,
         and no Python runs per point but that one check (SQLAlchemy's rows cost 5× more).
-        Ordered by step, which also makes SQLite read the (run, key, step) index rather
-        than scan every run's points of that key."""
+        Ordered by step only: that makes SQLite read MLflow's (run, key, step) index rather
+        than crawl the primary key, and adding the timestamp would make it sort each history
+        (29.7 → 15.0 s for 10M points); the order of points does not matter to a target."""
         c = self.meta.tables["metrics"].c
         stmt = (
             select(c.run_uuid, c.key, case((c.is_nan, None), else_=c.value), c.timestamp, c.step)
             .where(c.run_uuid == run_id, c.key == key)
-            .order_by(c.step, c.timestamp)
+            .order_by(c.step)
         )
         compiled = stmt.compile(dialect=self.engine.dialect)
         values = compiled.construct_params()

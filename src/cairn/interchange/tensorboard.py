@@ -259,8 +259,7 @@ class _PointSpool:
     table, points in the order read, one integer per (run, tag) series."""
 
     def __init__(self, path: str) -> None:
-        # Read back on the import's reader thread, never while this thread writes.
-        self._db = sqlite3.connect(path, check_same_thread=False)
+        self._db = sqlite3.connect(path)
         self._db.execute("PRAGMA journal_mode = OFF")
         self._db.execute("PRAGMA synchronous = OFF")
         self._db.execute("CREATE TABLE points (series INTEGER, step INTEGER, ts INTEGER, v REAL)")

@@ -113,13 +113,19 @@ def _postgresql_insert_points(conn: Connection, points: Sequence[MetricPoint]) -
     cursor.close()
 
 
-# Binary COPY into a staging table, then one INSERT … SELECT that skips exact repeats:
-# measured 3× faster than the arrays of _PG_INSERT for 1M points (the server parses the
-# arrays' text). The staging table empties itself when the transaction commits.
+# Binary COPY straight into `metrics` (new points: an import's usual case), under a
+# savepoint; if a point is there already, the batch goes again through a staging table and
+# one INSERT … SELECT that skips exact repeats. COPY was measured 3× faster than the arrays
+# of _PG_INSERT (the server parses the arrays' text), and straight COPY twice as fast as
+# the staged INSERT (ON CONFLICT doubles the index work). The staging table empties itself
+# when the transaction commits.
 _PG_COPY_FROM_POINTS = 5_000
 _PG_STAGE = (
     "CREATE TEMP TABLE IF NOT EXISTS cairn_staged_points (run_uuid text, key text, step bigint, "
     "ts bigint, value float8, is_nan bool) ON COMMIT DELETE ROWS"
+)
+_PG_COPY_METRICS = (
+    'COPY metrics (run_uuid, "key", step, "timestamp", value, is_nan) FROM STDIN (FORMAT BINARY)'
 )
 _PG_FROM_STAGE = (
     'INSERT INTO metrics (run_uuid, "key", step, "timestamp", value, is_nan) '
@@ -128,17 +134,30 @@ _PG_FROM_STAGE = (
 
 
 def _postgresql_copy_points(conn: Connection, points: Sequence[MetricPoint]) -> None:
+    from psycopg.errors import UniqueViolation  # psycopg: the `postgres` extra
+
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     # An import's batch need not wait for its WAL flush: commits stay in order, so a crash
     # loses only the last batches, and running the import again brings them.
     cursor.execute("SET LOCAL synchronous_commit = off")
-    cursor.execute(_PG_STAGE)
-    with cursor.copy("COPY cairn_staged_points FROM STDIN (FORMAT BINARY)") as copy:
-        copy.set_types(["text", "text", "int8", "int8", "float8", "bool"])
-        for point in points:
-            copy.write_row(_stored_row(point))
-    cursor.execute(_PG_FROM_STAGE)
+    rows = [_stored_row(point) for point in points]
+    cursor.execute("SAVEPOINT cairn_copy")
+    try:
+        _copy_rows(cursor, _PG_COPY_METRICS, rows)
+    except UniqueViolation:
+        cursor.execute("ROLLBACK TO SAVEPOINT cairn_copy")
+        cursor.execute(_PG_STAGE)
+        _copy_rows(cursor, "COPY cairn_staged_points FROM STDIN (FORMAT BINARY)", rows)
+        cursor.execute(_PG_FROM_STAGE)
+    cursor.execute("RELEASE SAVEPOINT cairn_copy")
     cursor.close()
+
+
+def _copy_rows(cursor: Any, statement: str, rows: list[tuple[Any, ...]]) -> None:
+    with cursor.copy(statement) as copy:
+        copy.set_types(["text", "text", "int8", "int8", "float8", "bool"])
+        for row in rows:
+            copy.write_row(row)
 
 
 def refresh_latest_metrics(conn: Connection, points: Sequence[MetricPoint]) -> None:
