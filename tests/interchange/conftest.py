@@ -31,9 +31,7 @@ MLFLOW_ENV = {
 
 def clean_env(**extra: str) -> dict[str, str]:
     """The environment without any tracker configuration, plus `extra`."""
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("CAIRN_", "MLFLOW_"))
-    }
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CAIRN_", "MLFLOW_"))}
     return {**env, **MLFLOW_ENV, **extra}
 
 
@@ -57,7 +55,10 @@ def mlflow_snapshot(tracking_uri: str, files: bool = True) -> dict[str, Any]:
 def cairn(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     """`cairn ARGS` in `cwd`, as a user runs it (no tracker configuration)."""
     return subprocess.run(
-        [sys.executable, "-c", CLI, *args], cwd=cwd, env=clean_env(), capture_output=True,
+        [sys.executable, "-c", CLI, *args],
+        cwd=cwd,
+        env=clean_env(),
+        capture_output=True,
         text=True,
     )
 
