@@ -116,10 +116,10 @@ def export_mlflow(
 
     def source() -> Source:
         from cairn.interchange.store_source import StoreSource
-        from cairn.store.uri import default_tracking_uri
+        from cairn.store.uri import default_tracking_uri, require_existing
 
         uri = origin or default_tracking_uri()
-        _require_existing(uri)
+        require_existing(uri, "export")
         return StoreSource(uri)
 
     def target() -> Target:
@@ -159,20 +159,12 @@ def mlflow_source(text: str) -> Source:
             f"No MLflow store at {text!r}: give a database URL (sqlite:///mlflow.db, "
             "postgresql://…), an mlruns folder or a server URL (http://…)."
         )
-    if text.startswith("sqlite:///") and not os.path.exists(text.removeprefix("sqlite:///")):
-        raise InvalidParameterValueError(f"No MLflow database at {text}.")
     from cairn.interchange.mlflow_sql import MLflowSqlSource
+    from cairn.store.uri import require_existing
+
+    require_existing(text, "import")
 
     return MLflowSqlSource(text)
-
-
-def _require_existing(uri: str) -> None:
-    """Opening a SQLite store that is not there would create an empty one: an export run in
-    the wrong folder must say so, not export nothing."""
-    if uri.startswith("sqlite:///"):
-        path = uri.removeprefix("sqlite:///").partition("?")[0]
-        if not os.path.exists(path):
-            raise InvalidParameterValueError(f"No Cairn store at {path}: nothing to export.")
 
 
 def _cairn_target(destination: str | None) -> Target:

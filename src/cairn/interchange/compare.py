@@ -7,10 +7,9 @@ has and the target lacks, or holds otherwise, counts as a difference.
 
 from __future__ import annotations
 
-import math
-import sys
-
-from cairn.entities import DatasetInput, Metric, Run
+from cairn.entities import Metric, Run
+from cairn.store.validation import stored_metric_value
+from cairn.tracking.sync_diff import dataset_identity
 
 
 def differences(source: Run, target: Run | None, experiment_id: str) -> list[str]:
@@ -41,18 +40,8 @@ def _mapping(kind: str, source: dict[str, str], target: dict[str, str]) -> list[
 
 
 def _same_point(a: Metric, b: Metric | None) -> bool:
+    """Same step, time and value as stores keep it (NaN flagged, ±inf as ±the largest
+    double: MLflow's SQL store and Cairn's alike; a file store keeps inf)."""
     if b is None or (a.step, a.timestamp) != (b.step, b.timestamp):
         return False
-    x, y = _stored(a.value), _stored(b.value)
-    return x == y or (math.isnan(x) and math.isnan(y))
-
-
-def _stored(value: float) -> float:
-    """±inf as stores keep it (±the largest double, in MLflow's SQL store and Cairn's)."""
-    return math.copysign(sys.float_info.max, value) if math.isinf(value) else value
-
-
-def dataset_identity(item: DatasetInput) -> tuple[object, ...]:
-    dataset = item.dataset
-    tags = tuple(sorted((t.key, t.value) for t in item.tags))
-    return (dataset.name, dataset.digest, dataset.source_type, dataset.source, tags)
+    return stored_metric_value(a.value) == stored_metric_value(b.value)

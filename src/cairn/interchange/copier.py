@@ -56,7 +56,6 @@ class Copier:
         self.copy_files = artifacts == "copy"
         self.progress = progress
         self.report = FidelityReport(source.description, target.description)
-        self._experiments: dict[str, str] = {}
         #: Source artifact roots → the target's, for rewriting model version sources.
         self.locations: dict[str, str] = {}
 
@@ -91,7 +90,6 @@ class Copier:
                 f"experiment {experiment.name!r}: id {experiment.experiment_id} is {target_id} "
                 "in the target (taken, or too large for it)"
             )
-        self._experiments[experiment.experiment_id] = target_id
         return target_id
 
     # -- logged models ----------------------------------------------------------------------

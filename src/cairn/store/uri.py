@@ -12,7 +12,7 @@ import threading
 from typing import TYPE_CHECKING, Protocol
 
 from cairn import env
-from cairn.exceptions import InvalidParameterValueError
+from cairn.exceptions import InvalidParameterValueError, ResourceDoesNotExistError
 from cairn.store.base import RegistryStore, TrackingStore
 
 if TYPE_CHECKING:
@@ -87,6 +87,17 @@ def registry_store(uri: str) -> RegistryStore:
     """A new model registry for `uri` (the tracking database, or the same server)."""
     builder: RegistryBuilder = _entry_point("cairn.registry_store", scheme_of(uri)).load()
     return builder(uri)
+
+
+def require_existing(uri: str, doing: str) -> None:
+    """Refuse a SQLite store that is not there when it is to be read: opening it would
+    create an empty one (a `cairn sync` or `cairn export` run in the wrong folder must say
+    so, not copy nothing). `doing`: what would have been done, for the message."""
+    if scheme_of(uri) != "sqlite":
+        return
+    path = uri.partition(":///")[2].partition("?")[0]
+    if path and path != ":memory:" and not os.path.exists(path):
+        raise ResourceDoesNotExistError(f"No tracking store at {path}: nothing to {doing}.")
 
 
 class StoreCache:

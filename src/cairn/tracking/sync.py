@@ -15,7 +15,6 @@ Example:
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -34,7 +33,7 @@ from cairn.entities import (
 )
 from cairn.exceptions import CairnError, InvalidParameterValueError, ResourceDoesNotExistError
 from cairn.provenance.user import USER_TAG
-from cairn.store.uri import StoreCache, default_tracking_uri, scheme_of
+from cairn.store.uri import StoreCache, default_tracking_uri, require_existing
 from cairn.tracking import sync_artifacts, sync_models
 from cairn.tracking.client import Client
 from cairn.tracking.sync_diff import batches, dataset_identity, fingerprint, is_terminal, new_points
@@ -66,7 +65,7 @@ class Sync:
         self.destination_uri = destination
         if self.source_uri.rstrip("/") == destination.rstrip("/"):
             raise InvalidParameterValueError(f"Source and destination are the same: {destination}")
-        _require_existing(self.source_uri)
+        require_existing(self.source_uri, "sync")
         self.experiments = tuple(experiments)
         self.run_ids = tuple(run_ids)
         self.proxied_artifacts = proxied_artifacts
@@ -330,13 +329,3 @@ def _all_experiments(client: Client) -> list[Experiment]:
         token = page.token
         if not token:
             return found
-
-
-def _require_existing(uri: str) -> None:
-    """Refuse a SQLite source that is not there: opening it would create an empty store
-    (`cairn sync` run in the wrong folder must say so, not sync nothing)."""
-    if scheme_of(uri) != "sqlite":
-        return
-    path = uri.partition(":///")[2].partition("?")[0]
-    if path and path != ":memory:" and not os.path.exists(path):
-        raise ResourceDoesNotExistError(f"No tracking store at {path}: nothing to sync.")
