@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -46,7 +47,10 @@ def write_mlflow(tracking_uri: str, cwd: Path, more: bool = False) -> None:
 def mlflow_snapshot(tracking_uri: str, files: bool = True) -> dict[str, Any]:
     """What the real mlflow client sees of a store (see mlflow_snapshot.py)."""
     command = [sys.executable, str(SNAPSHOT), tracking_uri, *([] if files else ["--no-files"])]
-    done = subprocess.run(command, env=clean_env(), capture_output=True, text=True)
+    # In a scratch folder: reading a file store, mlflow 3 also opens its default store,
+    # ./mlflow.db, which must not land in the repository.
+    with tempfile.TemporaryDirectory(prefix="mlflow-snapshot-") as scratch:
+        done = subprocess.run(command, cwd=scratch, env=clean_env(), capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-4000:]
     found: dict[str, Any] = json.loads(done.stdout)
     return found
