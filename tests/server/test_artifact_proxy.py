@@ -449,3 +449,41 @@ def test_the_mlflow_client_lists_a_run_subfolder_by_run_id(
     run_id = client.create_run(client.create_experiment("by-run-id")).info.run_id
     client.log_text(run_id, "hi", "folder/hello.txt")
     assert [f.path for f in client.list_artifacts(run_id, "folder")] == ["folder/hello.txt"]
+
+
+def test_the_mlflow_client_logs_keyed_images(
+    server: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # MLflow 3.17 names a keyed image `images/<key, "/" as "~">+step+<step>+timestamp+<ms>+<uuid>`
+    # (older clients: "#" and "%", see test_mlflow_keyed_image_names_of_older_clients).
+    monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    import mlflow
+    import numpy as np
+
+    client = mlflow.MlflowClient(tracking_uri=f"http://127.0.0.1:{server.port}")
+    experiment_id = client.create_experiment("keyed-images")
+    run_id = client.create_run(experiment_id).info.run_id
+    pixels = np.full((8, 8, 3), 200, dtype=np.uint8)
+    for step in (0, 1):
+        client.log_image(run_id, pixels, key="val/maps", step=step)
+
+    names = sorted(f.path for f in client.list_artifacts(run_id, "images"))
+    assert len(names) == 4  # each step: the image and its compressed preview
+    assert all(n.startswith("images/val~maps+step+") for n in names)
+    assert {n.split("+step+")[1].split("+")[0] for n in names} == {"0", "1"}
+    stored = server.destination / experiment_id / run_id / "artifacts" / "images"
+    assert sorted(p.name for p in stored.iterdir()) == [n.removeprefix("images/") for n in names]
+    assert all(p.stat().st_size > 0 for p in stored.iterdir())
+
+
+def test_mlflow_keyed_image_names_of_older_clients(server: LiveServer, area: str) -> None:
+    # Before 3.x: "#" for "/" and "%" between the parts; a real timestamp "%17…" decodes to a
+    # control byte. Such names are stored; what leaves the root is still refused.
+    name = "images/val#maps%step%5%timestamp%1765000000000%0a1b2c.png"
+    assert put(server, f"{area}/{name}", b"png") == 200
+    assert [f["path"] for f in listing(server, f"{area}/images")] == [name.split("/")[1]]
+    for vector in ("images/%23/../../x.png", "images/x%00.png", "images/a#../b.png"):
+        reply = server.request("PUT", f"{API}/{quote(f'{area}/{vector}')}", body=b"no")
+        assert reply.status == 400, vector
+        assert reply.json()["error_code"] == "INVALID_PARAMETER_VALUE"

@@ -67,10 +67,14 @@ def data(seeded: Seeded) -> RunPage:
         client.log_image(run_id, _png(width), key="samples", step=step)
     root = client.get_run(run_id).info.artifact_uri.removeprefix("mlflow-artifacts:").strip("/")
     _put(seeded.url, f"{root}/notes/deep/readme.txt", b"read me first\n")
-    # MLflow's layout of a keyed image. Its real timestamps (17…) make "%17", which the server's
-    # path check decodes to a control character and refuses: this one's time lies far ahead.
-    mlflow_name = "images/val_maps%step%5%timestamp%9990000000000%c0ffee.png"
+    # MLflow's layouts of a keyed image: before 3.x ("#" for "/", "%" between the parts, a real
+    # timestamp making "%17…") and 3.17's ("~" for "/", "+"), with its compressed preview.
+    mlflow_name = "images/val_maps%step%5%timestamp%1765000000000%c0ffee.png"
     _put(seeded.url, f"{root}/{mlflow_name}", (_png_bytes(20)))
+    for step, width in ((2, 24), (3, 28)):
+        plus_name = f"images/test~maps+step+{step}+timestamp+1765000000000+beef{step}"
+        _put(seeded.url, f"{root}/{plus_name}.png", _png_bytes(width))
+        _put(seeded.url, f"{root}/{plus_name}+compressed.webp", _png_bytes(8))
     client.create_registered_model("run-page-model")
     client.create_model_version("run-page-model", f"runs:/{run_id}/model", run_id=run_id)
     failed = client.create_run(
@@ -264,6 +268,10 @@ def test_the_step_slider_switches_images(page: Any, data: RunPage) -> None:
     mlflow = page.locator('#image-series figure.series[data-key="val_maps"]')
     expect(mlflow.locator(".series-step")).to_have_text("Step 5")
     assert _natural_width(mlflow.locator("img")) == 20
+    newer = page.locator('#image-series figure.series[data-key="test/maps"]')
+    expect(newer.locator(".series-step")).to_have_text("Step 3")
+    expect(newer.locator(".series-count")).to_have_text("2 of 2")  # previews are not steps
+    assert _natural_width(newer.locator("img")) == 28
     screenshot(page, "run-images")
     # The picture opens in the preview, its folder opened in the tree.
     card.locator("button.series-frame").click()

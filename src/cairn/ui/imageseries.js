@@ -1,12 +1,12 @@
 // Images logged over training, one card per key with a step slider. Two layouts are read:
 // Cairn's `images/<key>/step_<step, 10 digits>_<timestamp>.png` (log_image(img, key=, step=))
-// and MLflow's `images/<key, "/" as "#">%step%<step>%timestamp%<ts>%<uuid>.png` (its
-// "%compressed.webp" thumbnails are skipped).
+// and MLflow's `images/<key, "/" as "~">+step+<step>+timestamp+<ts>+<uuid>.png` (3.x; before,
+// "#" for "/" and "%" between the parts). Its "+compressed.webp" thumbnails are skipped.
 import { artifactUrl, get } from "./api.js";
 import { fill, h } from "./dom.js";
 
 const CAIRN_NAME = /^step_(-?\d+)_(\d+)\.(png|jpe?g|webp|gif)$/i;
-const MLFLOW_NAME = /^(.+)%step%(-?\d+)%timestamp%(\d+)%[^%]+\.(png|jpe?g)$/i;
+const MLFLOW_NAME = /^(.+)([%+])step\2(-?\d+)\2timestamp\2(\d+)\2[^%+]+\.(png|jpe?g)$/i;
 const ROOT = "images";
 const MAX_DEPTH = 4;  // folders below images/ (a key may hold "/")
 const SMALL = 128;    // images narrower than this are scaled up with hard pixel edges
@@ -39,7 +39,7 @@ async function findSeries(runId) {
       const cairn = !file.is_dir && depth > 0 && CAIRN_NAME.exec(name);
       const mlflow = !file.is_dir && depth === 0 && MLFLOW_NAME.exec(name);
       if (cairn) add(file.path.slice(ROOT.length + 1, -name.length - 1), cairn[1], cairn[2], file);
-      else if (mlflow) add(mlflow[1].replace(/#/g, "/"), mlflow[2], mlflow[3], file);
+      else if (mlflow) add(mlflow[1].replace(/[#~]/g, "/"), mlflow[3], mlflow[4], file);
     }
     const folders = files.filter((f) => f.is_dir);
     if (depth < MAX_DEPTH) await Promise.all(folders.map(async (f) => walk(await list(f.path), depth + 1)));
