@@ -8,8 +8,10 @@ out of it. Because the signature is enforced, inputs must have the graph's dtype
 `tensor(float)` input takes float32, and float64 data is refused rather than silently
 rounded (cast it with `.astype("float32")`).
 
-The model is saved as one file by default; `save_as_external_data=True` (MLflow's default)
-splits large tensors into a side file, needed past ONNX's 2 GB protobuf limit.
+The MLmodel names MLflow's loader (`mlflow.onnx`), so the stock mlflow client and MLflow's
+model serving load the model without Cairn installed. The model is saved as one file by
+default; `save_as_external_data=True` (MLflow's default) splits large tensors into a side
+file, needed past ONNX's 2 GB protobuf limit.
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ if TYPE_CHECKING:
     from cairn.models.model import ModelInfo
 
 FLAVOR_NAME = "onnx"
-LOADER_MODULE = "cairn.onnx"
+# MLflow's loader, so that MLflow loads the model without Cairn (Cairn maps it to this module).
+LOADER_MODULE = "mlflow.onnx"
 MODEL_FILE = "model.onnx"
 DEFAULT_PROVIDERS = ("CPUExecutionProvider",)
 
@@ -78,6 +81,7 @@ def save_model(
         onnx_version=onnx.__version__,
         data=MODEL_FILE,
         providers=providers,
+        onnx_session_options=None,  # MLflow's key; Cairn saves none (onnxruntime's defaults)
         code=code,
     )
     if signature is None and input_example is None:
@@ -172,7 +176,8 @@ def pyfunc_implementation(model_dir: str, model: Model) -> PredictImplementation
 
 
 def _load_pyfunc(path: str) -> PredictImplementation:
-    """MLflow's loader entry point (`path` is the model.onnx file or its directory)."""
+    """MLflow's loader entry point for older Cairn models, whose MLmodel names `cairn.onnx`
+    (`path` is the model.onnx file or its directory)."""
     model_dir = os.path.dirname(path) if os.path.isfile(path) else path
     return pyfunc_implementation(model_dir, Model.load(model_dir))
 

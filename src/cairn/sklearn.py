@@ -15,9 +15,11 @@ Serialization formats:
   or that the caller lists in `skops_trusted_types` are rebuilt. MLflow 3.18 defaults to it.
 
 Loading a pickle or cloudpickle file runs code from it: Cairn logs that once per process and
-refuses when `CAIRN_ALLOW_PICKLE=false`. The directory layout and the `sklearn` flavor keys
-(`pickled_model`, `sklearn_version`, `serialization_format`, `code`) are MLflow's, so
-`mlflow.sklearn.load_model` reads models saved here.
+refuses when `CAIRN_ALLOW_PICKLE=false`. The directory layout, the `sklearn` flavor keys
+(`pickled_model`, `sklearn_version`, `serialization_format`, `code`, `skops_trusted_types`)
+and the pyfunc `loader_module` (`mlflow.sklearn`) are MLflow's, so the stock mlflow client
+and MLflow's model serving load models saved here without Cairn installed, in all three
+formats (skops needs MLflow 3 and the `skops` package, which the requirements list).
 """
 
 from __future__ import annotations
@@ -40,7 +42,8 @@ if TYPE_CHECKING:
     from cairn.models.signature import ModelSignature
 
 FLAVOR_NAME = "sklearn"
-LOADER_MODULE = "cairn.sklearn"
+# MLflow's loader, so that MLflow loads the model without Cairn (Cairn maps it to this module).
+LOADER_MODULE = "mlflow.sklearn"
 SERIALIZATION_FORMAT_CLOUDPICKLE = "cloudpickle"
 SERIALIZATION_FORMAT_PICKLE = "pickle"
 SERIALIZATION_FORMAT_SKOPS = "skops"
@@ -147,14 +150,15 @@ def _sklearn_version() -> str | None:
 
 
 def _dump(sk_model: Any, target: str, serialization_format: str) -> list[str] | None:
-    """Write the model file; for skops, return the types outside TRUSTED_MODULES that it
-    holds (written to MLmodel so that MLflow, which trusts that list, can load it)."""
+    """Write the model file; for skops, return every type it holds that skops does not trust
+    by default. MLflow trusts exactly the MLmodel's list, so it must name the types Cairn
+    trusts as well (a `TreePredictor` of a gradient-boosting model, say); Cairn's own loader
+    ignores the list and applies TRUSTED_MODULES."""
     if serialization_format == SERIALIZATION_FORMAT_SKOPS:
         import skops.io
 
         skops.io.dump(sk_model, target)
-        extra = [t for t in skops.io.get_untrusted_types(file=target) if not _trusted_name(t)]
-        return extra or None
+        return list(skops.io.get_untrusted_types(file=target)) or None
     if serialization_format == SERIALIZATION_FORMAT_CLOUDPICKLE:
         import cloudpickle
 
@@ -292,7 +296,7 @@ def pyfunc_implementation(model_dir: str, model: Model) -> PredictImplementation
 
 
 def _load_pyfunc(path: str) -> PredictImplementation:
-    """MLflow's loader entry point, so `mlflow.pyfunc.load_model` reads Cairn sklearn models
+    """MLflow's loader entry point for older Cairn models, whose MLmodel names `cairn.sklearn`
     (`path` is the model directory, or the model file inside it)."""
     model_dir = os.path.dirname(path) if os.path.isfile(path) else path
     return pyfunc_implementation(model_dir, Model.load(model_dir))

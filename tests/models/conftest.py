@@ -1,8 +1,19 @@
-"""Fixtures for the model suites: small fitted models and data, and a fresh pickle notice."""
+"""Fixtures for the model suites: small fitted models and data, a fresh pickle notice, and
+a Python environment with mlflow but without Cairn."""
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
 from collections.abc import Iterator
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -10,6 +21,8 @@ import pytest
 from sklearn.linear_model import LinearRegression, LogisticRegression
 
 from cairn.models import trust
+
+SUBPROCESS_SECONDS = 180
 
 
 @pytest.fixture(autouse=True)
@@ -38,3 +51,76 @@ def classifier(frame: pd.DataFrame, labels: np.ndarray) -> LogisticRegression:
 @pytest.fixture
 def regressor(frame: pd.DataFrame) -> LinearRegression:
     return LinearRegression().fit(frame.to_numpy(), frame["a"] * 2 + frame["b"])
+
+
+@dataclass(frozen=True)
+class NoCairnEnvironment:
+    """A Python that has mlflow and the model libraries but not Cairn, as on a machine
+    where MLflow alone loads or serves a model that Cairn wrote."""
+
+    python: Path
+
+    @property
+    def bin(self) -> Path:
+        return self.python.parent
+
+    def environ(self, **extra: str) -> dict[str, str]:
+        """This process's environment, without what could bring Cairn back in."""
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+        env.update(MLFLOW_DISABLE_TELEMETRY="true", **extra)
+        env["PATH"] = f"{self.bin}{os.pathsep}{env.get('PATH', '')}"  # its uvicorn first
+        return env
+
+    def run(self, script: str, cwd: Path, **extra_env: str) -> Any:
+        """Run `script` (which prints one JSON document last) after checking that Cairn
+        cannot be imported; returns that document."""
+        guard = (
+            "try:\n    import cairn\nexcept ModuleNotFoundError:\n    pass\n"
+            "else:\n    raise SystemExit('cairn is importable: ' + cairn.__file__)\n"
+        )
+        result = subprocess.run(
+            [str(self.python), "-c", guard + script],
+            cwd=cwd,
+            env=self.environ(**extra_env),
+            capture_output=True,
+            text=True,
+            timeout=SUBPROCESS_SECONDS,
+        )
+        assert result.returncode == 0, result.stderr[-6000:]
+        return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="session")
+def no_cairn(tmp_path_factory: pytest.TempPathFactory) -> NoCairnEnvironment:
+    """A fresh venv (no pip) whose only link to the test venv is a `.pth` line naming its
+    site-packages: mlflow, scikit-learn and onnxruntime import, but the `.pth` files inside
+    that directory (Cairn's editable install among them) are not processed, so `cairn` does
+    not. Console scripts for `mlflow` and `uvicorn` (which `mlflow models serve` runs from
+    PATH) are written in its bin/, pointing at its own interpreter."""
+    folder = tmp_path_factory.mktemp("no-cairn-venv")
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--without-pip", str(folder)],
+        check=True,
+        timeout=SUBPROCESS_SECONDS,
+    )
+    python = folder / "bin" / "python"
+    site = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=SUBPROCESS_SECONDS,
+    ).stdout.strip()
+    ours = dict.fromkeys([sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]])
+    (Path(site) / "test-venv-site-packages.pth").write_text("".join(f"{p}\n" for p in ours))
+    for name, main in (("mlflow", "mlflow.cli:cli"), ("uvicorn", "uvicorn.main:main")):
+        module, function = main.split(":")
+        script = folder / "bin" / name
+        script.write_text(f"#!{python}\nfrom {module} import {function}\n{function}()\n")
+        script.chmod(0o755)
+    environment = NoCairnEnvironment(python)
+    path = environment.environ()["PATH"]
+    assert shutil.which("uvicorn", path=path) == str(folder / "bin" / "uvicorn")
+    probe = "import json, mlflow\nprint(json.dumps(mlflow.__version__))\n"
+    assert environment.run(probe, folder) == metadata.version("mlflow")
+    return environment

@@ -39,7 +39,9 @@ def test_flavor_keys_and_graph_signature(tmp_path: Path, regressor: LinearRegres
     section = written["flavors"]["onnx"]
     assert section["data"] == "model.onnx" and section["onnx_version"] == onnx.__version__
     assert section["providers"] == ["CPUExecutionProvider"]
-    assert written["flavors"]["python_function"]["loader_module"] == "cairn.onnx"
+    assert section["onnx_session_options"] is None  # MLflow's key, written as MLflow does
+    assert written["flavors"]["python_function"]["loader_module"] == "mlflow.onnx"
+    assert written["flavors"]["python_function"]["data"] == "model.onnx"
     signature = cairn.pyfunc.load_model(tmp_path / "m").metadata.signature
     assert signature is not None and signature.inputs is not None
     assert signature.inputs.to_json() == (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import sys
 import textwrap
 from pathlib import Path
@@ -70,7 +71,8 @@ def test_custom_model_round_trip(tmp_path: Path, helper_module: Path, offset_fil
     assert (tmp_path / "m" / "artifacts" / "offset.txt").read_text() == "10"
     section = yaml.safe_load((tmp_path / "m" / "MLmodel").read_text())["flavors"]
     assert section["python_function"]["artifacts"] == {"offset": {"path": "artifacts/offset.txt"}}
-    assert section["python_function"]["loader_module"] == "cairn.pyfunc.model"
+    assert section["python_function"]["loader_module"] == "mlflow.pyfunc.model"
+    assert section["python_function"]["config"] == {"scale": 2}  # MLflow's key for model_config
     with pytest.raises(InvalidParameterValueError, match=r"\['x'\]"):
         model.predict(pd.DataFrame({"y": [1.0]}))
 
@@ -128,6 +130,57 @@ def test_unwrap_refuses_flavor_models(tmp_path: Path, regressor: Any) -> None:
 def test_unknown_loader_modules_are_not_imported(tmp_path: Path, regressor: Any) -> None:
     cairn.sklearn.save_model(regressor, tmp_path / "m")
     mlmodel = tmp_path / "m" / "MLmodel"
-    mlmodel.write_text(mlmodel.read_text().replace("cairn.sklearn", "os"))
+    mlmodel.write_text(mlmodel.read_text().replace("mlflow.sklearn", "os"))
     with pytest.raises(InvalidParameterValueError, match="No Cairn loader for .*'os'"):
         cairn.pyfunc.load_model(tmp_path / "m")
+
+
+def test_the_model_file_needs_no_cairn_to_unpickle(tmp_path: Path) -> None:
+    """A class defined where it cannot be imported (a script's __main__, a notebook, here a
+    function) is pickled by value, and so is PythonModel under it: the file names no Cairn
+    module, which is what lets MLflow load it where Cairn is not installed."""
+
+    class Doubler(PythonModel):
+        def predict(
+            self,
+            context: PythonModelContext,
+            model_input: Any,
+            params: dict[str, Any] | None = None,
+        ) -> Any:
+            return [2 * value for value in model_input]
+
+    cairn.pyfunc.save_model(tmp_path / "m", python_model=Doubler())
+    found: list[str] = []
+
+    class Recording(pickle.Unpickler):
+        def find_class(self, module: str, name: str) -> Any:
+            found.append(module)
+            return super().find_class(module, name)
+
+    with open(tmp_path / "m" / "python_model.pkl", "rb") as handle:
+        loaded = Recording(handle).load()
+    assert found and not [module for module in found if module.split(".")[0] == "cairn"]
+    assert loaded.predict(PythonModelContext(), [1, 2]) == [2, 4]
+    assert loaded.predict_type_hints.input is None  # what MLflow's wrapper reads
+    assert cairn.pyfunc.load_model(tmp_path / "m").predict([3]) == [6]
+
+
+class NoParams(PythonModel):
+    def predict(self, ctx: PythonModelContext, model_input: Any) -> Any:  # type: ignore[override]
+        return [len(ctx.artifacts), len(model_input)]
+
+
+def test_predict_is_called_as_mlflow_calls_it(tmp_path: Path) -> None:
+    """A context under another name (two inputs besides params) and no `params`: MLflow's
+    loader accepts both, so Cairn's does too."""
+    cairn.pyfunc.save_model(tmp_path / "m", python_model=NoParams())
+    assert cairn.pyfunc.load_model(tmp_path / "m").predict([1, 2, 3]) == [0, 3]
+
+
+def test_objects_without_load_context_are_refused(tmp_path: Path) -> None:
+    class OnlyPredict:
+        def predict(self, model_input: Any) -> Any:
+            return model_input
+
+    with pytest.raises(InvalidParameterValueError, match="PythonModel instance"):
+        cairn.pyfunc.save_model(tmp_path / "m", python_model=OnlyPredict())  # type: ignore[arg-type]

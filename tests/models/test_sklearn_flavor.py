@@ -82,7 +82,8 @@ def test_mlmodel_fields(
     }
     assert written["model_size_bytes"] > 0
     pyfunc = written["flavors"]["python_function"]
-    assert pyfunc["loader_module"] == "cairn.sklearn"
+    assert pyfunc["loader_module"] == "mlflow.sklearn"  # MLflow's loader: loads without Cairn
+    assert pyfunc["model_path"] == "model.pkl"
     assert pyfunc["env"] == {"conda": "conda.yaml", "virtualenv": "python_env.yaml"}
     assert written["flavors"]["sklearn"]["pickled_model"] == "model.pkl"
     assert written["saved_input_example_info"] == {
@@ -143,7 +144,8 @@ def test_requirement_files(tmp_path: Path, regressor: LinearRegression) -> None:
     lines = (tmp_path / "m" / "requirements.txt").read_text().splitlines()
     assert f"scikit-learn=={metadata.version('scikit-learn')}" in lines
     assert f"skops=={metadata.version('skops')}" in lines
-    assert f"cairn=={metadata.version('cairn')}" in lines
+    assert lines[0] == f"mlflow=={metadata.version('mlflow')}"  # first, as MLflow writes it
+    assert not any(line.startswith("cairn") for line in lines)
     assert not any(line.startswith("cloudpickle") for line in lines)
     python_env = yaml.safe_load((tmp_path / "m" / "python_env.yaml").read_text())
     assert set(python_env) == {"python", "build_dependencies", "dependencies"}
@@ -155,8 +157,13 @@ def test_requirement_files(tmp_path: Path, regressor: LinearRegression) -> None:
 def test_pip_requirements_replace_and_extras_add(
     tmp_path: Path, regressor: LinearRegression
 ) -> None:
+    from importlib import metadata
+
     cairn.sklearn.save_model(regressor, tmp_path / "a", pip_requirements=["scikit-learn"])
-    assert (tmp_path / "a" / "requirements.txt").read_text() == "scikit-learn\n"
+    mlflow_pin = f"mlflow=={metadata.version('mlflow')}"  # added unless named, as by MLflow
+    assert (tmp_path / "a" / "requirements.txt").read_text() == f"{mlflow_pin}\nscikit-learn\n"
+    cairn.sklearn.save_model(regressor, tmp_path / "own", pip_requirements=["mlflow-skinny<4"])
+    assert (tmp_path / "own" / "requirements.txt").read_text() == "mlflow-skinny<4\n"
     cairn.sklearn.save_model(regressor, tmp_path / "b", extra_pip_requirements=["torch==2.0"])
     assert "torch==2.0" in (tmp_path / "b" / "requirements.txt").read_text().splitlines()
     with pytest.raises(InvalidParameterValueError, match="not both"):

@@ -4,7 +4,9 @@ MLflow imports whatever module an MLmodel file names and calls its `_load_pyfunc
 does not import modules named by a file it was handed: it looks the name up here. Cairn's
 own flavors register through `register_loader` exactly as a third-party flavor would, and
 MLflow's loader modules for the formats Cairn reads (`mlflow.sklearn`, `mlflow.onnx`,
-`mlflow.pyfunc.model`) map to Cairn's loaders, so models written by MLflow load in Cairn.
+`mlflow.pyfunc.model`) map to Cairn's loaders. Cairn's flavors write those MLflow names too,
+so their models load in MLflow without Cairn, and MLflow's load in Cairn without MLflow;
+the `cairn.*` names remain for models written by older Cairn versions.
 Loaders are kept as "module:function" strings so nothing heavy is imported until a model of
 that flavor is loaded.
 """

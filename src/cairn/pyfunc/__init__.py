@@ -7,13 +7,9 @@
 
 from __future__ import annotations
 
-from cairn.pyfunc.model import (
-    PythonModel,
-    PythonModelContext,
-    log_model,
-    save_model,
-)
+from cairn.pyfunc.model import log_model, save_model
 from cairn.pyfunc.pyfunc_model import PyFuncModel, load_model
+from cairn.pyfunc.python_model import PythonModel, PythonModelContext
 
 FLAVOR_NAME = "python_function"
 

@@ -1,9 +1,16 @@
 """Custom models: a `PythonModel` subclass, cloudpickled with the files it needs.
 
 The layout is MLflow's (`python_model.pkl`, an `artifacts/` folder, the pyfunc keys
-`python_model`, `cloudpickle_version`, `artifacts: {name: {path}}`), so this module is the
-loader for both `cairn.pyfunc.model` and `mlflow.pyfunc.model` directories, and MLflow's
-`pyfunc.load_model` reads Cairn's through `_load_pyfunc`.
+`python_model`, `cloudpickle_version`, `artifacts: {name: {path}}`, `config`) and the
+MLmodel names MLflow's loader, `mlflow.pyfunc.model`, so the stock mlflow client and
+MLflow's model serving load Cairn's custom models without Cairn installed: `PythonModel` is
+pickled by value (see `python_model.py`). This module is Cairn's loader for those
+directories, for MLflow's, and for older Cairn ones that name `cairn.pyfunc.model`.
+
+Cairn cannot make the user's own module loadable without Cairn: a class defined in
+`__main__` or a notebook is pickled by value with its code, but one imported from a module
+is pickled by reference, and that module (shipped with `code_paths` or installed) must then
+import no Cairn itself to load where Cairn is not installed.
 
 The artifacts' source locations are not recorded (MLflow writes them as `uri`): a path on
 the saving machine means nothing to whoever loads the model, and may say too much.
@@ -15,7 +22,6 @@ import inspect
 import os
 import shutil
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from cairn.exceptions import InvalidParameterValueError
@@ -23,43 +29,19 @@ from cairn.models import directory, requirements
 from cairn.models.flavor import PYFUNC_FLAVOR, PredictImplementation
 from cairn.models.model import Model
 from cairn.models.trust import check_pickle_allowed
+from cairn.pyfunc import python_model as base_classes
+from cairn.pyfunc.python_model import PythonModel, PythonModelContext
 
 if TYPE_CHECKING:
     from cairn.models.model import ModelInfo
     from cairn.models.signature import ModelSignature
 
-LOADER_MODULE = "cairn.pyfunc.model"
+# MLflow's loader, so that MLflow loads the model without Cairn (Cairn maps it to this module).
+LOADER_MODULE = "mlflow.pyfunc.model"
 PYTHON_MODEL_FILE = "python_model.pkl"
 ARTIFACTS_DIR = "artifacts"
-
-
-@dataclass
-class PythonModelContext:
-    """What `load_context` and `predict` get: local paths of the model's artifacts (by the
-    names given at save time) and the model's configuration."""
-
-    artifacts: dict[str, str] = field(default_factory=dict)
-    model_config: dict[str, Any] = field(default_factory=dict)
-
-
-class PythonModel:
-    """Subclass this and implement `predict` to ship arbitrary Python as a model.
-
-    Example:
-        >>> class AddN(cairn.pyfunc.PythonModel):
-        ...     def load_context(self, context):
-        ...         self.n = int(open(context.artifacts["n"]).read())
-        ...     def predict(self, context, model_input, params=None):
-        ...         return model_input + self.n
-    """
-
-    def load_context(self, context: PythonModelContext) -> None:
-        """Called once at load time, before any prediction: read artifacts here."""
-
-    def predict(
-        self, context: PythonModelContext, model_input: Any, params: dict[str, Any] | None = None
-    ) -> Any:
-        raise NotImplementedError("A PythonModel subclass must implement predict().")
+CONFIG_KEY = "config"  # MLflow's pyfunc key for model_config
+OLD_CONFIG_KEY = "model_config"  # where Cairn wrote it before
 
 
 def save_model(
@@ -83,17 +65,16 @@ def save_model(
     """
     import cloudpickle
 
-    if not isinstance(python_model, PythonModel) and not callable(
-        getattr(python_model, "predict", None)
-    ):
+    if not isinstance(python_model, PythonModel) and not all(
+        callable(getattr(python_model, method, None)) for method in ("predict", "load_context")
+    ):  # duck-typed, so that an MLflow PythonModel is accepted too
         raise InvalidParameterValueError("python_model must be a PythonModel instance.")
     lines = requirements.resolve(["cloudpickle"], pip_requirements, extra_pip_requirements)
     model_dir = directory.prepare(path)
     model = mlflow_model or Model()
     model.metadata = metadata if metadata is not None else model.metadata
     code = directory.copy_code(model_dir, code_paths)
-    with open(os.path.join(model_dir, PYTHON_MODEL_FILE), "wb") as handle:
-        cloudpickle.dump(python_model, handle)
+    _dump(python_model, os.path.join(model_dir, PYTHON_MODEL_FILE))
     section = directory.pyfunc_section(
         LOADER_MODULE,
         code,
@@ -103,7 +84,7 @@ def save_model(
     if artifacts:
         section["artifacts"] = _copy_artifacts(model_dir, artifacts)
     if model_config:
-        section["model_config"] = model_config
+        section[CONFIG_KEY] = model_config
     model.add_flavor(PYFUNC_FLAVOR, **section)
     context = PythonModelContext(_artifact_paths(model_dir, section), dict(model_config or {}))
     return directory.finish(
@@ -114,6 +95,19 @@ def save_model(
         predict=lambda example: _predict_once(python_model, context, example),
         requirement_lines=lines,
     )
+
+
+def _dump(python_model: Any, target: str) -> None:
+    """Cloudpickle the model with `PythonModel` by value, so unpickling needs no Cairn.
+
+    The registration is left in place: it is idempotent and only ever makes Cairn's base
+    classes travel by value, so removing it again would only open a race between threads.
+    """
+    import cloudpickle
+
+    cloudpickle.register_pickle_by_value(base_classes)
+    with open(target, "wb") as handle:
+        cloudpickle.dump(python_model, handle)
 
 
 def _predict_once(python_model: PythonModel, context: PythonModelContext, example: Any) -> Any:
@@ -157,12 +151,15 @@ def _artifact_paths(model_dir: str, section: dict[str, Any]) -> dict[str, str]:
 def _call_predict(
     python_model: Any, context: PythonModelContext, data: Any, params: dict[str, Any] | None
 ) -> Any:
-    """Call `predict` with or without `context`: MLflow 3 also allows the type-hinted
-    `predict(self, model_input, params=None)`, and MLflow-saved models may use it."""
+    """Call `predict` as MLflow's loader does: with `context` when it takes one (a parameter
+    named so, or two besides `params`: MLflow 3 also allows `predict(self, model_input,
+    params=None)`), and with `params` only when it takes them."""
     parameters = inspect.signature(python_model.predict).parameters
-    if "context" in parameters:
-        return python_model.predict(context, data, params=params)
-    return python_model.predict(data, params=params)
+    kwargs = {"params": params} if "params" in parameters else {}
+    positional = [name for name in parameters if name not in ("self", "params")]
+    if "context" in parameters or len(positional) == 2:
+        return python_model.predict(context, data, **kwargs)
+    return python_model.predict(data, **kwargs)
 
 
 class _PythonModelImplementation:
@@ -189,15 +186,15 @@ def pyfunc_implementation(model_dir: str, model: Model) -> PredictImplementation
     check_pickle_allowed(pickled)
     with open(pickled, "rb") as handle:
         python_model = cloudpickle.load(handle)
-    context = PythonModelContext(
-        _artifact_paths(model_dir, section), dict(section.get("model_config") or {})
-    )
+    config = section.get(CONFIG_KEY, section.get(OLD_CONFIG_KEY))
+    context = PythonModelContext(_artifact_paths(model_dir, section), dict(config or {}))
     python_model.load_context(context)
     return _PythonModelImplementation(python_model, context)
 
 
 def _load_pyfunc(path: str, model_config: dict[str, Any] | None = None) -> PredictImplementation:
-    """MLflow's loader entry point, so `mlflow.pyfunc.load_model` reads Cairn custom models."""
+    """MLflow's loader entry point for older Cairn models, whose MLmodel names
+    `cairn.pyfunc.model` (newer ones name MLflow's own loader)."""
     model_dir = os.path.dirname(path) if os.path.isfile(path) else path
     return pyfunc_implementation(model_dir, Model.load(model_dir))
 
