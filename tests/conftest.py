@@ -37,6 +37,11 @@ MYSQL_URI = os.environ.get("CAIRN_TEST_MYSQL_URI", "mysql+pymysql://root@127.0.0
 BACKENDS = ["sqlite", "postgresql", "mysql"]
 # Children first, so deleting never trips a foreign key.
 TABLES = [
+    "trace_assessments",
+    "trace_spans",
+    "trace_metadata",
+    "trace_tags",
+    "trace_info",
     "idempotency_keys",
     "registered_model_permissions",
     "model_version_events",

@@ -126,10 +126,10 @@ def test_db_upgrade_adds_the_table_to_a_database_made_before_it(
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
-    assert "from revision 0005 to 0006" in result.stdout
+    assert f"from revision 0005 to {migrate.HEAD}" in result.stdout
     upgraded = engine.create(uri)
     try:
-        assert migrate.current_revision(upgraded) == migrate.HEAD == "0006"
+        assert migrate.current_revision(upgraded) == migrate.HEAD
         inspector = sa.inspect(upgraded)
         assert inspector.get_pk_constraint("idempotency_keys")["constrained_columns"] == ["key"]
         indexed = [i["column_names"] for i in inspector.get_indexes("idempotency_keys")]

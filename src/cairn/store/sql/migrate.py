@@ -14,7 +14,7 @@ from pathlib import Path
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 
-HEAD = "0006"
+HEAD = "0007"
 _LOCK_NAME = "cairn_schema_migration"
 _PG_LOCK_KEY = 0x6361_6972_6E  # "cairn"
 

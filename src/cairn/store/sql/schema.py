@@ -324,3 +324,67 @@ idempotency_keys = Table(
     Column("key", String(100), primary_key=True),
     Column("created_time", BigInteger, nullable=False),
 )
+
+# -- MLflow 3 traces (migration 0007, cairn.store.sql.traces) ------------------------------
+# Children cascade from trace_info, trace_info from experiments. Times: ms on the trace,
+# ns on spans. A span's `content` is its OTLP JSON; an assessment's `body` MLflow's JSON,
+# with what filters read: `kind` (feedback/expectation), `value` (the JSON-encoded value),
+# `numeric_value` (the value when a number or bool) and `valid` (false once overridden).
+
+trace_info = Table(
+    "trace_info",
+    metadata,
+    Column("trace_id", String(50), primary_key=True),
+    Column("experiment_id", Integer, nullable=False),
+    Column("request_time", BigInteger, nullable=False),
+    Column("execution_duration", BigInteger),
+    Column("state", String(32), nullable=False),
+    Column("request_preview", Text),
+    Column("response_preview", Text),
+    Column("client_request_id", String(250)),
+)
+
+trace_tags = Table(
+    "trace_tags",
+    metadata,
+    Column("trace_id", String(50), primary_key=True),
+    Column("key", String(250), primary_key=True),
+    Column("value", Text),
+)
+
+trace_metadata = Table(
+    "trace_metadata",
+    metadata,
+    Column("trace_id", String(50), primary_key=True),
+    Column("key", String(250), primary_key=True),
+    Column("value", Text),
+)
+
+trace_spans = Table(
+    "trace_spans",
+    metadata,
+    Column("trace_id", String(50), primary_key=True),
+    Column("span_id", String(32), primary_key=True),
+    Column("parent_span_id", String(32)),
+    Column("name", Text),
+    Column("span_type", String(500)),
+    Column("status", String(32), nullable=False),
+    Column("start_time_ns", BigInteger, nullable=False),
+    Column("end_time_ns", BigInteger),
+    Column("content", Text, nullable=False),
+)
+
+trace_assessments = Table(
+    "trace_assessments",
+    metadata,
+    Column("assessment_id", String(50), primary_key=True),
+    Column("trace_id", String(50), nullable=False),
+    Column("name", String(250), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("value", Text),
+    Column("numeric_value", Double),
+    Column("valid", Boolean, nullable=False),
+    Column("create_time", BigInteger, nullable=False),
+    Column("last_update_time", BigInteger, nullable=False),
+    Column("body", Text, nullable=False),
+)

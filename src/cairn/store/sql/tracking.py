@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import operator
 import time
 from collections.abc import Callable, Sequence
@@ -62,6 +63,7 @@ from cairn.store.sql.schema import experiment_tags, experiments, runs
 from cairn.store.sql.schema import metrics as metrics_table
 from cairn.store.sql.schema import params as params_table
 from cairn.store.sql.schema import tags as tags_table
+from cairn.store.sql.traces import SqlTraceStore
 
 # The run path's statements, compiled once per dialect (see prepared.py).
 _EXPERIMENT_LOCATION = Prepared(
@@ -119,6 +121,11 @@ class SqlTrackingStore(
 
     def close(self) -> None:
         self.engine.dispose()
+
+    @functools.cached_property
+    def traces(self) -> SqlTraceStore:
+        """The trace store on this store's database and engine (no second pool)."""
+        return SqlTraceStore.from_engine(self.engine)
 
     # -- experiments ------------------------------------------------------------------------
 
