@@ -21,7 +21,7 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 
 from cairn.server import ui_api
-from cairn.server.access import ADMIN, ANY_USER, READ, Access, Source
+from cairn.server.access import ADMIN, ANY_USER, EDIT, READ, Access, Source
 from cairn.server.app import create_app
 from cairn.server.artifacts_api import PROXY_PREFIXES
 from cairn.server.auth import AuthMiddleware
@@ -135,12 +135,32 @@ def test_the_middleware_finds_each_endpoints_access_under_every_prefix(app: Star
     paths = {r.path for r in _endpoint_routes(app)}
     for api, prefixes in (("/runs/get", API_PREFIXES), ("/metrics/export", ui_api.PREFIXES)):
         assert {prefix + api for prefix in prefixes} <= paths
-        assert {p.split("/2.0/")[0] for p in prefixes} == {"/api", "/ajax-api"}
+        assert {re.sub(r"/[0-9.]+/.*", "", p) for p in prefixes} == {"/api", "/ajax-api"}
     for prefix in API_PREFIXES:
         tagged = f"{prefix}/logged-models/m-7/tags/a/b"
         access, path_params = middleware.access(_scope("DELETE", tagged))
         assert access == Access("EDIT", Source.LOGGED_MODEL)
         assert path_params == {"model_id": "m-7", "tag_key": "a/b"}
+
+
+def test_trace_routes_with_a_fixed_segment_are_not_read_as_trace_ids(app: Starlette) -> None:
+    middleware = _middleware(app)
+    for prefix in API_PREFIXES:
+        for method, path, access in (
+            ("GET", "/traces/get", Access(READ, Source.TRACE)),
+            ("GET", "/traces/batchGet", Access(READ, Source.TRACE_IDS)),
+            ("POST", "/traces/search", Access(READ, Source.TRACE_LOCATIONS)),
+            ("POST", "/traces/delete-traces", Access(EDIT, Source.EXPERIMENT)),
+            ("POST", "/traces/link-to-run", Access(EDIT, Source.RUN_AND_TRACES)),
+            ("POST", "/traces", Access(EDIT, Source.NEW_TRACE)),
+        ):
+            assert middleware.access(_scope(method, prefix + path)) == (access, {}), path
+        assert middleware.access(_scope("GET", f"{prefix}/traces/tr-1")) == (
+            Access(READ, Source.TRACE),
+            {"trace_id": "tr-1"},
+        )
+    otlp = middleware.access(_scope("POST", "/v1/traces"))
+    assert otlp == (Access(EDIT, Source.EXPERIMENT_HEADER), {})
 
 
 def test_no_endpoint_is_admin_only_and_unknown_calls_are(app: Starlette) -> None:

@@ -32,6 +32,12 @@ class Source(Enum):
     COUNTED_EXPERIMENTS = "counted_experiment_ids"  # each of `experiment_ids`, comma-separated
     REGISTERED_MODEL = "registered_model"  # the registered model named by `name`
     NEW_VERSION = "new_model_version"  # `name`, and READ on what the version's source is
+    TRACE = "trace_id"  # the experiment of the trace named by `trace_id` (v2: `request_id`)
+    TRACE_IDS = "trace_ids"  # each listed trace's experiment (absent traces: none)
+    NEW_TRACE = "new_trace"  # a StartTrace's experiment, and the trace's if it exists already
+    TRACE_LOCATIONS = "trace_locations"  # each experiment a trace search names
+    RUN_AND_TRACES = "run_and_traces"  # the experiment of `run_id`, and each listed trace's
+    EXPERIMENT_HEADER = "x-mlflow-experiment-id"  # that header's experiment (OTLP; no body read)
 
 
 class Effect(Enum):

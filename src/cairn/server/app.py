@@ -17,9 +17,12 @@ from cairn.server import (
     artifacts_api,
     errors,
     imports,
+    linked_models,
     logged_models_api,
+    otlp,
     registry_api,
     security,
+    traces_api,
     tracking_api,
     ui,
     ui_api,
@@ -32,6 +35,7 @@ from cairn.server.multipart_api import MultipartRoutes
 from cairn.server.responses import json_response
 from cairn.server.routes import Endpoint, Handler, build_routes
 from cairn.store.base import RegistryStore, TrackingStore
+from cairn.store.traces import TraceStore
 
 MLFLOW_COMPATIBLE_VERSION = "3.18.0"
 # Calls that set where artifacts will be written: their location must lie in an allowed root.
@@ -48,6 +52,7 @@ def create_app(
     max_artifact_upload_bytes: int | None = DEFAULT_MAX_ARTIFACT_UPLOAD_BYTES,
     auth: AuthStore | None = None,
     registry: RegistryStore | None = None,
+    traces: TraceStore | None = None,
 ) -> Starlette:
     """The server over `tracking`, proxying artifacts to `artifacts_destination`.
 
@@ -56,20 +61,25 @@ def create_app(
     locations must lie under the destination (`mlflow-artifacts:/…`) or one of
     `allowed_artifact_roots`. With `auth`, every call but /health and /version needs a
     user's credentials and permission (see cairn.server.auth). `registry` is the model
-    registry; by default a SQL one on the tracking store's database."""
+    registry; by default a SQL one on the tracking store's database. `traces`: MLflow 3's
+    traces; by default the SQL trace store on that database too."""
     registry = registry if registry is not None else _registry_beside(tracking)
+    traces = traces if traces is not None else _traces_beside(tracking)
     context = Context(
         tracking,
         artifacts_destination,
         tuple(allowed_artifact_roots),
         max_artifact_upload_bytes,
         registry,
+        traces=traces,
+        may_edit=None if auth is None else linked_models.edit_permission(auth),
     )
     endpoints = [
         *(_guard_artifact_location(e) for e in tracking_api.ENDPOINTS),
         *artifacts_api.TRACKING_ENDPOINTS,
         *logged_models_api.ENDPOINTS,
         *registry_api.ENDPOINTS,
+        *traces_api.ENDPOINTS,
     ]
     proxy = artifacts_api.ArtifactProxy(context)
     multipart = MultipartRoutes(proxy.repository)
@@ -78,6 +88,7 @@ def create_app(
         Route("/version", _version, methods=["GET"]),
         Route("/api/3.0/mlflow/server-info", _server_info(multipart.enabled), methods=["GET"]),
         *build_routes(endpoints, context),
+        *otlp.routes(context),
         *ui_api.routes(context),
         *imports.routes(context),
         *proxy.routes(),
@@ -96,7 +107,12 @@ def create_app(
         # It finds what each call needs by matching it against `routes`, as the router will.
         middleware.append(
             Middleware(
-                AuthMiddleware, store=auth, tracking=tracking, registry=registry, routes=routes
+                AuthMiddleware,
+                store=auth,
+                tracking=tracking,
+                registry=registry,
+                routes=routes,
+                traces=traces,
             )
         )
     return Starlette(
@@ -119,6 +135,21 @@ def _registry_beside(tracking: TrackingStore) -> RegistryStore:
 
     registry: RegistryStore = SqlRegistryStore(db_uri)
     return registry
+
+
+def _traces_beside(tracking: TrackingStore) -> TraceStore:
+    """The trace store on the tracking store's database (the SQL store's own, when it has
+    one)."""
+    own = getattr(tracking, "traces", None)
+    if isinstance(own, TraceStore):
+        return own
+    db_uri = getattr(tracking, "db_uri", None)
+    if not isinstance(db_uri, str):
+        raise TypeError("create_app needs `traces` unless `tracking` is a SQL store.")
+    from cairn.store.sql.traces import SqlTraceStore
+
+    store: TraceStore = SqlTraceStore(db_uri)
+    return store
 
 
 def _guard_artifact_location(endpoint: Endpoint) -> Endpoint:

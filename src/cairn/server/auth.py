@@ -29,6 +29,8 @@ they may (per-experiment READ < EDIT < MANAGE; admins may do anything).
 * Registered models have permissions of their own (see cairn.server.registry_auth), and
   the UI asks for the caller's own on a model. The authenticated user is what the registry
   records as who acted (`context.acting_as`).
+* Traces have their experiment's permissions (cairn.server.trace_auth). `POST /v1/traces`
+  (OTLP ingest) is checked by its `x-mlflow-experiment-id` header; its body is not read here.
 """
 
 from __future__ import annotations
@@ -62,10 +64,13 @@ from cairn.server.auth_store import AuthStore, User, permission_allows
 from cairn.server.context import acting_as
 from cairn.server.messages import Message as ApiMessage
 from cairn.server.multipart_api import MULTIPART_PREFIXES
+from cairn.server.otlp import experiment_header
 from cairn.server.registry_auth import MODEL_GRANT_PATH, RegistryGuard
 from cairn.server.responses import json_response
 from cairn.server.routes import API_PREFIXES, resolve
+from cairn.server.trace_auth import TRACE_SOURCES, TraceGuard
 from cairn.store.base import RegistryStore, TrackingStore
+from cairn.store.traces import TraceStore
 
 OPEN_PATHS = frozenset({"/health", "/version"})
 REALM_HEADER = 'Basic realm="cairn"'
@@ -165,6 +170,7 @@ class AuthMiddleware:
         tracking: TrackingStore,
         registry: RegistryStore,
         routes: Sequence[BaseRoute],
+        traces: TraceStore | None = None,
     ) -> None:
         self.app = app
         self.store = store
@@ -173,6 +179,7 @@ class AuthMiddleware:
         self._resolved: dict[tuple[str, str], tuple[Access, dict[str, Any]]] = {}
         self.authenticator = Authenticator(store)
         self.models = RegistryGuard(store, tracking, registry)
+        self.traces = TraceGuard(traces, tracking, self._require)
         # Calls answered here, not by the application: grants on an experiment or a model.
         grants: dict[str, Callable[[User, ApiMessage], None]] = {
             GRANT_PATH: self._grant,
@@ -246,6 +253,14 @@ class AuthMiddleware:
                 raise PermissionDeniedError("Only administrators may use this endpoint.")
             await self.app(scope, receive, send)
             return
+        if access.source is Source.EXPERIMENT_HEADER:
+            # OTLP ingest: protobuf bodies, large ones; the experiment is in a header, and
+            # the body streams on to the application unread.
+            if not user.is_admin:
+                experiment_id = experiment_header(Headers(scope=scope))
+                await run_in_threadpool(self._require, user, experiment_id, access.permission)
+            await self.app(scope, receive, send)
+            return
         message, replay = await _read_message(scope, receive, path_params)
         if not user.is_admin:
             await run_in_threadpool(self._check, user, access, message)
@@ -304,6 +319,9 @@ class AuthMiddleware:
             return
         if source in _MODEL_SOURCES:
             self.models.check(user, source, permission, message)
+            return
+        if source in TRACE_SOURCES:
+            self.traces.check(user, source, permission, message)
             return
         if source is Source.LOGGED_MODEL:
             model = self.tracking.get_logged_model(str(message.get("model_id")))

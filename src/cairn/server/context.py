@@ -3,13 +3,14 @@ and who is calling, when `--auth` knows it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 from cairn.exceptions import NotImplementedByServerError
 from cairn.store.base import RegistryStore, TrackingStore
+from cairn.store.traces import TraceStore
 
 DEFAULT_MAX_ARTIFACT_UPLOAD_BYTES = 5 * 1024**3
 """The largest single artifact the proxy accepts unless configured otherwise (5 GiB)."""
@@ -31,6 +32,11 @@ class Context:
     """The largest body `PUT /mlflow-artifacts/artifacts/<path>` takes; None: no limit."""
     registry: RegistryStore | None = None
     """The model registry (create_app always gives one; None only in bare test contexts)."""
+    traces: TraceStore | None = None
+    """MLflow 3's traces (create_app gives the one on the tracking store's database)."""
+    may_edit: Callable[[str], bool] | None = None
+    """Under `--auth`: whether the request's user may edit an experiment, for what a call
+    writes besides its route's object (a metric's logged model); None: no auth."""
 
     @property
     def models(self) -> RegistryStore:
@@ -38,6 +44,13 @@ class Context:
         if self.registry is None:
             raise NotImplementedByServerError("This server has no model registry.")
         return self.registry
+
+    @property
+    def trace_store(self) -> TraceStore:
+        """The trace store, or NOT_IMPLEMENTED when this server was built without one."""
+        if self.traces is None:
+            raise NotImplementedByServerError("This server keeps no traces.")
+        return self.traces
 
 
 def authenticated_user() -> str | None:
