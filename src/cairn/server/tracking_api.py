@@ -12,6 +12,7 @@ from typing import Any
 from cairn import wire
 from cairn.entities import ExperimentTag, Metric, Param, RunTag, ViewType
 from cairn.exceptions import ResourceDoesNotExistError
+from cairn.server import linked_models
 from cairn.server.access import ANY_USER, EDIT, MANAGE, READ, Access, Effect, Source
 from cairn.server.context import Context
 from cairn.server.messages import Message
@@ -165,13 +166,20 @@ def search_runs(ctx: Context, msg: Message) -> dict[str, Any]:
 
 
 def log_metric(ctx: Context, msg: Message) -> dict[str, Any]:
+    run_id = msg.run_id()
     metric = Metric(
         _key(msg),
         wire.parse_double("value", msg.required("value")),
         msg.integer("timestamp", required=True) or 0,
         msg.integer("step", default=0) or 0,
     )
-    ctx.tracking.log_batch(msg.run_id(), metrics=[metric], idempotency_key=_idempotency_key(msg))
+    # MLflow 3: a point naming a model_id (and the dataset it was measured on) also
+    # belongs to that model, as in log-batch.
+    linked = wire.parse_model_metrics([msg.fields], run_id, name="metric")
+    linked_models.check(ctx, run_id, linked)
+    ctx.tracking.log_batch(run_id, metrics=[metric], idempotency_key=_idempotency_key(msg))
+    for model_id, points in linked.items():
+        ctx.tracking.log_model_metrics(model_id, points)
     return {}
 
 
@@ -195,6 +203,8 @@ def delete_tag(ctx: Context, msg: Message) -> dict[str, Any]:
 def log_batch(ctx: Context, msg: Message) -> dict[str, Any]:
     run_id = msg.run_id()
     metrics = msg.repeated("metrics")
+    linked = wire.parse_model_metrics(metrics, run_id)
+    linked_models.check(ctx, run_id, linked)
     ctx.tracking.log_batch(
         run_id,
         metrics=wire.parse_metrics(metrics),
@@ -204,8 +214,8 @@ def log_batch(ctx: Context, msg: Message) -> dict[str, Any]:
     )
     # Points naming a model_id also belong to that model (MLflow 3); both writes are
     # idempotent, so a retried batch stores nothing twice.
-    for model_id, linked in wire.parse_model_metrics(metrics, run_id).items():
-        ctx.tracking.log_model_metrics(model_id, linked)
+    for model_id, points in linked.items():
+        ctx.tracking.log_model_metrics(model_id, points)
     return {}
 
 

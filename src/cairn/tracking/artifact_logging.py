@@ -21,6 +21,7 @@ from cairn.exceptions import InvalidParameterValueError, ResourceDoesNotExistErr
 from cairn.store import validation as check
 from cairn.store.base import TrackingStore
 from cairn.tracking import artifact_formats as formats
+from cairn.tracking.run_models import ModelPath, model_path
 
 LOGGED_ARTIFACTS_TAG = "mlflow.loggedArtifacts"  # tables the UI can render, as MLflow lists them
 
@@ -52,12 +53,42 @@ class ArtifactLogging:
         self._repository(run_id, writing=True).log_artifacts(local_dir, artifact_path)
 
     def list_artifacts(self, run_id: str, path: str | None = None) -> list[FileInfo]:
-        """The files and directories directly under `path` (the root when None)."""
-        return self._repository(run_id).list_artifacts(path)
+        """The files and directories directly under `path` (the root when None). Where the
+        run has nothing at `path`, a model logged from the run under the name of `path`'s
+        first segment is listed instead (MLflow 3: `model/MLmodel`, … for "model")."""
+        listed = self._repository(run_id).list_artifacts(path)
+        if listed:
+            return listed
+        found = model_path(self.store, run_id, path)
+        if found is None:
+            return listed
+        inside = self._model_files(found).list_artifacts(found.inner or None)
+        return [
+            FileInfo(f"{found.name}/{entry.path}", entry.is_dir, entry.file_size)
+            for entry in inside
+        ]
 
     def download_artifacts(self, run_id: str, path: str, dst_path: str | None = None) -> str:
-        """Download a file or directory of the run; returns its local path."""
-        return self._repository(run_id).download_artifacts(path, dst_path)
+        """Download a file or directory of the run; returns its local path. Where the run
+        has nothing at `path`, its first segment names a model logged from the run, as in
+        `list_artifacts`, which is downloaded to `<dst_path>/<name>` (MLflow 3)."""
+        try:
+            return self._repository(run_id).download_artifacts(path, dst_path)
+        except ResourceDoesNotExistError:
+            found = model_path(self.store, run_id, path)
+            if found is None:
+                raise
+        target = os.path.join(dst_path or tempfile.mkdtemp(prefix="cairn-run-"), found.name)
+        os.makedirs(target, exist_ok=True)
+        files = self._model_files(found)
+        if found.inner:
+            return files.download_artifacts(found.inner, target)
+        for entry in files.list_artifacts():  # the model's root: its entries, into <name>/
+            files.download_artifacts(entry.path, target)
+        return target
+
+    def _model_files(self, found: ModelPath) -> ArtifactRepository:
+        return artifact_repository(found.model.artifact_uri, self.tracking_uri)
 
     def _log_object(self, run_id: str, artifact_file: str, write: Callable[[str], None]) -> None:
         relative = safe_relative(artifact_file)

@@ -12,6 +12,7 @@ from cairn.entities import (
     Experiment,
     ExperimentTag,
     InputTag,
+    LoggedModelMetric,
     Metric,
     PagedList,
     Param,
@@ -207,10 +208,29 @@ class Client(ArtifactLogging, LoggedModelClient, RegistryClient, PredictionLoggi
         value: float,
         timestamp: int | None = None,
         step: int | None = None,
+        synchronous: bool | None = None,
+        dataset_name: str | None = None,
+        dataset_digest: str | None = None,
+        model_id: str | None = None,
     ) -> None:
-        """Store one metric point now (the fluent API buffers; the Client writes through)."""
+        """Store one metric point now (the fluent API buffers; the Client writes through).
+
+        With `model_id` the point also becomes a metric of that logged model (MLflow 3),
+        measured on the dataset `dataset_name`/`dataset_digest` when given, so
+        `search_logged_models(filter_string="metrics.<key> < …")` finds the model."""
         metric = Metric(key, value, now_ms() if timestamp is None else timestamp, step or 0)
         self.store.log_metric(run_id, metric)
+        if model_id:
+            point = LoggedModelMetric(
+                metric.key,
+                metric.value,
+                metric.timestamp,
+                metric.step,
+                run_id,
+                dataset_name or None,
+                dataset_digest or None,
+            )
+            self.store.log_model_metrics(model_id, [point])
 
     def log_metric_points(
         self, points: Sequence[MetricPoint], idempotency_key: str | None = None

@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
     import pandas
 
+    from cairn import data
+    from cairn.entities import Dataset as DatasetEntity
     from cairn.store.base import MetricPoint
     from cairn.tracking.client import Client
     from cairn.tracking.shared_capture import SharedCapture
@@ -382,9 +384,15 @@ def log_metric(
     synchronous: bool | None = None,
     timestamp: int | None = None,
     run_id: str | None = None,
+    model_id: str | None = None,
+    dataset: data.Dataset | DatasetEntity | None = None,
 ) -> None:
     """Log one metric point. Buffered: stored in the background within a second, or at
-    `flush()` / `end_run()` / exit; `synchronous=True` stores it before returning."""
+    `flush()` / `end_run()` / exit; `synchronous=True` stores it before returning.
+
+    `model_id` makes the point a metric of that logged model too (MLflow 3), and `dataset`
+    records what it was measured on (and logs the dataset as a run input); such points are
+    stored before returning."""
     current = _process.session or session.current()
     if run_id is None:
         run_id = current.local.run_id or run_id_for_logging()
@@ -400,6 +408,12 @@ def log_metric(
         step = 0
     elif type(step) is not int or not _INT64_MIN <= step < _INT64_END:
         step = check.integer("step", step)
+    if model_id is not None or dataset is not None:
+        from cairn.tracking.fluent_data import log_linked_metric
+
+        linked = (key, value, timestamp, step)
+        log_linked_metric(current.client(), run_id, linked, model_id, dataset)
+        return
     batcher = current.batcher
     if synchronous or batcher is None:
         if synchronous or not env.async_logging_enabled():
@@ -421,12 +435,15 @@ def log_metrics(
     synchronous: bool | None = None,
     run_id: str | None = None,
     timestamp: int | None = None,
+    model_id: str | None = None,
+    dataset: data.Dataset | DatasetEntity | None = None,
 ) -> None:
-    """Log several metrics at one step (same timestamp)."""
+    """Log several metrics at one step (same timestamp); `model_id` and `dataset` as in
+    `log_metric`."""
     if timestamp is None:
         timestamp = _time_ns() // 1_000_000
     for key, value in metrics.items():
-        log_metric(key, value, step, synchronous, timestamp, run_id)
+        log_metric(key, value, step, synchronous, timestamp, run_id, model_id, dataset)
 
 
 def log_param(key: str, value: Any, synchronous: bool | None = None) -> Any:

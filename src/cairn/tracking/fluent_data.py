@@ -10,6 +10,7 @@ from cairn.tracking.fluent import run_id_for_logging
 if TYPE_CHECKING:
     from cairn import data
     from cairn.entities import Dataset as DatasetEntity
+    from cairn.tracking.client import Client
 
 
 def log_input(
@@ -32,3 +33,36 @@ def log_input(
 
     encoded = wire.dataset_input(dataset_input(dataset, context, tags))
     run_write("log_inputs", run_id=run_id_for_logging(), datasets=[encoded])
+
+
+def log_linked_metric(
+    client: Client,
+    run_id: str,
+    point: tuple[str, float, int, int],
+    model_id: str | None,
+    dataset: data.Dataset | DatasetEntity | None,
+) -> None:
+    """A (key, value, timestamp, step) point measured for a logged model or on a dataset,
+    stored now (MLflow 3's `log_metric(model_id=…, dataset=…)`): the dataset becomes one of
+    the run's inputs if it is not one yet, then the point is stored in the run and, with
+    `model_id`, in the model too, where `search_logged_models` filters on it."""
+    from cairn.tracking.client import dataset_input
+
+    name = digest = None
+    if dataset is not None:
+        used = dataset_input(dataset)
+        name, digest = used.dataset.name, used.dataset.digest
+        inputs = client.get_run(run_id).inputs.dataset_inputs
+        if not any(i.dataset.name == name and i.dataset.digest == digest for i in inputs):
+            client.log_inputs(run_id, [used])
+    key, value, timestamp, step = point
+    client.log_metric(
+        run_id,
+        key,
+        value,
+        timestamp,
+        step,
+        dataset_name=name,
+        dataset_digest=digest,
+        model_id=model_id,
+    )

@@ -72,8 +72,10 @@ def run_model_target(run_id: str, name: str) -> str | None:
     artifacts, else the id of the LoggedModel called `name` that the run output."""
     client = _client()
     name = safe_relative(name)
+    # The run's own files only: Client.list_artifacts would list the logged model here too.
+    own = artifact_repository(client.get_run(run_id).info.artifact_uri, client.tracking_uri)
     if name and any(
-        entry.path == f"{name}/{MLMODEL_FILE_NAME}" for entry in client.list_artifacts(run_id, name)
+        entry.path == f"{name}/{MLMODEL_FILE_NAME}" for entry in own.list_artifacts(name)
     ):
         return None
     return _run_output_model(client, run_id, name).model_id
