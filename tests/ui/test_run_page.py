@@ -16,7 +16,7 @@ from playwright.sync_api import expect
 from ui_support import Seeded, screenshot
 
 NOTE = "mlflow.note.content"
-TABS = ["overview", "metrics", "system", "artifacts", "models", "datasets"]
+TABS = ["overview", "metrics", "system", "artifacts", "models", "datasets", "traces"]
 WIDTHS = [8, 16, 24]  # one width per step of the image series: what is shown can be told apart
 
 

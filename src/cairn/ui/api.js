@@ -3,6 +3,7 @@ import { h } from "./dom.js";
 
 const MLFLOW = "/ajax-api/2.0/mlflow/";
 const CAIRN = "/ajax-api/2.0/cairn/";
+const MLFLOW_V3 = "/ajax-api/3.0/mlflow/";  // MLflow 3's newer calls (traces) live under 3.0
 
 export class ApiError extends Error {
   constructor(status, code, message) {
@@ -44,6 +45,8 @@ export const get = (endpoint, params) => request(MLFLOW + endpoint + query(param
 /** POST (or PATCH/DELETE) a JSON body to an MLflow endpoint. */
 export const post = (endpoint, body, method = "POST") => request(MLFLOW + endpoint, method, body || {});
 /** GET one of Cairn's UI endpoints. */
+export const getV3 = (endpoint, params) => request(MLFLOW_V3 + endpoint + query(params), "GET");
+export const postV3 = (endpoint, body) => request(MLFLOW_V3 + endpoint, "POST", body || {});
 export const cairn = (endpoint, params) => request(CAIRN + endpoint + query(params), "GET");
 export const cairnUrl = (endpoint, params) => CAIRN + endpoint + query(params);
 

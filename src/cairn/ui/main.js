@@ -21,6 +21,7 @@ route("models/:name/versions/:version", modelVersionPage);
 const runs = (query) => listParam(query.get("runs")).join(",");
 redirect("experiments", () => href(""));
 redirect("experiments/:id/runs", ({ id }) => href("experiments", id));
+redirect("experiments/:id/traces", ({ id }, query) => href("experiments", id, { tab: "traces", trace: query.get("selectedEvaluationId") }));
 redirect("experiments/:id/s", ({ id }, query) => href("experiments", id, { filter: query.get("searchInput") }));
 redirect("experiments/:id/runs/:run", ({ run }) => href("runs", run));
 redirect("experiments/:id/runs/:run/artifacts/*", ({ run, rest }) => href("runs", run, { tab: "artifacts", path: rest }));
@@ -32,6 +33,6 @@ redirect("models/:name/versions/:version/*", ({ name, version }) => href("models
 
 // MLflow's run-page tab names → ours.
 const RUN_TABS = { overview: "overview", "model-metrics": "metrics", "system-metrics": "system", artifacts: "artifacts",
-  traces: "overview", evaluations: "overview" };
+  traces: "traces", evaluations: "overview" };
 
 start(document.getElementById("page"), (main, error) => main.replaceChildren(errorBox(error)));

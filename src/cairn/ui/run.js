@@ -1,4 +1,4 @@
-// One run, in tabs: Overview, Metrics, System metrics, Artifacts, Models, Datasets.
+// One run, in tabs: Overview, Metrics, System metrics, Artifacts, Models, Datasets, Traces.
 // The tab (and the artifact on show) live in the address, so a reload or a shared link opens
 // the same view; a panel is built the first time it shows, so the overview asks for no
 // metric histories and no artifact listings.
@@ -9,9 +9,10 @@ import { href, setQuery } from "./router.js";
 import { isSystem, metricsPanel } from "./runmetrics.js";
 import { datasetsPanel, modelsPanel } from "./runlineage.js";
 import { overviewPanel } from "./runoverview.js";
+import { traceQuery, tracesPanel } from "./tracelist.js";
 
 const TABS = [["overview", "Overview"], ["metrics", "Metrics"], ["system", "System metrics"],
-  ["artifacts", "Artifacts"], ["models", "Models"], ["datasets", "Datasets"]];
+  ["artifacts", "Artifacts"], ["models", "Models"], ["datasets", "Datasets"], ["traces", "Traces"]];
 
 export async function runPage(main, { id }, query, live) {
   const { run } = await get("runs/get", { run_id: id });
@@ -28,6 +29,8 @@ export async function runPage(main, { id }, query, live) {
     }),
     models: () => modelsPanel(run),
     datasets: () => datasetsPanel(run),
+    traces: () => tracesPanel({ experimentId: run.info.experiment_id, runId: id, query, live,
+      link: (trace) => href("runs", id, { tab: "traces", trace }) }),
   };
   const panels = h("div", { class: "run-panels" });
   const strip = tabStrip(run, (name, push) => select(name, push));
@@ -47,7 +50,8 @@ export async function runPage(main, { id }, query, live) {
       panel.append(...[build[name]()].flat());
     }
     for (const other of panels.children) other.hidden = other !== panel;
-    setQuery({ tab: name === "overview" ? null : name, path: name === "artifacts" ? state.path : null }, push);
+    setQuery({ tab: name === "overview" ? null : name, path: name === "artifacts" ? state.path : null,
+      ...traceQuery(name === "traces" ? panel.querySelector("#traces") : null) }, push);
   }
   select(state.tab, false);
 }

@@ -1,12 +1,13 @@
-// Runs of an experiment: filter (search grammar) and status, sort, columns, grouping, nested
-// runs, selection. The table's state lives in the address's query, so Back, a reload and a
-// shared link all show the same table.
+// An experiment's runs (its traces are the second tab: tracelist.js): filter (search grammar)
+// and status, sort, columns, grouping, nested runs, selection. The table's state lives in the
+// address's query, so Back, a reload and a shared link all show the same table.
 import { ApiError, errorBox, get, searchAll } from "./api.js";
 import { breadcrumbs, emptyState, fill, h } from "./dom.js";
 import { href, listParam, setQuery } from "./router.js";
 import { ATTRIBUTES, RUN_COLUMN, RunTable, column, flatten } from "./runtable.js";
 import { RunModels } from "./runmodels.js";
 import { buildTree, groupedRows, treeRows } from "./runtree.js";
+import { experimentTabs } from "./tracelist.js";
 
 // The first page fills the screen and comes back in tens of milliseconds even at 10,000
 // runs; the rest follow in bigger pages while the table is already usable.
@@ -92,7 +93,7 @@ export async function runsPage(main, { id }, query, live) {
     const chosen = [...table.selected].slice(0, 100);
     location.hash = `${href(page)}?runs=${chosen.map(encodeURIComponent).join(",")}`;
   };
-  main.append(breadcrumbs(["Experiments", href("")], [crumb]), title,
+  const runsView = h("div", {},
     h("form", { class: "toolbar", onsubmit: (e) => { e.preventDefault(); state.filter = filter.value.trim(); search(); } },
       filter, h("button", { type: "submit" }, "Search"), statusFilter),
     h("div", { class: "toolbar" },
@@ -102,6 +103,8 @@ export async function runsPage(main, { id }, query, live) {
       h("button", { type: "button", id: "chart-selected", onclick: open("charts") }, "Chart"),
       h("button", { type: "button", id: "compare-selected", onclick: open("compare") }, "Compare")),
     error, status, empty, table.element);
+  const [tabs, tracesView] = experimentTabs(id, query, runsView, live);
+  main.append(breadcrumbs(["Experiments", href("")], [crumb]), title, tabs, runsView, tracesView);
 
   /** A new search or sort: a Back step, then the runs again. */
   function search() {
