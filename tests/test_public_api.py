@@ -86,3 +86,30 @@ def test_mlflow_module_names_resolve() -> None:
     assert sorted(f.__name__ for f in helpers) == cairn.artifacts.__all__
     exported = (ColSpec, DataType, ParamSchema, ParamSpec, Schema, TensorSpec)
     assert tuple(getattr(cairn.models, cls.__name__) for cls in exported) == exported
+
+
+def test_genai_prompt_names_match_mlflow() -> None:
+    """`cairn.genai` is reached lazily, as the model modules are, and its prompt functions
+    carry `mlflow.genai`'s names; importing it stays light."""
+    mlflow_prompt_names = {
+        "delete_prompt_alias",
+        "delete_prompt_tag",
+        "delete_prompt_version_tag",
+        "get_prompt_tags",
+        "load_prompt",
+        "register_prompt",
+        "search_prompts",
+        "set_prompt_alias",
+        "set_prompt_tag",
+        "set_prompt_version_tag",
+    }
+    assert cairn.genai.__all__ == sorted(cairn.genai.__all__)
+    assert set(cairn.genai.__all__) == mlflow_prompt_names | {"Prompt", "PromptVersion"}
+    code = (
+        "import sys, cairn; assert 'cairn.genai' not in sys.modules; cairn.genai; "
+        "heavy = [m for m in ('pandas', 'numpy') if m in sys.modules]; print(','.join(heavy))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == ""

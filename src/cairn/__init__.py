@@ -7,8 +7,9 @@
         cairn.log_metric("loss", 0.3, step=1)
 
 Importing cairn is cheap: the database layer and pandas load on first use, and so do the
-model modules (`cairn.models`, `cairn.pyfunc`, `cairn.sklearn`, `cairn.onnx`) and the
-dataset constructors (`cairn.data`), which are attributes of `cairn` all the same.
+model modules (`cairn.models`, `cairn.pyfunc`, `cairn.sklearn`, `cairn.onnx`), the
+dataset constructors (`cairn.data`) and the prompt registry (`cairn.genai`), which are
+attributes of `cairn` all the same.
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ from cairn.version import __version__ as __version__
 
 if TYPE_CHECKING:
     from cairn import data as data
+    from cairn import genai as genai
     from cairn import models as models
     from cairn import onnx as onnx
     from cairn import pyfunc as pyfunc
@@ -105,7 +107,7 @@ __all__ = [
 # Submodules reached as attributes but imported on first use: the model modules pull in
 # numpy, pandas, scikit-learn or onnx; `data` is only needed to build datasets. Kept out of
 # __all__ so `from cairn import *` stays light too.
-_LAZY_SUBMODULES = ("data", "models", "onnx", "pyfunc", "sklearn")
+_LAZY_SUBMODULES = ("data", "genai", "models", "onnx", "pyfunc", "sklearn")
 
 
 def __getattr__(name: str) -> Any:

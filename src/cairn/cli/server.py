@@ -11,6 +11,7 @@ import click
 
 from cairn.cli.asgi import run_factory
 from cairn.server.context import DEFAULT_MAX_ARTIFACT_UPLOAD_BYTES as DEFAULT_MAX_UPLOAD
+from cairn.store.model_source import ALLOWED_SOURCES_OPTION
 
 ARTIFACT_SCHEME_ROOT = "mlflow-artifacts:"
 _SETTINGS_ENV = "CAIRN_SERVER_SETTINGS"
@@ -25,12 +26,15 @@ def build_app(
     cors_allowed_origins: Sequence[str] | None = None,
     max_artifact_upload_bytes: int | None = DEFAULT_MAX_UPLOAD,
     auth: bool = False,
+    allowed_model_sources: Sequence[str] = (),
 ) -> object:
     """The application for a store URI (default: ./cairn-data/) and an artifact folder;
-    with `auth`, users must authenticate (users and permissions live in the same store)."""
+    with `auth`, users must authenticate (users and permissions live in the same store).
+    `allowed_model_sources`: object-store prefixes model versions may be registered from."""
     from cairn.server.app import create_app
+    from cairn.store.sql.registry import SqlRegistryStore
     from cairn.store.sql.tracking import SqlTrackingStore
-    from cairn.store.uri import default_tracking_uri, registry_store
+    from cairn.store.uri import default_tracking_uri
 
     uri = backend_store_uri or default_tracking_uri()
     # Experiments created through the server keep their artifacts behind its proxy.
@@ -49,7 +53,7 @@ def build_app(
         cors_allowed_origins=cors_allowed_origins,
         max_artifact_upload_bytes=max_artifact_upload_bytes,
         auth=auth_store,
-        registry=registry_store(uri),
+        registry=SqlRegistryStore(uri, allowed_model_sources=allowed_model_sources),
     )
 
 
@@ -61,7 +65,7 @@ def _serve(host: str, port: int, settings: dict[str, Any], workers: int) -> None
 def app_from_environment() -> object:
     """The app for each uvicorn worker process, configured by `cairn server`'s options."""
     settings = json.loads(os.environ[_SETTINGS_ENV])
-    return build_app(
+    app = build_app(
         settings["backend_store_uri"],
         settings["artifacts_destination"],
         allowed_artifact_roots=settings["allowed_artifact_roots"],
@@ -69,7 +73,14 @@ def app_from_environment() -> object:
         cors_allowed_origins=settings["cors_allowed_origins"],
         max_artifact_upload_bytes=settings["max_artifact_upload_bytes"],
         auth=settings.get("auth", False),
+        allowed_model_sources=settings.get("allowed_model_sources", ()),
     )
+    if not settings.get("access_log", False):
+        return app
+    from cairn.server.access_log import AccessLogMiddleware, log_to_stderr
+
+    log_to_stderr()
+    return AccessLogMiddleware(app)  # type: ignore[arg-type]
 
 
 def _destination(value: str) -> str:
@@ -92,6 +103,8 @@ def _settings(
     cors_allowed_origins: str | None,
     max_artifact_upload_bytes: int,
     auth: bool = False,
+    allowed_model_sources: Sequence[str] = (),
+    access_log: bool = True,
 ) -> dict[str, Any]:
     """The options, checked now (a typo fails the command, not each worker)."""
     from cairn.artifact_store.uri import artifact_repository
@@ -125,7 +138,27 @@ def _settings(
         "cors_allowed_origins": origins,
         "max_artifact_upload_bytes": max_artifact_upload_bytes or None,
         "auth": auth,
+        "allowed_model_sources": _model_sources(destination, allowed_model_sources),
+        "access_log": access_log,
     }
+
+
+def _model_sources(destination: str, listed: Sequence[str]) -> list[str]:
+    """The object-store prefixes model versions may come from: the destination's bucket
+    (when it is one) and those listed (each option may hold several, comma-separated)."""
+    from cairn.server.security import split_list
+    from cairn.store.model_source import allowed_prefix, default_allowed_prefixes
+
+    prefixes = list(default_allowed_prefixes(destination))
+    for value in listed:
+        for entry in split_list(value) or []:
+            try:
+                prefix = allowed_prefix(entry)
+            except ValueError as error:
+                raise click.BadParameter(str(error), param_hint=ALLOWED_SOURCES_OPTION) from None
+            if prefix not in prefixes:
+                prefixes.append(prefix)
+    return prefixes
 
 
 async def _no_app(scope: Any, receive: Any, send: Any) -> None:  # pragma: no cover
@@ -173,6 +206,21 @@ async def _no_app(scope: Any, receive: Any, send: Any) -> None:  # pragma: no co
     type=int,
     help="Largest artifact the proxy accepts in one upload (0: no limit).",
 )
+@click.option(
+    ALLOWED_SOURCES_OPTION,
+    "allowed_model_sources",
+    multiple=True,
+    help="Object-store prefixes (s3://bucket/path, gs://, wasbs://, dbfs:/) model versions "
+    "may be registered from without the server reading them; repeat the option or separate "
+    "with commas. Default: the artifact destination's bucket when it is an object store. "
+    "Local paths are only accepted inside a run's or logged model's artifacts.",
+)
+@click.option(
+    "--access-log/--no-access-log",
+    default=True,
+    show_default=True,
+    help="Log one line per request (method, path, status, milliseconds, user) to stderr.",
+)
 @click.option("--workers", default=1, show_default=True, type=int, help="Worker processes.")
 @click.option(
     "--auth",
@@ -192,6 +240,8 @@ def server(
     max_artifact_upload_bytes: int,
     workers: int,
     auth: bool,
+    allowed_model_sources: tuple[str, ...],
+    access_log: bool,
 ) -> None:
     """Serve a tracking store over MLflow's REST API (mlflow clients work unchanged)."""
     settings = _settings(
@@ -202,6 +252,8 @@ def server(
         cors_allowed_origins,
         max_artifact_upload_bytes,
         auth,
+        allowed_model_sources,
+        access_log,
     )
     if host in ("0.0.0.0", "::") and allowed_hosts is None:
         click.echo(
@@ -215,9 +267,21 @@ def server(
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=5000, show_default=True, type=int, help="Port to listen on.")
-def ui(host: str, port: int) -> None:
+@click.option(
+    "--access-log/--no-access-log",
+    default=False,
+    show_default=True,
+    help="Log one line per request to stderr (off by default: the UI polls while open).",
+)
+def ui(host: str, port: int, access_log: bool) -> None:
     """Serve the default store (./cairn-data/) with the web UI."""
     settings = _settings(
-        None, os.path.join("cairn-data", "artifacts"), None, None, None, DEFAULT_MAX_UPLOAD
+        None,
+        os.path.join("cairn-data", "artifacts"),
+        None,
+        None,
+        None,
+        DEFAULT_MAX_UPLOAD,
+        access_log=access_log,
     )
     _serve(host, port, settings, 1)

@@ -35,6 +35,7 @@ from cairn.store.base import (
     SEARCH_MAX_RESULTS_LIMIT,
     MetricPoint,
 )
+from cairn.store.registry_validation import IS_PROMPT_TAG_KEY
 from cairn.store.uri import registry_store, tracking_store
 
 T = TypeVar("T")
@@ -136,12 +137,22 @@ class StoreSource:
     # -- the registry -----------------------------------------------------------------------
 
     def registered_models(self) -> Iterator[RegisteredModel]:
-        def page(token: str | None) -> PagedList[RegisteredModel]:
-            return self.registry.search_registered_models(
-                max_results=self._page(REGISTERED_MODELS_MAX_RESULTS_LIMIT), page_token=token
-            )
+        """Models, then prompts: a plain search leaves prompts out, as MLflow's does."""
+        for what, filter_string in (
+            ("listing registered models", None),
+            ("listing prompts", _PROMPTS),
+        ):
 
-        yield from self._listing("listing registered models", page)
+            def page(
+                token: str | None, filter_string: str | None = filter_string
+            ) -> PagedList[RegisteredModel]:
+                return self.registry.search_registered_models(
+                    filter_string,
+                    max_results=self._page(REGISTERED_MODELS_MAX_RESULTS_LIMIT),
+                    page_token=token,
+                )
+
+            yield from self._listing(what, page)
 
     def model_versions(self, name: str) -> Iterator[ModelVersion]:
         """Every version of `name` with its tags and aliases. MLflow's search-model-versions
@@ -153,14 +164,19 @@ class StoreSource:
             self.problems.append(f"{what}: a name with both kinds of quote cannot be searched")
             return
         try:
-            aliases = self.registry.get_registered_model(name).aliases
+            model = self.registry.get_registered_model(name)
         except READ_ERRORS as error:
             self.problems.append(f"{what}: {_message(error)}")
             return
 
+        # A prompt's versions are found only when the filter asks for prompts.
+        aliases = model.aliases
+        is_prompt = model.tags.get(IS_PROMPT_TAG_KEY, "").lower() == "true"
+        filter_string = f"name = {quoted}" + (f" AND {_PROMPT_VERSIONS}" if is_prompt else "")
+
         def page(token: str | None) -> PagedList[ModelVersion]:
             return self.registry.search_model_versions(
-                f"name = {quoted}",
+                filter_string,
                 max_results=self._page(MODEL_VERSIONS_MAX_RESULTS_LIMIT),
                 page_token=token,
             )
@@ -210,6 +226,10 @@ class StoreSource:
 def _source_run(run: Run) -> SourceRun:
     keys = tuple(dict.fromkeys(metric.key for metric in run.data.latest_metrics))
     return SourceRun(run, metric_keys=keys)
+
+
+_PROMPTS = f"tags.`{IS_PROMPT_TAG_KEY}` = 'true'"
+_PROMPT_VERSIONS = f"tag.`{IS_PROMPT_TAG_KEY}` = 'true'"
 
 
 def _quoted(name: str) -> str | None:

@@ -10,6 +10,9 @@ MANAGE, kept in `registered_model_permissions` by the model's name.
   `models:/<model_id>`), the experiment of a `mlflow-artifacts:/<id>/…` source, or another
   registered model (`models:/<name>/…`). A source naming none of these is for admins only,
   so nobody registers (and then downloads through the registry) files they cannot read.
+  A prompt version (MLflow's prompt registry: the `mlflow.prompt.is_prompt` tag and a
+  placeholder source, which the store insists on) has no files: EDIT on the prompt is all
+  it needs, beyond READ on a `run_id` or `model_id` it names.
 * `POST …/registered-models/permissions/create` (name, username, permission) grants, for
   callers who MANAGE the model.
 * The UI's `GET …/cairn/registered-models/permission?name=…` needs READ and
@@ -24,10 +27,12 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
+from cairn import wire
 from cairn.exceptions import PermissionDeniedError
 from cairn.server.access import EDIT, MANAGE, READ, Effect, Source
 from cairn.server.auth_store import AuthStore, User, permission_allows
 from cairn.server.messages import Message
+from cairn.store import registry_validation as valid
 from cairn.store.base import RegistryStore, TrackingStore
 
 MODEL_GRANT_PATH = "/registered-models/permissions/create"
@@ -47,6 +52,13 @@ def permission_answer(held: str | None) -> dict[str, Any]:
         "can_update": permission_allows(held, EDIT),
         "can_manage": permission_allows(held, MANAGE),
     }
+
+
+def _placeholder(message: Message, source: str) -> bool:
+    """A prompt version's placeholder source, which names no files (the store refuses any
+    other source on a prompt version, and checks every other version's)."""
+    tags = wire.parse_tag_map(message.repeated("tags"))
+    return valid.is_prompt_version(tags) and source in valid.PROMPT_SOURCES
 
 
 class RegistryGuard:
@@ -82,10 +94,11 @@ class RegistryGuard:
         if model_id:
             experiments.add(self.tracking.get_logged_model(model_id).experiment_id)
         source = message.string("source") or ""
-        behind = self._source_origin(user, source)
+        prompt = _placeholder(message, source)
+        behind = None if prompt else self._source_origin(user, source)
         if behind is not None:
             experiments.add(behind)
-        elif not (run_id or model_id) and not source.startswith("models:/"):
+        elif not (run_id or model_id or prompt) and not source.startswith("models:/"):
             raise PermissionDeniedError(
                 "Only administrators may register a version whose source names no run, "
                 "logged model or experiment."

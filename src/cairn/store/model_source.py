@@ -14,7 +14,11 @@ must be free of control characters, backslashes, `#`, `?` and `..` segments:
   registered version must exist;
 - any other URI that lies inside the artifact location of the `run_id` or `model_id` the
   version is registered with, compared after normalisation (local paths resolved, so a
-  symbolic link cannot lead out).
+  symbolic link cannot lead out);
+- an object-store URI (`s3://`, `gs://`, `wasbs://`, `dbfs:/`) under a prefix the operator
+  allowed (`cairn server --allowed-model-sources`; by default the bucket of an object-store
+  artifact destination). It is accepted without being read: the server never opens it, the
+  client that loads the version does, with its own credentials.
 
 This module parses and compares; the store looks the runs and models up.
 """
@@ -24,6 +28,7 @@ from __future__ import annotations
 import os
 import posixpath
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import SplitResult, unquote, urlsplit
 
@@ -38,6 +43,9 @@ _MAX_DECODINGS = 10
 _RUN_ID = re.compile(r"^[a-zA-Z0-9][\w\-]{0,255}$")
 _VERSION = re.compile(r"^[0-9]{1,9}$")
 _LOCAL_SCHEMES = ("", "file")
+EXTERNAL_PREFIXES = ("s3://", "gs://", "wasbs://", "dbfs:/")
+"""The object stores a model version's source may point into when the operator allows it."""
+ALLOWED_SOURCES_OPTION = "--allowed-model-sources"
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,3 +157,56 @@ def _location(uri: str) -> tuple[str, str, str] | None:
     if not parts.path:
         return scheme, parts.netloc, ""
     return scheme, parts.netloc, posixpath.normpath(parts.path)
+
+
+def is_external(source: str) -> bool:
+    """Whether `source` names an object store (s3://, gs://, wasbs://, dbfs:/)."""
+    return source.lower().startswith(EXTERNAL_PREFIXES)
+
+
+def allowed_prefix(prefix: str) -> str:
+    """An operator's allowed-source prefix, checked and ending in "/" (so `s3://bucket`
+    does not also allow `s3://bucket-other/…`); raises ValueError for anything but an
+    object-store prefix free of traversals: local paths are never allowed this way."""
+    text = prefix.strip()
+    if not is_external(text):
+        raise ValueError(
+            f"{prefix!r} is not an object-store prefix: give one starting with "
+            f"{', '.join(EXTERNAL_PREFIXES)}."
+        )
+    try:
+        check_safe(text)
+    except InvalidParameterValueError as error:
+        raise ValueError(error.message) from None
+    text = _lower_scheme(text)
+    return text if text.endswith("/") else text + "/"
+
+
+def default_allowed_prefixes(destination: str) -> tuple[str, ...]:
+    """What an artifact destination allows by default: its scheme and bucket when it is an
+    object store (`s3://bucket/store` allows `s3://bucket/`), nothing for a folder."""
+    if not is_external(destination) or destination.lower().startswith("dbfs:"):
+        return ()
+    parts = urlsplit(destination)
+    if not parts.netloc:
+        return ()
+    return (f"{parts.scheme.lower()}://{parts.netloc}/",)
+
+
+def under_allowed_prefix(source: str, prefixes: Sequence[str]) -> bool:
+    """Whether a checked (`check_safe`) `source` lies under one of `prefixes` (made by
+    `allowed_prefix`). The scheme compares without case, the rest exactly."""
+    return is_external(source) and _lower_scheme(source).startswith(tuple(prefixes))
+
+
+def _lower_scheme(uri: str) -> str:
+    scheme, sep, rest = uri.partition(":")
+    return scheme.lower() + sep + rest
+
+
+def refuse_external(source: str) -> InvalidParameterValueError:
+    return refuse(
+        source,
+        "it lies under no allowed model source prefix; the server's operator can allow "
+        f"object-store prefixes with {ALLOWED_SOURCES_OPTION}",
+    )

@@ -19,6 +19,15 @@ MAX_DESCRIPTION_LENGTH = 100_000  # MLflow has none (its column holds 5,000 on s
 MAX_RUN_LINK_LENGTH = 8192
 MAX_VERSION = 2**31 - 1  # the version column's INTEGER
 
+# MLflow's prompt registry keeps prompts as registered models and their versions as model
+# versions, marked by this tag (value "true") on both; a prompt version's text is a version tag.
+IS_PROMPT_TAG_KEY = "mlflow.prompt.is_prompt"
+PROMPT_TEXT_TAG_KEY = "mlflow.prompt.text"
+# A prompt version has no files, yet CreateModelVersion needs a source: MLflow's senders put
+# one of these placeholders there ("dummy-source": MlflowClient and the UI; "prompt-template":
+# the store's create_prompt_version), and its server refuses any other source for a prompt.
+PROMPT_SOURCES = frozenset({"dummy-source", "prompt-template"})
+
 _ALIAS = re.compile(r"^[\w\-]*$", re.ASCII)
 _RESERVED_VERSION_ALIAS = re.compile(r"^v[0-9]+$", re.IGNORECASE)
 _DIGITS = re.compile(r"^[0-9]+$")
@@ -116,3 +125,20 @@ def text(what: str, value: object, limit: int) -> str | None:
             f"{what} has {len(value)} characters; the limit is {limit}."
         )
     return check.no_nul(what, value)
+
+
+def is_prompt_version(tags: Mapping[str, str]) -> bool:
+    """Whether a new version's tags make it a prompt version (MLflow's test: the prompt tag,
+    "true" in any case)."""
+    return str(tags.get(IS_PROMPT_TAG_KEY, "false")).lower() == "true"
+
+
+def prompt_source(source: object) -> str:
+    """A prompt version's source: one of MLflow's placeholders, which name no files (so the
+    artifact-source checks that guard every model version have nothing to check)."""
+    if source not in PROMPT_SOURCES:
+        raise InvalidParameterValueError(
+            f"Invalid prompt source {source!r}: a prompt version's source is one of "
+            f"{', '.join(sorted(PROMPT_SOURCES))}."
+        )
+    return str(source)

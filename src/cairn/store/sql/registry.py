@@ -41,6 +41,7 @@ from cairn.store.base import (
     REGISTERED_MODELS_MAX_RESULTS_LIMIT,
     RegistryStore,
 )
+from cairn.store.model_source import allowed_prefix
 from cairn.store.sql import dialects, engine, migrate, registry_loading, registry_query
 from cairn.store.sql.registry_aliases import SqlRegistryAliases
 from cairn.store.sql.registry_rows import (
@@ -53,7 +54,7 @@ from cairn.store.sql.registry_rows import (
     touch_model,
     version_missing,
 )
-from cairn.store.sql.registry_sources import check_source, implied_ids
+from cairn.store.sql.registry_sources import check_owners, check_source, implied_ids
 from cairn.store.sql.schema import (
     model_version_tags,
     model_versions,
@@ -70,8 +71,11 @@ _rm, _mv, _alias = registered_models.c, model_versions.c, registered_model_alias
 class SqlRegistryStore(SqlRegistryAliases, RegistryStore):
     """The RegistryStore contract (see store/base.py) over one SQL database."""
 
-    def __init__(self, db_uri: str) -> None:
+    def __init__(self, db_uri: str, *, allowed_model_sources: Sequence[str] = ()) -> None:
+        """`allowed_model_sources`: object-store prefixes (model_source.allowed_prefix) a
+        version's source may lie under besides its run's or model's artifacts."""
         self.db_uri = db_uri
+        self.allowed_model_sources = tuple(allowed_prefix(p) for p in allowed_model_sources)
         self.engine: Engine = engine.create(db_uri)
         migrate.ensure_schema(self.engine)
 
@@ -241,6 +245,9 @@ class SqlRegistryStore(SqlRegistryAliases, RegistryStore):
     ) -> ModelVersion:
         name = valid.model_name(name)
         tag_values = valid.tags(tags)
+        prompt = valid.is_prompt_version(tag_values)
+        if prompt:
+            valid.prompt_source(source)
         row = {
             "name": name,
             "source": source,
@@ -263,10 +270,15 @@ class SqlRegistryStore(SqlRegistryAliases, RegistryStore):
             if bumped.rowcount == 0:
                 raise model_missing(name)
             # Checked with the model's row locked; a refusal rolls the counter back.
-            check_source(conn, source, row["run_id"], row["model_id"])
-            row["run_id"], row["model_id"] = implied_ids(
-                conn, source, row["run_id"], row["model_id"]
-            )
+            if prompt:  # a placeholder source: no files to check (valid.prompt_source)
+                check_owners(conn, row["run_id"], row["model_id"])
+            else:
+                check_source(
+                    conn, source, row["run_id"], row["model_id"], self.allowed_model_sources
+                )
+                row["run_id"], row["model_id"] = implied_ids(
+                    conn, source, row["run_id"], row["model_id"]
+                )
             number = int(
                 conn.execute(select(_rm.last_version).where(_rm.name == name)).scalar_one()
             )

@@ -4,6 +4,12 @@ Tag comparisons are EXISTS over the tag tables' primary keys; values are bound p
 A tag's `!=` also matches models (and versions) without the tag, unlike runs': MLflow 3's
 client adds ``tags.`mlflow.prompt.is_prompt` != 'true'`` to every registered-model search
 and expects the untagged models back.
+
+Prompts (MLflow's prompt registry: models and versions tagged `mlflow.prompt.is_prompt`) are
+left out of both searches unless the filter asks for them, as MLflow's server does: when the
+filter's first clause on that tag is `= 'true'` (or `!= 'false'`) only prompts are searched;
+otherwise clauses on the tag are dropped and prompts are excluded. A version is a prompt's
+when any version of its model carries the tag.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from sqlalchemy import Select, and_, exists, not_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from cairn.entities import ModelVersionStage
+from cairn.store.registry_validation import IS_PROMPT_TAG_KEY
 from cairn.store.search import Comparison, OrderBy
 from cairn.store.sql.query import compare
 from cairn.store.sql.schema import (
@@ -43,6 +50,10 @@ def registered_model_search(filters: Sequence[Comparison], order: Sequence[Order
     """SELECT name of matching registered models in the requested order; name breaks ties."""
     name = registered_models.c.name
     query = select(name)
+    filters, prompts = _prompt_scope(filters)
+    marked = registered_model_tags.alias("prompt")
+    is_prompt = _prompt_marked(marked, marked.c.name == name)
+    query = query.where(is_prompt if prompts else ~is_prompt)
     for i, clause in enumerate(filters):
         if clause.kind == "attribute":
             query = query.where(
@@ -64,6 +75,10 @@ def model_version_search(filters: Sequence[Comparison], order: Sequence[OrderBy]
     (name ASC, version DESC) breaks ties."""
     mv = model_versions.c
     query = select(model_versions)
+    filters, prompts = _prompt_scope(filters)
+    marked = model_version_tags.alias("prompt")
+    is_prompt = _prompt_marked(marked, marked.c.name == mv.name)
+    query = query.where(is_prompt if prompts else ~is_prompt)
     for i, clause in enumerate(filters):
         query = query.where(_version_condition(i, clause))
     ordering = [_direction(MODEL_VERSION_ATTRIBUTES[o.key], o) for o in order]
@@ -73,6 +88,22 @@ def model_version_search(filters: Sequence[Comparison], order: Sequence[OrderBy]
     if "version_number" not in named:
         ordering.append(mv.version.desc())
     return query.order_by(*ordering)
+
+
+def _prompt_scope(filters: Sequence[Comparison]) -> tuple[Sequence[Comparison], bool]:
+    """(the filters to apply, whether prompts are searched); see the module docstring."""
+    for clause in filters:
+        if clause.kind == "tag" and clause.key == IS_PROMPT_TAG_KEY:
+            value = clause.value.lower() if isinstance(clause.value, str) else None
+            if (clause.op, value) in (("=", "true"), ("!=", "false")):
+                return filters, True
+            break
+    return [c for c in filters if not (c.kind == "tag" and c.key == IS_PROMPT_TAG_KEY)], False
+
+
+def _prompt_marked(tag: Any, owner: ColumnElement[bool]) -> ColumnElement[bool]:
+    """A tag row of `owner` marks it as a prompt."""
+    return exists().where(owner, tag.c.key == IS_PROMPT_TAG_KEY, tag.c.value == "true")
 
 
 def _version_condition(i: int, clause: Comparison) -> ColumnElement[bool]:

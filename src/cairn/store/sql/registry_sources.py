@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
@@ -14,9 +16,16 @@ from cairn.store.model_source import SourceReference, refuse
 from cairn.store.sql.schema import logged_models, model_versions, runs
 
 
-def check_source(conn: Connection, source: str, run_id: str | None, model_id: str | None) -> None:
-    """Refuse `source` unless it names an existing run, logged model or version, or lies
-    inside the artifacts of `run_id`'s run or `model_id`'s model (which must exist)."""
+def check_source(
+    conn: Connection,
+    source: str,
+    run_id: str | None,
+    model_id: str | None,
+    external: Sequence[str] = (),
+) -> None:
+    """Refuse `source` unless it names an existing run, logged model or version, lies
+    inside the artifacts of `run_id`'s run or `model_id`'s model (which must exist), or
+    lies under one of the `external` object-store prefixes (model_source.allowed_prefix)."""
     model_source.check_safe(source)
     run_root = _run_root(conn, run_id) if run_id else None
     model_root = _model_root(conn, model_id) if model_id else None
@@ -24,7 +33,11 @@ def check_source(conn: Connection, source: str, run_id: str | None, model_id: st
     if ref is not None:
         _check_reference(conn, source, ref, run_id, model_id)
         return
+    if model_source.under_allowed_prefix(source, external):
+        return  # an allowed object store: accepted, never read by the server
     roots = [root for root in (run_root, model_root) if root]
+    if not roots and model_source.is_external(source):
+        raise model_source.refuse_external(source)
     if not roots:
         raise refuse(
             source,
@@ -32,6 +45,8 @@ def check_source(conn: Connection, source: str, run_id: str | None, model_id: st
             "artifacts of the run_id or model_id it is registered with",
         )
     if not any(model_source.lies_within(source, root) for root in roots):
+        if model_source.is_external(source):
+            raise model_source.refuse_external(source)
         owners = " or ".join(
             f"{what} {ident!r} ({root})"
             for what, ident, root in (
@@ -67,6 +82,15 @@ def _check_reference(
             select(mv.version).where(mv.name == name, mv.version == int(version))
         ).first():
             raise refuse(source, f"model version {name!r} {version} does not exist")
+
+
+def check_owners(conn: Connection, run_id: str | None, model_id: str | None) -> None:
+    """A prompt version's placeholder source names no files, but a `run_id` or `model_id` it
+    is registered with must still exist (ResourceDoesNotExistError otherwise)."""
+    if run_id:
+        _run_root(conn, run_id)
+    if model_id:
+        _model_root(conn, model_id)
 
 
 _MISSING = object()
