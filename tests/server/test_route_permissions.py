@@ -27,7 +27,7 @@ from cairn.server.artifacts_api import PROXY_PREFIXES
 from cairn.server.auth import AuthMiddleware
 from cairn.server.auth_store import AuthStore
 from cairn.server.multipart_api import MULTIPART_PREFIXES
-from cairn.server.routes import API_PREFIXES, Endpoint, EndpointRoute
+from cairn.server.routes import API_PREFIXES, TRACE_PREFIXES, Endpoint, EndpointRoute
 from cairn.server.tracking_api import get_run
 from cairn.store.sql.tracking import SqlTrackingStore
 
@@ -145,7 +145,8 @@ def test_the_middleware_finds_each_endpoints_access_under_every_prefix(app: Star
 
 def test_trace_routes_with_a_fixed_segment_are_not_read_as_trace_ids(app: Starlette) -> None:
     middleware = _middleware(app)
-    for prefix in API_PREFIXES:
+    assert "/api/3.0/mlflow/runs/get" not in {r.path for r in _endpoint_routes(app)}
+    for prefix in TRACE_PREFIXES:
         for method, path, access in (
             ("GET", "/traces/get", Access(READ, Source.TRACE)),
             ("GET", "/traces/batchGet", Access(READ, Source.TRACE_IDS)),

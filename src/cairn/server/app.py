@@ -33,7 +33,7 @@ from cairn.server.context import DEFAULT_MAX_ARTIFACT_UPLOAD_BYTES, Context
 from cairn.server.messages import Message
 from cairn.server.multipart_api import MultipartRoutes
 from cairn.server.responses import json_response
-from cairn.server.routes import Endpoint, Handler, build_routes
+from cairn.server.routes import TRACE_PREFIXES, Endpoint, Handler, build_routes
 from cairn.store.base import RegistryStore, TrackingStore
 from cairn.store.traces import TraceStore
 
@@ -79,7 +79,6 @@ def create_app(
         *artifacts_api.TRACKING_ENDPOINTS,
         *logged_models_api.ENDPOINTS,
         *registry_api.ENDPOINTS,
-        *traces_api.ENDPOINTS,
     ]
     proxy = artifacts_api.ArtifactProxy(context)
     multipart = MultipartRoutes(proxy.repository)
@@ -87,8 +86,9 @@ def create_app(
         Route("/health", _health, methods=["GET"]),
         Route("/version", _version, methods=["GET"]),
         Route("/api/3.0/mlflow/server-info", _server_info(multipart.enabled), methods=["GET"]),
-        *build_routes(endpoints, context),
         *otlp.routes(context),
+        *build_routes(endpoints, context),
+        *build_routes(traces_api.ENDPOINTS, context, TRACE_PREFIXES),
         *ui_api.routes(context),
         *imports.routes(context),
         *proxy.routes(),

@@ -70,10 +70,13 @@ def _exporter(context: Context) -> Callable[[Request], Any]:
             )
         experiment_id = experiment_header(request.headers)
         body = await _read_body(request)
-        spans = await run_in_threadpool(
-            _decode, body, request.headers.get("content-encoding", ""), media_type
-        )
-        await run_in_threadpool(context.trace_store.log_spans, experiment_id, spans)
+        encoding = request.headers.get("content-encoding", "")
+
+        def store() -> None:  # one trip to a worker thread: decoding and writing both block
+            spans = _decode(body, encoding, media_type)
+            context.trace_store.log_spans(experiment_id, spans)
+
+        await run_in_threadpool(store)
         return Response(otlp.export_response(media_type), media_type=media_type)
 
     return export

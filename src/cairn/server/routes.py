@@ -1,8 +1,9 @@
 """The REST surface as one table: (method, path, handler, access), mirroring MLflow's
 service protos.
 
-Each path is served under every API prefix (`/api/2.0/mlflow`, `/ajax-api/2.0/mlflow`,
-and the same under 3.0, where MLflow 3's calls go).
+Each path is served under every API prefix (`/api/2.0/mlflow`, `/ajax-api/2.0/mlflow`);
+the trace calls also under 3.0, where MLflow 3's client sends them (`TRACE_PREFIXES`:
+only there, since the router tries routes one by one and each prefix adds every path).
 A handler takes the server's `Context` and the call's `Message` and returns the response
 payload (a dict, MLflow's `{}` when empty); it runs in a worker thread, since stores block.
 Every endpoint declares its `Access` (cairn.server.access), which its route carries, so the
@@ -27,12 +28,8 @@ from cairn.server.messages import Message
 from cairn.server.responses import json_response
 
 Handler = Callable[[Context, Message], dict[str, Any]]
-API_PREFIXES = (
-    "/api/2.0/mlflow",
-    "/ajax-api/2.0/mlflow",
-    "/api/3.0/mlflow",
-    "/ajax-api/3.0/mlflow",
-)
+API_PREFIXES = ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow")
+TRACE_PREFIXES = (*API_PREFIXES, "/api/3.0/mlflow", "/ajax-api/3.0/mlflow")
 
 
 @dataclass(frozen=True)
