@@ -19,27 +19,20 @@ mlflow.genai.register_prompt("qa", "Answer {{question}} briefly.", commit_messag
 mlflow.genai.set_prompt_alias("qa", "prod", 1)
 """
 
-MLFLOW_READS = """
-import json, sys, mlflow
-mlflow.set_tracking_uri(sys.argv[1])
-seen = {}
+# Reads the three prompt URIs, and the registered models (a prompt is none), with either
+# client: {tool} is mlflow or cairn, {client} its client class.
+READS = """
+import json, sys, {tool}
+{tool}.set_tracking_uri(sys.argv[1])
+seen = {{}}
 for uri in ("prompts:/qa/1", "prompts:/qa/2", "prompts:/qa@prod"):
-    p = mlflow.genai.load_prompt(uri)
+    p = {tool}.genai.load_prompt(uri)
     seen[uri] = [p.version, p.template, p.commit_message]
-seen["models"] = [m.name for m in mlflow.MlflowClient().search_registered_models()]
+seen["models"] = [m.name for m in {tool}.{client}().search_registered_models()]
 print(json.dumps(seen))
 """
-
-CAIRN_READS = """
-import json, sys, cairn
-cairn.set_tracking_uri(sys.argv[1])
-seen = {}
-for uri in ("prompts:/qa/1", "prompts:/qa/2", "prompts:/qa@prod"):
-    p = cairn.genai.load_prompt(uri)
-    seen[uri] = [p.version, p.template, p.commit_message]
-seen["models"] = [m.name for m in cairn.Client().search_registered_models()]
-print(json.dumps(seen))
-"""
+MLFLOW_READS = READS.format(tool="mlflow", client="MlflowClient")
+CAIRN_READS = READS.format(tool="cairn", client="Client")
 
 EXPECTED = {
     "prompts:/qa/1": [1, "Answer {{question}}.", "first"],

@@ -510,4 +510,5 @@ def test_server_without_the_endpoints_gives_problems(mlflow_source: Filled) -> N
         "listing experiments",
         f"listing logged models of experiment {mlflow_source.experiment_id}",
         "listing registered models",
+        "listing prompts",
     ]

@@ -4,8 +4,6 @@
 from __future__ import annotations
 
 import dataclasses
-import statistics
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -36,7 +34,6 @@ from cairn.store.sql.schema import (
 from cairn.store.sql.traces import SqlTraceStore
 from cairn.store.sql.tracking import SqlTrackingStore
 from cairn.store.traces import MAX_SPAN_CONTENT_BYTES
-from conftest import BACKENDS
 
 MS = 1_000_000  # ns per ms
 
@@ -48,10 +45,10 @@ class Stores:
     experiment: str
 
 
-@pytest.fixture(params=BACKENDS)
-def stores(request: pytest.FixtureRequest, store_on: Callable[[str], SqlTrackingStore]) -> Stores:
-    tracking = store_on(request.param)
-    return Stores(tracking, tracking.traces, tracking.create_experiment("traced"))
+@pytest.fixture
+def stores(store: SqlTrackingStore) -> Stores:
+    """The trace store beside the `store` fixture's (once per database)."""
+    return Stores(store, store.traces, store.create_experiment("traced"))
 
 
 def new_trace_id() -> str:
@@ -519,7 +516,7 @@ def test_assessment_lifecycle_and_filters(stores: Stores) -> None:
 # -- schema and speed ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql", "mysql"])
 def test_migration_0007_goes_up_and_down(
     backend: str, tmp_path: Path, new_server_database: Callable[[str, str], str]
 ) -> None:
@@ -553,10 +550,11 @@ def _downgrade(db: sa.Engine, revision: str) -> None:
 
 
 @pytest.fixture
-def hundred_thousand(sqlite_store: SqlTrackingStore) -> Iterator[SqlTraceStore]:
-    """100,000 traces with two tags each, written straight into the tables."""
+def ten_thousand(sqlite_store: SqlTrackingStore) -> Iterator[SqlTraceStore]:
+    """10,000 traces with two tags each, written straight into the tables. (The search's
+    speed among 100,000 is benchmarks/traces.py's: no timings in tests.)"""
     experiment = int(sqlite_store.create_experiment("big"))
-    ids = [f"tr-{i:032x}" for i in range(100_000)]
+    ids = [f"tr-{i:032x}" for i in range(10_000)]
     with sqlite_store.engine.begin() as conn:
         conn.execute(
             sa.insert(trace_info),
@@ -572,15 +570,11 @@ def hundred_thousand(sqlite_store: SqlTrackingStore) -> Iterator[SqlTraceStore]:
     yield sqlite_store.traces
 
 
-def test_a_page_of_100_among_100000_traces_takes_under_50_ms(
-    hundred_thousand: SqlTraceStore,
+def test_a_page_of_100_among_many_traces_is_the_newest_with_their_tags(
+    ten_thousand: SqlTraceStore,
 ) -> None:
-    experiment = next(iter(hundred_thousand.trace_experiment_ids(["tr-" + "0" * 32]).values()))
-    timings = []
-    for _ in range(7):
-        started = time.perf_counter()
-        page = hundred_thousand.search_traces([experiment], max_results=100)
-        timings.append(time.perf_counter() - started)
-    assert len(page) == 100 and page[0].trace_id == f"tr-{99_999:032x}"
-    assert len(page[0].tags) == 2
-    assert statistics.median(timings) < 0.050, timings
+    experiment = next(iter(ten_thousand.trace_experiment_ids(["tr-" + "0" * 32]).values()))
+    page = ten_thousand.search_traces([experiment], max_results=100)
+    assert [t.trace_id for t in page] == [f"tr-{i:032x}" for i in range(9_999, 9_899, -1)]
+    assert all(t.tags == {"a": "v", "mlflow.traceName": "v"} for t in page)
+    assert page.token is not None

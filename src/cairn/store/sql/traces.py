@@ -474,24 +474,14 @@ class SqlTraceStore(SqlTraceAssessments, SqlTransactions, TraceStore):
     def get_trace_infos(
         self, trace_ids: Sequence[str], experiment_ids: Sequence[str] | None = None
     ) -> list[TraceInfo]:
-        ids = _lookup_ids(trace_ids)
-        if not ids:
-            return []
         with self._read() as conn:
-            if experiment_ids is not None:
-                ids = list(_experiment_of(conn, ids, _experiment_numbers(experiment_ids)))
-            return _load_infos(conn, ids)
+            return _load_infos(conn, _wanted(conn, trace_ids, experiment_ids))
 
     def get_traces(
         self, trace_ids: Sequence[str], experiment_ids: Sequence[str] | None = None
     ) -> list[Trace]:
-        ids = _lookup_ids(trace_ids)
-        if not ids:
-            return []
         with self._read() as conn:
-            if experiment_ids is not None:
-                ids = list(_experiment_of(conn, ids, _experiment_numbers(experiment_ids)))
-            infos = _load_infos(conn, ids)
+            infos = _load_infos(conn, _wanted(conn, trace_ids, experiment_ids))
             spans = _load_spans(conn, [info.trace_id for info in infos])
         return [Trace(info, tuple(spans.get(info.trace_id, ()))) for info in infos]
 
@@ -583,6 +573,16 @@ def _active_experiment(conn: Connection, experiment_id: int) -> None:
         raise InvalidParameterValueError(
             f"The experiment {experiment_id} must be in the 'active' state; it is {stage!r}."
         )
+
+
+def _wanted(
+    conn: Connection, trace_ids: Sequence[str], experiment_ids: Sequence[str] | None
+) -> list[str]:
+    """The ids asked for, kept only where they lie in `experiment_ids` (when given)."""
+    ids = _lookup_ids(trace_ids)
+    if ids and experiment_ids is not None:
+        ids = list(_experiment_of(conn, ids, _experiment_numbers(experiment_ids)))
+    return ids
 
 
 def _experiment_of(
@@ -694,6 +694,8 @@ def _key_values(conn: Connection, rows: RowsById, ids: Sequence[str]) -> dict[st
 
 def _load_infos(conn: Connection, ids: Sequence[str]) -> list[TraceInfo]:
     """The records of `ids` that exist, in that order, with tags, metadata, assessments."""
+    if not ids:
+        return []
     records = _records(conn, ids)
     present = [t for t in ids if t in records]
     if not present:
