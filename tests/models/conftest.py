@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -90,13 +91,21 @@ class NoCairnEnvironment:
         return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+def _is_cairns(name: str) -> bool:
+    """Whether a site-packages entry is Cairn's: `cairn/`, `cairn-0.1.0.dist-info`,
+    `_editable_impl_cairn.pth`, `__editable___cairn_0_1_0_finder.py`, …"""
+    return re.search(r"(^|[-_.])cairn([-_.]|$)", name.lower()) is not None
+
+
 @pytest.fixture(scope="session")
 def no_cairn(tmp_path_factory: pytest.TempPathFactory) -> NoCairnEnvironment:
-    """A fresh venv (no pip) whose only link to the test venv is a `.pth` line naming its
-    site-packages: mlflow, scikit-learn and onnxruntime import, but the `.pth` files inside
-    that directory (Cairn's editable install among them) are not processed, so `cairn` does
-    not. Console scripts for `mlflow` and `uvicorn` (which `mlflow models serve` runs from
-    PATH) are written in its bin/, pointing at its own interpreter."""
+    """A fresh venv (no pip) whose only link to the test venv is a `.pth` line naming a
+    folder of links to everything in the test venv's site-packages but Cairn (its package,
+    its dist-info, its editable-install hooks): mlflow, scikit-learn and onnxruntime import,
+    `cairn` does not, whether the test venv installed it editable or not. (`.pth` files in
+    that folder are not processed.) Console scripts for `mlflow` and `uvicorn` (which
+    `mlflow models serve` runs from PATH) are written in its bin/, pointing at its own
+    interpreter."""
     folder = tmp_path_factory.mktemp("no-cairn-venv")
     subprocess.run(
         [sys.executable, "-m", "venv", "--without-pip", str(folder)],
@@ -111,8 +120,13 @@ def no_cairn(tmp_path_factory: pytest.TempPathFactory) -> NoCairnEnvironment:
         text=True,
         timeout=SUBPROCESS_SECONDS,
     ).stdout.strip()
+    shared = folder / "shared-site-packages"
+    shared.mkdir()
     ours = dict.fromkeys([sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]])
-    (Path(site) / "test-venv-site-packages.pth").write_text("".join(f"{p}\n" for p in ours))
+    for entry in (e for directory in ours for e in Path(directory).iterdir()):
+        if not _is_cairns(entry.name) and not (shared / entry.name).exists():
+            (shared / entry.name).symlink_to(entry)
+    (Path(site) / "test-venv-site-packages.pth").write_text(f"{shared}\n")
     for name, main in (("mlflow", "mlflow.cli:cli"), ("uvicorn", "uvicorn.main:main")):
         module, function = main.split(":")
         script = folder / "bin" / name
