@@ -167,6 +167,31 @@ def _assert_delivered_and_killed(server: LiveServer, run_id: str, cwd: Path) -> 
     assert not list((cwd / "cairn-data" / "journal").rglob("*.journal"))
 
 
+def test_a_metric_for_a_logged_model_waits_out_an_outage(
+    server: LiveServer, fast_failures: Path
+) -> None:
+    # `log_metric(model_id=…, dataset=…)` writes now; with the server gone it is journaled
+    # like every run write, not raised into the training loop.
+    cairn.set_tracking_uri(f"http://127.0.0.1:{server.port}")
+    cairn.set_experiment("outage-linked")
+    with cairn.start_run() as run:
+        model = cairn.Client().create_logged_model(run.info.experiment_id, name="m")
+        evaluation = cairn.data.from_numpy(np.arange(6).reshape(3, 2), name="eval")
+        server.kill()
+        cairn.log_metric("rmse", 0.12, step=3, model_id=model.model_id, dataset=evaluation)
+        assert cairn.flush() is False
+    server.start_again()
+    assert cairn.flush(timeout=60) is True
+
+    stored = _stored(server)
+    assert stored.get_run(run.info.run_id).data.metrics == {"rmse": 0.12}
+    [used] = stored.get_run(run.info.run_id).inputs.dataset_inputs
+    assert (used.dataset.name, used.dataset.digest) == ("eval", evaluation.digest)
+    [point] = stored.get_logged_model(model.model_id).metrics
+    assert (point.key, point.value, point.step) == ("rmse", 0.12, 3)
+    assert (point.run_id, point.dataset_name) == (run.info.run_id, "eval")
+
+
 def test_a_killed_process_s_journal_is_delivered_by_the_next_and_its_run_ends_killed(
     server: LiveServer, fast_failures: Path
 ) -> None:

@@ -392,7 +392,7 @@ def log_metric(
 
     `model_id` makes the point a metric of that logged model too (MLflow 3), and `dataset`
     records what it was measured on (and logs the dataset as a run input); such points are
-    stored before returning."""
+    stored before returning, or journaled while the store cannot be reached."""
     current = _process.session or session.current()
     if run_id is None:
         run_id = current.local.run_id or run_id_for_logging()
@@ -412,7 +412,7 @@ def log_metric(
         from cairn.tracking.fluent_data import log_linked_metric
 
         linked = (key, value, timestamp, step)
-        log_linked_metric(current.client(), run_id, linked, model_id, dataset)
+        log_linked_metric(run_id, linked, model_id, dataset)
         return
     batcher = current.batcher
     if synchronous or batcher is None:

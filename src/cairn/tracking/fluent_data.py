@@ -10,7 +10,6 @@ from cairn.tracking.fluent import run_id_for_logging
 if TYPE_CHECKING:
     from cairn import data
     from cairn.entities import Dataset as DatasetEntity
-    from cairn.tracking.client import Client
 
 
 def log_input(
@@ -36,33 +35,35 @@ def log_input(
 
 
 def log_linked_metric(
-    client: Client,
     run_id: str,
     point: tuple[str, float, int, int],
     model_id: str | None,
     dataset: data.Dataset | DatasetEntity | None,
 ) -> None:
-    """A (key, value, timestamp, step) point measured for a logged model or on a dataset,
-    stored now (MLflow 3's `log_metric(model_id=…, dataset=…)`): the dataset becomes one of
-    the run's inputs if it is not one yet, then the point is stored in the run and, with
-    `model_id`, in the model too, where `search_logged_models` filters on it."""
+    """A (key, value, timestamp, step) point measured for a logged model or on a dataset
+    (MLflow 3's `log_metric(model_id=…, dataset=…)`): the dataset becomes one of the run's
+    inputs (a no-op when it is one), then the point is stored in the run and, with
+    `model_id`, in the model too, where `search_logged_models` filters on it. Both go
+    through the journal, as every run write does: stored now while the store answers,
+    kept and sent later while it cannot be reached."""
+    from cairn import wire
     from cairn.tracking.client import dataset_input
+    from cairn.tracking.fluent import run_write
 
     name = digest = None
     if dataset is not None:
         used = dataset_input(dataset)
         name, digest = used.dataset.name, used.dataset.digest
-        inputs = client.get_run(run_id).inputs.dataset_inputs
-        if not any(i.dataset.name == name and i.dataset.digest == digest for i in inputs):
-            client.log_inputs(run_id, [used])
+        run_write("log_inputs", run_id=run_id, datasets=[wire.dataset_input(used)])
     key, value, timestamp, step = point
-    client.log_metric(
-        run_id,
-        key,
-        value,
-        timestamp,
-        step,
+    run_write(
+        "log_linked_metric",
+        run_id=run_id,
+        key=key,
+        value=value,
+        timestamp=timestamp,
+        step=step,
+        model_id=model_id,
         dataset_name=name,
         dataset_digest=digest,
-        model_id=model_id,
     )

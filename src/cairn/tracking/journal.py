@@ -132,8 +132,22 @@ def _log_inputs(client: Client, key: str | None, args: dict[str, Any]) -> None:
     client.log_inputs(args["run_id"], wire.parse_dataset_inputs(args["datasets"]))
 
 
+def _log_linked_metric(client: Client, key: str | None, args: dict[str, Any]) -> None:
+    client.log_metric(
+        args["run_id"],
+        args["key"],
+        args["value"],
+        args["timestamp"],
+        args["step"],
+        dataset_name=args.get("dataset_name"),
+        dataset_digest=args.get("dataset_digest"),
+        model_id=args.get("model_id"),
+    )
+
+
 CALLS: dict[str, Callable[..., Any]] = {
     "log_inputs": _log_inputs,
+    "log_linked_metric": _log_linked_metric,
     "log_artifacts": _log_artifacts,
     "create_run": _create_run,
     "log_batch": _log_batch,
