@@ -46,7 +46,7 @@ from cairn.artifact_store.local import LocalArtifactRepository
 from cairn.artifact_store.uri import artifact_repository
 from cairn.entities import FileInfo
 from cairn.exceptions import CairnError, InvalidParameterValueError, ResourceDoesNotExistError
-from cairn.server import errors, security
+from cairn.server import errors, proxy_usage, security
 from cairn.server.access import READ, Access, Source
 from cairn.server.context import Context
 from cairn.server.messages import Message
@@ -120,7 +120,12 @@ class ArtifactProxy:
         if request.method == "DELETE":
             if not relative:
                 raise InvalidParameterValueError("Refusing to delete the whole artifact store.")
+            tracking = self.context.tracking
+            removed = await run_in_threadpool(
+                proxy_usage.removal, tracking, self.repository, relative
+            )
             await run_in_threadpool(self.repository.delete_artifacts, relative)
+            await run_in_threadpool(proxy_usage.record_delete, tracking, removed)
             return json_response({})
         return await self.download(relative)
 
@@ -156,13 +161,16 @@ class ArtifactProxy:
         try:
             stream = await run_in_threadpool(open, temporary, "xb")
             try:
-                await _receive_into(request, stream, limit)
+                size = await _receive_into(request, stream, limit)
             finally:
                 await run_in_threadpool(stream.close)
+            replaced = await run_in_threadpool(_file_size, target)
             await run_in_threadpool(_replace, temporary, target, relative)
         except BaseException:
             _remove_quietly(temporary)  # not awaited: this also runs when cancelled
             raise
+        tracking = self.context.tracking
+        await run_in_threadpool(proxy_usage.record_upload, tracking, relative, size, replaced)
 
     async def _upload_remote(self, request: Request, relative: str, limit: int | None) -> None:
         folder, _, name = relative.rpartition("/")
@@ -171,12 +179,14 @@ class ArtifactProxy:
             local = os.path.join(scratch, name)  # log_artifact names the file after it
             stream = await run_in_threadpool(open, local, "xb")
             try:
-                await _receive_into(request, stream, limit)
+                size = await _receive_into(request, stream, limit)
             finally:
                 await run_in_threadpool(stream.close)
             await run_in_threadpool(self.repository.log_artifact, local, folder or None)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)  # not awaited: this also runs when cancelled
+        tracking = self.context.tracking
+        await run_in_threadpool(proxy_usage.record_upload, tracking, relative, size, None)
 
     # Downloads ----------------------------------------------------------------------------
 
@@ -254,7 +264,8 @@ def raw_artifact_path(request: Request) -> str:
     return safe_relative(text)
 
 
-async def _receive_into(request: Request, stream: IO[bytes], limit: int | None) -> None:
+async def _receive_into(request: Request, stream: IO[bytes], limit: int | None) -> int:
+    """Write the body to `stream`; returns its size."""
     buffer = bytearray()
     received = 0
     async for chunk in request.stream():
@@ -267,6 +278,7 @@ async def _receive_into(request: Request, stream: IO[bytes], limit: int | None) 
             buffer.clear()
     if buffer:
         await run_in_threadpool(stream.write, buffer)
+    return received
 
 
 def _too_large(limit: int) -> str:
@@ -292,6 +304,11 @@ def _replace(temporary: str, target: str, relative: str) -> None:
     if os.path.isdir(target) and not os.path.islink(target):  # made while we received
         raise InvalidParameterValueError(f"A folder already exists at {relative!r}.")
     os.replace(temporary, target)  # replaces a link itself, never writes through it
+
+
+def _file_size(path: str) -> int | None:
+    """The size of the file an upload is about to replace (None: none there)."""
+    return os.path.getsize(path) if os.path.isfile(path) else None
 
 
 def _remove_quietly(path: str) -> None:

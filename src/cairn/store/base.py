@@ -29,6 +29,7 @@ from cairn.entities import (
     ViewType,
 )
 from cairn.entities.run_columns import RunColumns
+from cairn.entities.storage import ExperimentStorage, RunStorage
 
 if TYPE_CHECKING:  # annotations only; both load on first use, not with `import cairn`
     from cairn.entities import ModelVersion, ModelVersionEvent, RegisteredModel
@@ -375,6 +376,32 @@ class RunCounts(abc.ABC):
     def count_runs(self, experiment_ids: Sequence[str] | None = None) -> dict[str, RunCount]:
         """Counts of the given experiments (each given id answers, 0 without runs), or with
         None of every experiment holding active runs."""
+
+
+class StorageAccounting(abc.ABC):
+    """Optional capability: metric points and artifact bytes per run and experiment, kept
+    as they are written, so reading them walks no artifact store (cairn.store.sql.storage).
+
+    Points are counted by the store itself. Artifact bytes are reported by whoever writes
+    the files: the Client writing to a folder or S3, the server's artifact proxy. A store
+    without it (REST) records nothing: the server behind it does."""
+
+    @abc.abstractmethod
+    def add_artifact_usage(self, run_id: str, size_bytes: int, files: int) -> bool:
+        """Add to a run's artifact figures (negative: files replaced or removed; a figure
+        never goes below 0). False, and nothing recorded, when there is no such run."""
+
+    @abc.abstractmethod
+    def add_model_artifact_usage(self, model_id: str, size_bytes: int, files: int) -> bool:
+        """The same for a logged model's files."""
+
+    @abc.abstractmethod
+    def experiment_storage(self, experiment_ids: Sequence[str]) -> dict[str, ExperimentStorage]:
+        """Totals of each given experiment (zeros without runs), in one query per kind."""
+
+    @abc.abstractmethod
+    def run_storage(self, run_ids: Sequence[str]) -> dict[str, RunStorage]:
+        """Figures of each given run that exists (unknown ids are left out)."""
 
 
 REGISTERED_MODELS_MAX_RESULTS_DEFAULT = 100

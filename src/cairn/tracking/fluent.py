@@ -81,14 +81,9 @@ class ActiveRun:
             client.log_batch(self.info.run_id, tags=[RunTag(k, v) for k, v in missing.items()])
         folder = capture.folder()
         if folder is not None:
-            from cairn.artifact_store.local import LocalArtifactRepository
-            from cairn.artifact_store.uri import artifact_repository
-
-            repository = artifact_repository(self.info.artifact_uri, client.tracking_uri)
-            if isinstance(repository, LocalArtifactRepository):
-                repository.link_files(capture.files())  # the capture's files never change
-            else:
-                repository.log_artifacts(folder)
+            client.log_capture_files(
+                self.info.run_id, self.info.artifact_uri, folder, capture.files()
+            )
 
     def __enter__(self) -> ActiveRun:
         return self

@@ -1,4 +1,4 @@
-// Experiments: the list with run counts and last activity; find, create, rename, delete.
+// Experiments: the list with run counts, storage and last activity; find, create, rename, delete.
 import { ApiError, cairn, errorBox, post, searchAll } from "./api.js";
 import { emptyState, fill, h, relativeTime } from "./dom.js";
 import { href } from "./router.js";
@@ -21,7 +21,7 @@ export async function experimentsPage(main, _params, _query, live) {
     } catch (error) { fill(status, errorBox(error)); }
   } }, name, h("button", { type: "submit" }, "Create"));
   const grid = h("table", { class: "grid", id: "experiments" },
-    h("thead", {}, h("tr", {}, ["Name", "ID", "Runs", "Last activity", "Created", ""].map((x) => h("th", { class: x === "Runs" ? "num" : null }, x)))),
+    h("thead", {}, h("tr", {}, ["Name", "ID", "Runs", "Storage", "Last activity", "Created", ""].map((x) => h("th", { class: NUMERIC.has(x) ? "num" : null }, x)))),
     body);
   main.append(h("h1", {}, "Experiments"), h("div", { class: "toolbar", id: "experiments-tools" }, find, create), status, empty, grid);
 
@@ -36,7 +36,7 @@ export async function experimentsPage(main, _params, _query, live) {
     fill(empty, experiments.length ? null
       : emptyState("No experiments yet. Create one above, or log a run from Python (the experiment is created on first use):", FIRST_RUN));
     narrow(body, find.value);
-    await counts(rows, live);
+    await Promise.all([counts(rows, live), storage(rows, live)]);
   }
   try { await load(); } catch (error) { fill(status, errorBox(error)); }
 }
@@ -49,6 +49,7 @@ function narrow(body, text) {
 
 function row(e, status, reload) {
   const runs = h("td", { class: "num runs" }, "…");
+  const held = h("td", { class: "num storage" }, "…");
   const last = h("td", { class: "last-activity" }, relativeTime(e.last_update_time));
   const act = (fn) => async () => {
     try { await fn(); await reload(); } catch (error) { fill(status, errorBox(error)); }
@@ -62,13 +63,14 @@ function row(e, status, reload) {
   });
   const tr = h("tr", { dataset: { experimentId: e.experiment_id, name: e.name } },
     h("td", {}, h("a", { class: "experiment-link", href: href("experiments", e.experiment_id) }, e.name)),
-    h("td", {}, e.experiment_id), runs, last, h("td", { class: "created" }, relativeTime(e.creation_time)),
+    h("td", {}, e.experiment_id), runs, held, last, h("td", { class: "created" }, relativeTime(e.creation_time)),
     h("td", { class: "actions" },
       h("button", { onclick: rename, title: "Rename" }, "Rename"),
       h("button", { onclick: remove, class: "danger", title: "Delete" }, "Delete")));
-  return { e, tr, runs, last };
+  return { e, tr, runs, held, last };
 }
 
+const NUMERIC = new Set(["Runs", "Storage"]);
 const COUNT_CHUNK = 1000;  // the server's limit of experiments per call
 
 // Run counts and last activity from Cairn's one-query endpoint; against a server without
@@ -112,4 +114,37 @@ async function countRuns(experimentId, cell, lastCell, live) {
     fill(cell, String(count));
   }, live);
   fill(cell, String(count));
+}
+
+// Artifact bytes and metric points from the figures the server keeps as runs log (one call
+// per COUNT_CHUNK experiments; nothing is walked). A server without them shows a dash.
+async function storage(rows, live) {
+  for (let i = 0; i < rows.length; i += COUNT_CHUNK) {
+    const chunk = rows.slice(i, i + COUNT_CHUNK);
+    let answer;
+    try {
+      answer = await cairn("storage", { experiment_ids: chunk.map((r) => r.e.experiment_id).join(",") });
+    } catch (error) {
+      for (const r of chunk) { fill(r.held, "—"); r.held.title = error.message || String(error); }
+      continue;
+    }
+    if (!live()) return;
+    for (const r of chunk) {
+      const s = answer.experiments?.[r.e.experiment_id];
+      if (!s) { fill(r.held, "—"); continue; }
+      fill(r.held, `${humanSize(s.artifact_bytes)} · ${s.metric_points.toLocaleString("en")} points`);
+      const deleted = s.deleted_runs ? `, ${s.deleted_runs} of them deleted (until cairn gc)` : "";
+      r.held.title = `${s.artifact_files.toLocaleString("en")} artifact files (${humanSize(s.model_artifact_bytes)} `
+        + `in ${s.logged_models} logged models); ${s.runs} runs${deleted}`;
+    }
+  }
+}
+
+const UNITS = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+
+/** Bytes in binary units, one decimal, as `cairn storage` prints them: "12.4 MiB". */
+export function humanSize(bytes) {
+  let value = Number(bytes) || 0, unit = 0;
+  while (value >= 1024 && unit < UNITS.length - 1) { value /= 1024; unit += 1; }
+  return unit ? `${value.toFixed(1)} ${UNITS[unit]}` : `${value} B`;
 }

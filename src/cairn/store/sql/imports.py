@@ -12,7 +12,9 @@ to admins (cairn.server.imports), so an import into a server keeps identity too.
 
 from __future__ import annotations
 
+import operator
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -34,7 +36,7 @@ from cairn.entities import (
 from cairn.exceptions import InvalidParameterValueError, ResourceDoesNotExistError
 from cairn.store import validation as check
 from cairn.store.base import MetricPoint
-from cairn.store.sql import dialects, import_checks, inputs, loading, rollups
+from cairn.store.sql import dialects, import_checks, inputs, loading, rollups, storage
 from cairn.store.sql.registry_rows import model_missing
 from cairn.store.sql.schema import (
     experiment_tags,
@@ -202,6 +204,7 @@ class SqlImports(SqlTransactions):
             dialects.insert_metric_points(conn, points, bulk=True)
             dialects.refresh_latest_metrics(conn, points)
             rollups.mark_stale(conn, points)
+            storage.add_points(conn, Counter(map(operator.itemgetter(0), points)))
 
         self._import(work)
 
@@ -250,6 +253,8 @@ class SqlImports(SqlTransactions):
         def work(conn: Connection) -> None:
             _existing_runs(conn, [run_id])
             conn.execute(update(runs).where(runs.c.run_uuid == run_id).values(**values))
+            # Points written again (an import resumed) were added twice: count them once.
+            storage.exact_points(conn, [run_id])
 
         self._import(work)
 

@@ -388,3 +388,24 @@ trace_assessments = Table(
     Column("last_update_time", BigInteger, nullable=False),
     Column("body", Text, nullable=False),
 )
+
+# -- storage accounting (migration 0008, cairn.store.sql.storage) --------------------------
+# One row per run (and per logged model) that holds points or files; both cascade from
+# their owner, so purging a run drops its figures. Experiment totals are sums over these.
+
+run_storage = Table(
+    "run_storage",
+    metadata,
+    Column("run_uuid", String(32), primary_key=True),
+    Column("metric_points", BigInteger, nullable=False),
+    Column("artifact_bytes", BigInteger, nullable=False),
+    Column("artifact_files", BigInteger, nullable=False),
+)
+
+logged_model_storage = Table(
+    "logged_model_storage",
+    metadata,
+    Column("model_id", String(64), primary_key=True),
+    Column("artifact_bytes", BigInteger, nullable=False),
+    Column("artifact_files", BigInteger, nullable=False),
+)
