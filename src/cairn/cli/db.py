@@ -14,15 +14,24 @@ def db() -> None:
 
 @db.command()
 @click.argument("uri")
-def upgrade(uri: str) -> None:
-    """Migrate the database at URI to the newest schema (safe to run while others use it)."""
+@click.option(
+    "--no-backup",
+    is_flag=True,
+    help="Do not copy a SQLite database beside itself before migrating it.",
+)
+def upgrade(uri: str, no_backup: bool) -> None:
+    """Migrate the database at URI to the newest schema (safe to run while others use it).
+
+    A SQLite database is first copied to `<file>.backup-<revision>-<time>` beside itself.
+    A database migrated by a newer Cairn is refused.
+    """
     from cairn.store.sql import engine, migrate
 
     target = None
     try:
         target = engine.create(uri)
         before = migrate.current_revision(target)
-        migrate.ensure_schema(target)
+        backup = migrate.ensure_schema(target, backup=not no_backup)
         after = migrate.current_revision(target)
     except CairnError as error:
         raise click.ClickException(error.message) from error
@@ -33,5 +42,7 @@ def upgrade(uri: str) -> None:
             target.dispose()
     if before == after:
         click.echo(f"Database is already at revision {after}.")
-    else:
-        click.echo(f"Database migrated from revision {before or 'none'} to {after}.")
+        return
+    if backup:
+        click.echo(f"Backed up the database at revision {before} to {backup}.")
+    click.echo(f"Database migrated from revision {before or 'none'} to {after}.")

@@ -2,19 +2,26 @@
 
 The common case costs one query: the stored revision already equals HEAD, so Alembic is
 not even imported. Otherwise one process takes a lock (a file lock for SQLite, an
-advisory lock on PostgreSQL, GET_LOCK on MySQL), checks again, and migrates.
+advisory lock on PostgreSQL, GET_LOCK on MySQL), checks again, and migrates. A SQLite
+file is copied beside itself first (backup.py), and a database at a revision this code does
+not know (migrated by a newer Cairn) is refused rather than handed to Alembic.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 
-HEAD = "0007"
+from cairn.exceptions import InvalidStateError
+from cairn.store.sql.backup import backup_sqlite
+from cairn.version import __version__
+
+HEAD = "0008"
 _LOCK_NAME = "cairn_schema_migration"
 _PG_LOCK_KEY = 0x6361_6972_6E  # "cairn"
 
@@ -27,13 +34,54 @@ def current_revision(engine: Engine) -> str | None:
         return None
 
 
-def ensure_schema(engine: Engine) -> None:
-    """Migrate to HEAD unless the database is already there."""
-    if current_revision(engine) == HEAD:
-        return
+def known_revisions() -> frozenset[str]:
+    """The revisions this code can migrate from: one file `<revision>_<name>.py` each."""
+    versions = Path(__file__).parent / "migrations" / "versions"
+    return frozenset(p.name.partition("_")[0] for p in versions.glob("[0-9]*_*.py"))
+
+
+def refuse_unknown(engine: Engine, revision: str | None) -> None:
+    """Raise when `revision` is not one of this code's: a newer Cairn migrated the
+    database, and Alembic would fail on it with "Can't locate revision"."""
+    if revision is not None and revision not in known_revisions():
+        raise InvalidStateError(
+            f"The database {engine.url.render_as_string(hide_password=True)} is at schema "
+            f"revision {revision}, which this Cairn ({__version__}, schema revision {HEAD}) "
+            "does not know: a newer Cairn migrated it. Upgrade Cairn to use this database."
+        )
+
+
+def ensure_schema(engine: Engine, *, backup: bool = True) -> str | None:
+    """Migrate to HEAD unless the database is already there. A SQLite file that held data
+    is copied beside itself first (unless `backup` is False); returns that copy's path."""
+    revision = current_revision(engine)
+    if revision == HEAD:
+        return None
+    refuse_unknown(engine, revision)
     with _migration_lock(engine):
-        if current_revision(engine) != HEAD:
-            upgrade(engine)
+        revision = current_revision(engine)
+        if revision == HEAD:
+            return None
+        refuse_unknown(engine, revision)
+        copy = _backup(engine, revision) if backup else None
+        upgrade(engine)
+        return copy
+
+
+def _backup(engine: Engine, revision: str | None) -> str | None:
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or revision is None or database in (None, "", ":memory:"):
+        return None
+    assert database is not None
+    copy = backup_sqlite(database, revision)
+    logging.getLogger("cairn.migrate").warning(
+        "Migrating %s from schema revision %s to %s; the database as it was is kept at %s.",
+        database,
+        revision,
+        HEAD,
+        copy,
+    )
+    return copy
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
@@ -87,3 +135,17 @@ def _file_lock(database: str | None) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def migrated_engine(uri: str) -> Engine:
+    """A Cairn engine on `uri` with the schema at HEAD; its pool is closed again when the
+    database cannot be used (a newer revision, a failed migration), never left to the GC."""
+    from cairn.store.sql import engine as engines
+
+    made = engines.create(uri)
+    try:
+        ensure_schema(made)
+    except BaseException:
+        made.dispose()
+        raise
+    return made

@@ -42,7 +42,7 @@ from cairn.store.base import (
     RegistryStore,
 )
 from cairn.store.model_source import allowed_prefix
-from cairn.store.sql import dialects, engine, migrate, registry_loading, registry_query
+from cairn.store.sql import dialects, migrate, registry_loading, registry_query
 from cairn.store.sql.registry_aliases import SqlRegistryAliases
 from cairn.store.sql.registry_rows import (
     checked_user,
@@ -76,8 +76,7 @@ class SqlRegistryStore(SqlRegistryAliases, RegistryStore):
         version's source may lie under besides its run's or model's artifacts."""
         self.db_uri = db_uri
         self.allowed_model_sources = tuple(allowed_prefix(p) for p in allowed_model_sources)
-        self.engine: Engine = engine.create(db_uri)
-        migrate.ensure_schema(self.engine)
+        self.engine: Engine = migrate.migrated_engine(db_uri)
 
     def close(self) -> None:
         self.engine.dispose()

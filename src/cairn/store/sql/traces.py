@@ -33,7 +33,7 @@ from cairn.entities.trace import (
 from cairn.exceptions import InvalidParameterValueError, ResourceDoesNotExistError
 from cairn.store import page_token as tokens
 from cairn.store import validation as check
-from cairn.store.sql import dialects, engine, migrate, trace_search
+from cairn.store.sql import dialects, migrate, trace_search
 from cairn.store.sql.prepared import Prepared
 from cairn.store.sql.schema import (
     experiments,
@@ -312,8 +312,7 @@ class SqlTraceStore(SqlTraceAssessments, SqlTransactions, TraceStore):
     """Traces in one SQL database, beside the runs of the tracking store."""
 
     def __init__(self, store_uri: str) -> None:
-        self.engine: Engine = engine.create(store_uri)
-        migrate.ensure_schema(self.engine)
+        self.engine: Engine = migrate.migrated_engine(store_uri)
         self._owns_engine = True
 
     @classmethod

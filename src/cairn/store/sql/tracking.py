@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import operator
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -53,6 +54,7 @@ from cairn.store.sql import (
     migrate,
     query,
     rollups,
+    storage,
 )
 from cairn.store.sql.downsample import SqlDownsampledHistory
 from cairn.store.sql.grouped import SqlGroupedHistory
@@ -63,6 +65,7 @@ from cairn.store.sql.schema import experiment_tags, experiments, runs
 from cairn.store.sql.schema import metrics as metrics_table
 from cairn.store.sql.schema import params as params_table
 from cairn.store.sql.schema import tags as tags_table
+from cairn.store.sql.storage import SqlStorageAccounting
 from cairn.store.sql.traces import SqlTraceStore
 
 # The run path's statements, compiled once per dialect (see prepared.py).
@@ -98,11 +101,31 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
+def _refuse_taken_name(conn: Connection, name: str, other_than: int | None, then: str) -> None:
+    """Raise when another experiment holds `name`. A deleted one keeps its name until it is
+    restored or collected, so the message says which one it is and how to do either."""
+    held = conn.execute(
+        select(experiments.c.experiment_id, experiments.c.lifecycle_stage).where(
+            experiments.c.name == name
+        )
+    ).first()
+    if held is None or held[0] == other_than:
+        return
+    if held[1] != LifecycleStage.DELETED:
+        raise ResourceAlreadyExistsError(f"Experiment '{name}' already exists.")
+    raise ResourceAlreadyExistsError(
+        f"Experiment '{name}' already exists in the deleted state (id {held[0]}). Restore it "
+        f"(cairn.Client().restore_experiment('{held[0]}')) or remove it for good with "
+        f"`cairn gc --experiment {held[0]}`, then {then}."
+    )
+
+
 class SqlTrackingStore(
     SqlLoggedModels,
     SqlDownsampledHistory,
     SqlGroupedHistory,
     SqlRunCounts,
+    SqlStorageAccounting,
     TrackingStore,
     ColumnarRunSearch,
 ):
@@ -110,8 +133,7 @@ class SqlTrackingStore(
 
     def __init__(self, db_uri: str, artifact_root: str) -> None:
         self.db_uri = db_uri
-        self.engine: Engine = engine.create(db_uri)
-        migrate.ensure_schema(self.engine)
+        self.engine: Engine = migrate.migrated_engine(db_uri)
         engine.refresh_statistics(self.engine)
         self._runs_created = 0
         self._statistics_check_at = 1000
@@ -166,10 +188,7 @@ class SqlTrackingStore(
         tag_rows = [_experiment_tag_row(0, t) for t in tags]
 
         def work(conn: Connection) -> int:
-            if conn.execute(
-                select(experiments.c.experiment_id).where(experiments.c.name == name)
-            ).first():
-                raise ResourceAlreadyExistsError(f"Experiment '{name}' already exists.")
+            _refuse_taken_name(conn, name, None, "create it again")
             now = _now_ms()
             inserted = conn.execute(
                 insert(experiments).values(
@@ -245,14 +264,7 @@ class SqlTrackingStore(
                 raise InvalidStateError(
                     f"Cannot rename experiment {experiment_id}: it is not active."
                 )
-            taken = conn.execute(
-                select(experiments.c.experiment_id).where(
-                    experiments.c.name == new_name,
-                    experiments.c.experiment_id != int(experiment_id),
-                )
-            ).first()
-            if taken:
-                raise ResourceAlreadyExistsError(f"Experiment '{new_name}' already exists.")
+            _refuse_taken_name(conn, new_name, int(experiment_id), "rename again")
             conn.execute(
                 update(experiments)
                 .where(experiments.c.experiment_id == int(experiment_id))
@@ -538,6 +550,7 @@ class SqlTrackingStore(
                 dialects.insert_metric_points(conn, points)
                 dialects.refresh_latest_metrics(conn, points)
                 rollups.mark_stale(conn, points)
+                storage.add_points(conn, {run_id: len(points)})
             if tag_rows:
                 dialects.upsert(conn, tags_table, tag_rows, ("run_uuid", "key"))
                 for row in tag_rows:
@@ -640,6 +653,7 @@ class SqlTrackingStore(
                 dialects.insert_metric_points(conn, good)
                 dialects.refresh_latest_metrics(conn, good)
                 rollups.mark_stale(conn, good)
+                storage.add_points(conn, Counter(map(operator.itemgetter(0), good)))
             if then is not None:
                 then(conn)
 
