@@ -39,6 +39,7 @@ from cairn.tracking.registry import RegistryClient
 
 if TYPE_CHECKING:
     from cairn import data
+    from cairn.entities.gc import GcReport
     from cairn.store.uri import StoreCache
 
 SEARCH_PAGE_MAX = 50_000  # the most runs one search request asks for
@@ -198,6 +199,32 @@ class Client(ArtifactLogging, LoggedModelClient, RegistryClient, PredictionLoggi
 
     def restore_run(self, run_id: str) -> None:
         self.store.restore_run(run_id)
+
+    def purge_run(self, run_id: str) -> GcReport:
+        """Remove a run for good: its rows, metric history, logged models and artifact
+        files (an active run is deleted first). On a server, the server removes it (only it
+        reaches the files behind its artifact proxy).
+
+        Raises:
+            InvalidParameterValueError: something keeps the run (a registered model version
+                points to it, ...); the message says what, and nothing was changed.
+
+        Example:
+            >>> cairn.Client().purge_run(run.info.run_id).bytes  # bytes freed
+        """
+        # Imported here: the collector and the REST client's endpoints load on first use.
+        from cairn.store.rest.tracking import RestTrackingStore
+        from cairn.store.sql.tracking import SqlTrackingStore
+
+        if isinstance(self.store, RestTrackingStore):
+            from cairn.store.rest.maintenance import purge_run_remotely
+
+            return purge_run_remotely(self.store, run_id)
+        if isinstance(self.store, SqlTrackingStore):
+            from cairn.maintenance.gc import purge_run
+
+            return purge_run(self.store, run_id)
+        raise InvalidParameterValueError("This tracking store cannot remove runs for good.")
 
     # -- logging ---------------------------------------------------------------------------
 
