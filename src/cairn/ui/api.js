@@ -48,6 +48,8 @@ export const post = (endpoint, body, method = "POST") => request(MLFLOW + endpoi
 export const getV3 = (endpoint, params) => request(MLFLOW_V3 + endpoint + query(params), "GET");
 export const postV3 = (endpoint, body) => request(MLFLOW_V3 + endpoint, "POST", body || {});
 export const cairn = (endpoint, params) => request(CAIRN + endpoint + query(params), "GET");
+/** POST a JSON body to one of Cairn's own endpoints ("runs/purge"). */
+export const cairnPost = (endpoint, body) => request(CAIRN + endpoint, "POST", body || {});
 export const cairnUrl = (endpoint, params) => CAIRN + endpoint + query(params);
 
 /** Where the server serves the file `path` of a run's artifacts: by run id, so a run logged

@@ -9,6 +9,7 @@ import { href, setQuery } from "./router.js";
 import { isSystem, metricsPanel } from "./runmetrics.js";
 import { datasetsPanel, modelsPanel } from "./runlineage.js";
 import { overviewPanel } from "./runoverview.js";
+import { purgeButton } from "./runpurge.js";
 import { traceQuery, tracesPanel } from "./tracelist.js";
 
 const TABS = [["overview", "Overview"], ["metrics", "Metrics"], ["system", "System metrics"],
@@ -65,7 +66,8 @@ function header(run) {
       [experimentLabel(info.experiment_id), href("experiments", info.experiment_id)], [name]),
     h("div", { class: "run-head" },
       h("h1", {}, h("span", { id: "run-name" }, name)), statusBadge(info.status),
-      h("a", { class: "button-link", href: href("charts", { runs: info.run_id }) }, "Charts")),
+      info.lifecycle_stage === "deleted" ? h("span", { class: "deleted-badge", id: "run-deleted" }, "Deleted") : null,
+      h("a", { class: "button-link", href: href("charts", { runs: info.run_id }) }, "Charts"), purgeButton(run)),
     h("p", { class: "run-meta" },
       "Started ", relativeTime(info.start_time),
       info.end_time ? [" · ended ", relativeTime(info.end_time), ` · took ${formatDuration(info.start_time, info.end_time)}`]

@@ -61,6 +61,11 @@ class RestTrackingStore(RestLoggedModels, TrackingStore):
         self.uri = uri
         self._http = session if session is not None else shared_session(uri.rstrip("/"))
 
+    @property
+    def http(self) -> HttpSession:
+        """The server's session (credentials, retries, pool), for Cairn's own endpoints."""
+        return self._http
+
     def _get(self, endpoint: str, **fields: Any) -> dict[str, Any]:
         return self._http.call("GET", API + endpoint, fields)
 
