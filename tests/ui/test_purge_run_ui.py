@@ -5,8 +5,6 @@ model version points to stays, with the server's reason shown as text."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,13 +12,10 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import expect
-from ui_support import START_SECONDS, XSS_NAME, require_browser, screenshot
+from ui_support import XSS_NAME, local_cairn_ui, require_browser, run_quickstart, screenshot
 
 import cairn
 from cairn.exceptions import ResourceDoesNotExistError
-from local_processes import CLI, answers_health, free_port
-
-QUICKSTART = Path(__file__).resolve().parents[2] / "examples" / "quickstart.py"
 
 
 @dataclass
@@ -42,35 +37,13 @@ class LocalUi:
 def local_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalUi]:
     require_browser()
     folder = tmp_path_factory.mktemp("purge-ui")
-    done = subprocess.run(
-        [sys.executable, str(QUICKSTART)], cwd=folder, capture_output=True, text=True, timeout=300
-    )
-    assert done.returncode == 0, done.stderr
-    port = free_port()
-    with open(folder / "ui.log", "wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-c", CLI, "ui", "--port", str(port)],
-            cwd=folder,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        for _ in range(int(START_SECONDS / 0.1)):
-            if answers_health(port) or process.poll() is not None:
-                break
-            try:
-                process.wait(0.1)
-            except subprocess.TimeoutExpired:
-                pass
-        assert answers_health(port), (folder / "ui.log").read_text()
+    run_quickstart(folder)
+    with local_cairn_ui(folder) as url:
         database = f"sqlite:///{folder / 'cairn-data' / 'cairn.db'}"
         client = cairn.Client(tracking_uri=database, registry_uri=database)
         experiment = client.get_experiment_by_name("churn")
         assert experiment is not None
-        yield LocalUi(f"http://127.0.0.1:{port}", client, experiment.experiment_id)
-    finally:
-        process.terminate()
-        process.wait(15)
+        yield LocalUi(url, client, experiment.experiment_id)
 
 
 def _open_dialog(page: Any, ui: LocalUi, run_id: str, name: str) -> Any:

@@ -7,8 +7,6 @@ turned that path into a proxy URL, and every preview and download was a 404.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,12 +14,9 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import expect
-from ui_support import START_SECONDS, require_browser, screenshot
+from ui_support import local_cairn_ui, require_browser, run_quickstart, screenshot
 
 import cairn
-from local_processes import CLI, answers_health, free_port
-
-QUICKSTART = Path(__file__).resolve().parents[2] / "examples" / "quickstart.py"
 
 
 @dataclass
@@ -37,37 +32,14 @@ class LocalUi:
 def local_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalUi]:
     require_browser()
     folder = tmp_path_factory.mktemp("readme")
-    done = subprocess.run(
-        [sys.executable, str(QUICKSTART)], cwd=folder, capture_output=True, text=True, timeout=300
-    )
-    assert done.returncode == 0, done.stderr
-    port = free_port()
-    with open(folder / "ui.log", "wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-c", CLI, "ui", "--port", str(port)],
-            cwd=folder,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        for _ in range(int(START_SECONDS / 0.1)):
-            if answers_health(port) or process.poll() is not None:
-                break
-            try:
-                process.wait(0.1)
-            except subprocess.TimeoutExpired:
-                pass
-        assert answers_health(port), (folder / "ui.log").read_text()
+    run_quickstart(folder)
+    with local_cairn_ui(folder) as url:
         client = cairn.Client(tracking_uri=f"sqlite:///{folder / 'cairn-data' / 'cairn.db'}")
         experiment = client.get_experiment_by_name("churn")
         assert experiment is not None
         experiment_id = experiment.experiment_id
         runs = client.search_runs([experiment_id], "attributes.run_name = 'depth5-lr0.1'")
-        url = f"http://127.0.0.1:{port}"
         yield LocalUi(url, folder, client, experiment_id, runs[0].info.run_id)
-    finally:
-        process.terminate()
-        process.wait(15)
 
 
 def _artifact_file(ui: LocalUi, path: str) -> bytes:

@@ -5,23 +5,17 @@ experiments."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import expect
-from ui_support import START_SECONDS, require_browser, screenshot
+from ui_support import local_cairn_ui, require_browser, run_quickstart, screenshot
 
 from cairn.cli.storage import human_size
 from cairn.entities.storage import ExperimentStorage
 from cairn.store.sql.tracking import SqlTrackingStore
-from local_processes import CLI, answers_health, free_port
-
-QUICKSTART = Path(__file__).resolve().parents[2] / "examples" / "quickstart.py"
 
 
 @dataclass
@@ -35,10 +29,7 @@ class Served:
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     require_browser()
     folder = tmp_path_factory.mktemp("storage-column")
-    done = subprocess.run(
-        [sys.executable, str(QUICKSTART)], cwd=folder, capture_output=True, text=True, timeout=300
-    )
-    assert done.returncode == 0, done.stderr
+    run_quickstart(folder)
     data = folder / "cairn-data"
     store = SqlTrackingStore(f"sqlite:///{data / 'cairn.db'}", str(data / "artifacts"))
     try:
@@ -47,28 +38,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         figures = store.experiment_storage(list(names))
     finally:
         store.close()
-    port = free_port()
-    with open(folder / "ui.log", "wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-c", CLI, "ui", "--port", str(port)],
-            cwd=folder,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        for _ in range(int(START_SECONDS / 0.1)):
-            if answers_health(port):
-                break
-            try:
-                process.wait(0.1)  # not a sleep: returns at once if the UI died
-                break
-            except subprocess.TimeoutExpired:
-                continue
-        assert answers_health(port), (folder / "ui.log").read_text()
-        yield Served(f"http://127.0.0.1:{port}", figures, names)
-    finally:
-        process.terminate()
-        process.wait(15)
+    with local_cairn_ui(folder) as url:
+        yield Served(url, figures, names)
 
 
 def test_each_experiment_shows_its_storage(page: Any, served: Served) -> None:

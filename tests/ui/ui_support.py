@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -204,3 +205,44 @@ def screenshot(page: Any, name: str) -> None:
 def query_of(url: str) -> dict[str, str]:
     """The query of a request's URL, one value per name."""
     return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
+
+
+QUICKSTART = Path(__file__).resolve().parents[2] / "examples" / "quickstart.py"
+
+
+def run_quickstart(folder: Path) -> Path:
+    """The README's first command: the quickstart logs into `folder`/cairn-data (no server)."""
+    done = subprocess.run(
+        [sys.executable, str(QUICKSTART)], cwd=folder, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    return folder / "cairn-data"
+
+
+@contextmanager
+def local_cairn_ui(folder: Path) -> Iterator[str]:
+    """`cairn ui` started in `folder`, as the README says, serving its ./cairn-data; yields
+    its URL and stops it afterwards."""
+    from local_processes import CLI
+
+    port = free_port()
+    with open(folder / "ui.log", "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-c", CLI, "ui", "--port", str(port)],
+            cwd=folder,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        for _ in range(int(START_SECONDS / 0.1)):
+            if answers_health(port) or process.poll() is not None:
+                break
+            try:
+                process.wait(0.1)  # not a sleep: returns at once if the UI died
+            except subprocess.TimeoutExpired:
+                pass
+        assert answers_health(port), (folder / "ui.log").read_text()
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(15)
