@@ -183,3 +183,18 @@ def test_a_capture_stored_by_links_is_counted(workdir: Path) -> None:
     ).stat().st_ino
     figures = _store().run_storage([run.info.run_id])[run.info.run_id]
     assert (figures.artifact_bytes, figures.artifact_files) == (131, 2)
+
+
+def test_a_figure_that_cannot_be_recorded_never_fails_the_logging(
+    workdir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The figures are the tracker's: with their table gone (a broken store), the artifact
+    is still logged, the training script sees no error, and a warning says how to mend."""
+    (workdir / "weights.bin").write_bytes(b"w" * 300)
+    with cairn.start_run() as run:
+        with _store().engine.begin() as conn:
+            conn.exec_driver_sql("DROP TABLE run_storage")
+        cairn.log_artifact("weights.bin", "model")
+    folder = Path(cairn.get_run(run.info.run_id).info.artifact_uri) / "model"
+    assert (folder / "weights.bin").read_bytes() == b"w" * 300
+    assert any("--recount" in r.getMessage() for r in caplog.records)

@@ -10,8 +10,9 @@ storage_api), so for those this answers None and the client records nothing.
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from cairn.artifact_paths import file_destination, join_inside, safe_relative
@@ -19,6 +20,9 @@ from cairn.artifact_store.base import ArtifactRepository
 from cairn.artifact_store.local import LocalArtifactRepository
 from cairn.artifact_store.uri import scheme_of
 from cairn.exceptions import InvalidParameterValueError
+from cairn.store.base import StorageAccounting, TrackingStore
+
+_log = logging.getLogger("cairn.storage")
 
 # Repositories that write through a server's artifact proxy (the server records).
 _PROXIED = frozenset({"http", "https", "mlflow-artifacts"})
@@ -30,6 +34,36 @@ class Usage:
 
     size_bytes: int
     files: int
+
+
+def write_counted(
+    store: TrackingStore,
+    measure: Callable[[], Usage | None],
+    write: Callable[[], None],
+    record: Callable[[StorageAccounting, Usage], object],
+) -> None:
+    """`write` the files and, where `store` keeps storage figures (over HTTP the server
+    does), `record` what `measure` found they add. The figures are the tracker's own: a
+    failure to measure or record them warns (a recount mends them) and never fails the
+    write, which is the caller's."""
+    if not isinstance(store, StorageAccounting):
+        write()
+        return
+    try:
+        usage = measure()
+    except OSError:
+        usage = None  # a missing local file: `write` says so in its own words
+    write()
+    if usage is None:
+        return
+    try:
+        record(store, usage)
+    except Exception as error:
+        _log.warning(
+            "Cairn could not record the storage of logged files (%s); "
+            "`cairn storage --recount` counts them again.",
+            error,
+        )
 
 
 def file_upload(

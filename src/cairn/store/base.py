@@ -29,10 +29,10 @@ from cairn.entities import (
     ViewType,
 )
 from cairn.entities.run_columns import RunColumns
-from cairn.entities.storage import ExperimentStorage, RunStorage
 
-if TYPE_CHECKING:  # annotations only; both load on first use, not with `import cairn`
+if TYPE_CHECKING:  # annotations only; these load on first use, not with `import cairn`
     from cairn.entities import ModelVersion, ModelVersionEvent, RegisteredModel
+    from cairn.entities.storage import ExperimentStorage, RunStorage
     from cairn.store.downsample import DownsampledSeries
     from cairn.store.grouping import GroupedSeries
 

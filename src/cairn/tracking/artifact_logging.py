@@ -15,13 +15,11 @@ from typing import Any
 
 from cairn.artifact_paths import safe_relative
 from cairn.artifact_store.base import ArtifactRepository
-from cairn.artifact_store.local import LocalArtifactRepository
 from cairn.artifact_store.uri import artifact_repository
 from cairn.entities import FileInfo, LifecycleStage, RunTag
 from cairn.exceptions import InvalidParameterValueError, ResourceDoesNotExistError
-from cairn.maintenance import artifact_usage
 from cairn.store import validation as check
-from cairn.store.base import StorageAccounting, TrackingStore
+from cairn.store.base import TrackingStore
 from cairn.tracking import artifact_formats as formats
 from cairn.tracking.run_models import ModelPath, model_path
 
@@ -48,27 +46,27 @@ class ArtifactLogging:
 
     def log_artifact(self, run_id: str, local_path: str, artifact_path: str | None = None) -> None:
         """Copy a local file into the run's artifacts (under `artifact_path`, a directory)."""
+        from cairn.maintenance import artifact_usage as usage
+
         repository = self._repository(run_id, writing=True)
-        store = self.store
-        if not isinstance(store, StorageAccounting):  # over HTTP: the server records
-            repository.log_artifact(local_path, artifact_path)
-            return
-        usage = artifact_usage.file_upload(repository, local_path, artifact_path)
-        repository.log_artifact(local_path, artifact_path)
-        if usage is not None:
-            store.add_artifact_usage(run_id, usage.size_bytes, usage.files)
+        usage.write_counted(
+            self.store,
+            lambda: usage.file_upload(repository, local_path, artifact_path),
+            lambda: repository.log_artifact(local_path, artifact_path),
+            lambda store, added: store.add_artifact_usage(run_id, added.size_bytes, added.files),
+        )
 
     def log_artifacts(self, run_id: str, local_dir: str, artifact_path: str | None = None) -> None:
         """Copy a local directory's contents into the run's artifacts."""
+        from cairn.maintenance import artifact_usage as usage
+
         repository = self._repository(run_id, writing=True)
-        store = self.store
-        if not isinstance(store, StorageAccounting):  # over HTTP: the server records
-            repository.log_artifacts(local_dir, artifact_path)
-            return
-        usage = artifact_usage.folder_upload(repository, local_dir, artifact_path)
-        repository.log_artifacts(local_dir, artifact_path)
-        if usage is not None:
-            store.add_artifact_usage(run_id, usage.size_bytes, usage.files)
+        usage.write_counted(
+            self.store,
+            lambda: usage.folder_upload(repository, local_dir, artifact_path),
+            lambda: repository.log_artifacts(local_dir, artifact_path),
+            lambda store, added: store.add_artifact_usage(run_id, added.size_bytes, added.files),
+        )
 
     def log_capture_files(
         self, run_id: str, artifact_uri: str, folder: str, files: Sequence[tuple[str, str]]
@@ -76,17 +74,23 @@ class ArtifactLogging:
         """Store a run's source and environment capture, `files` ((artifact path, local file)
         pairs, all in `folder`): hard links where the run's folder is local (the capture's
         files never change, and many runs share them), else an upload of `folder`."""
+        from cairn.artifact_store.local import LocalArtifactRepository
+        from cairn.maintenance import artifact_usage as usage
+
         repository = artifact_repository(artifact_uri, self.tracking_uri)
-        store = self.store
-        usage = None
-        if isinstance(store, StorageAccounting):
-            usage = artifact_usage.listed_upload(repository, files)
-        if isinstance(repository, LocalArtifactRepository):
-            repository.link_files(files)
-        else:
-            repository.log_artifacts(folder)
-        if usage is not None and isinstance(store, StorageAccounting):
-            store.add_artifact_usage(run_id, usage.size_bytes, usage.files)
+
+        def write() -> None:
+            if isinstance(repository, LocalArtifactRepository):
+                repository.link_files(files)
+            else:
+                repository.log_artifacts(folder)
+
+        usage.write_counted(
+            self.store,
+            lambda: usage.listed_upload(repository, files),
+            write,
+            lambda store, added: store.add_artifact_usage(run_id, added.size_bytes, added.files),
+        )
 
     def list_artifacts(self, run_id: str, path: str | None = None) -> list[FileInfo]:
         """The files and directories directly under `path` (the root when None). Where the

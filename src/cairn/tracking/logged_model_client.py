@@ -15,9 +15,8 @@ from cairn.entities import (
     PagedList,
 )
 from cairn.exceptions import InvalidParameterValueError
-from cairn.maintenance import artifact_usage
 from cairn.provenance.user import current_user
-from cairn.store.base import LOGGED_MODELS_MAX_RESULTS_DEFAULT, StorageAccounting, TrackingStore
+from cairn.store.base import LOGGED_MODELS_MAX_RESULTS_DEFAULT, TrackingStore
 
 #: An order_by term: `"metrics.acc DESC"` or MLflow's `{"field_name": …, "ascending": …}`.
 OrderTerm = str | Mapping[str, object]
@@ -119,15 +118,17 @@ class LoggedModelClient:
 
     def log_model_artifacts(self, model_id: str, local_dir: str) -> None:
         """Upload a model directory (MLmodel and its files) to the model's artifact root."""
+        from cairn.maintenance import artifact_usage as usage
+
         repository = self._model_repository(model_id)
-        store = self.store
-        if not isinstance(store, StorageAccounting):  # over HTTP: the server records
-            repository.log_artifacts(local_dir)
-            return
-        usage = artifact_usage.folder_upload(repository, local_dir, None)
-        repository.log_artifacts(local_dir)
-        if usage is not None:
-            store.add_model_artifact_usage(model_id, usage.size_bytes, usage.files)
+        usage.write_counted(
+            self.store,
+            lambda: usage.folder_upload(repository, local_dir, None),
+            lambda: repository.log_artifacts(local_dir),
+            lambda store, added: store.add_model_artifact_usage(
+                model_id, added.size_bytes, added.files
+            ),
+        )
 
     def list_logged_model_artifacts(self, model_id: str, path: str | None = None) -> list[FileInfo]:
         return self._model_repository(model_id).list_artifacts(path)
