@@ -23,6 +23,12 @@ _SPECIAL_DOUBLES = {
 }
 
 
+def ascii_digits(text: str) -> bool:
+    """Whether `text` is one or more of 0-9. `str.isdigit` also takes other scripts' digits
+    ("٢", "¹"), which `int` reads or rejects: ids must not be spelled two ways."""
+    return text.isascii() and text.isdigit()
+
+
 def _invalid(name: str, value: Any) -> InvalidParameterValueError:
     return InvalidParameterValueError(f"Invalid value {value!r} for parameter '{name}'.")
 
