@@ -104,6 +104,19 @@ def system_metrics_interval_seconds() -> float:
     return _positive_float("CAIRN_SYSTEM_METRICS_INTERVAL", 10.0)
 
 
+def artifact_download_max_depth() -> int:
+    """`CAIRN_ARTIFACT_DOWNLOAD_MAX_DEPTH`: how many folders deep a download from a server's
+    artifact proxy may list (default 64); a listing that nests deeper is refused, so a
+    server that lists a folder inside itself cannot make a download run forever."""
+    return max(1, int(_positive_float("CAIRN_ARTIFACT_DOWNLOAD_MAX_DEPTH", 64)))
+
+
+def artifact_download_max_files() -> int:
+    """`CAIRN_ARTIFACT_DOWNLOAD_MAX_FILES`: how many files and folders one download from a
+    server's artifact proxy may list (default 100,000) before it is refused."""
+    return max(1, int(_positive_float("CAIRN_ARTIFACT_DOWNLOAD_MAX_FILES", 100_000)))
+
+
 def s3_endpoint_url() -> str | None:
     """`CAIRN_S3_ENDPOINT_URL`: an S3-compatible endpoint (MinIO, Ceph, …) instead of AWS."""
     return os.environ.get("CAIRN_S3_ENDPOINT_URL") or None

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from cairn.exceptions import InvalidParameterValueError
 from cairn.models import directory, requirements
+from cairn.models.containment import load_contained, model_file
 from cairn.models.flavor import PYFUNC_FLAVOR, PredictImplementation
 from cairn.models.model import Model
 from cairn.models.signature import ModelSignature
@@ -172,14 +173,20 @@ def pyfunc_implementation(model_dir: str, model: Model) -> PredictImplementation
     """The loader for `cairn.onnx` and `mlflow.onnx` pyfunc models."""
     section = model.flavor(FLAVOR_NAME)
     providers = section.get("providers") or DEFAULT_PROVIDERS
-    return _OnnxImplementation(os.path.join(model_dir, section["data"]), providers)
+    return _OnnxImplementation(_model_file(model_dir, section), providers)
+
+
+def _model_file(model_dir: str, section: dict[str, Any]) -> str:
+    """The `.onnx` file, inside the model folder. (Its external-data side files are
+    checked by onnx and onnxruntime themselves: both refuse paths that leave the folder.)"""
+    return model_file(model_dir, section.get("data"), f"{FLAVOR_NAME}.data")
 
 
 def _load_pyfunc(path: str) -> PredictImplementation:
     """MLflow's loader entry point for older Cairn models, whose MLmodel names `cairn.onnx`
     (`path` is the model.onnx file or its directory)."""
     model_dir = os.path.dirname(path) if os.path.isfile(path) else path
-    return pyfunc_implementation(model_dir, Model.load(model_dir))
+    return pyfunc_implementation(model_dir, load_contained(model_dir))
 
 
 def load_model(model_uri: str | os.PathLike[str], dst_path: str | None = None) -> Any:
@@ -187,8 +194,8 @@ def load_model(model_uri: str | os.PathLike[str], dst_path: str | None = None) -
     import onnx
 
     local = download_model(os.fspath(model_uri), dst_path)
-    section = Model.load(local).flavor(FLAVOR_NAME)
-    return onnx.load(os.path.join(local, section["data"]))
+    section = load_contained(local).flavor(FLAVOR_NAME)
+    return onnx.load(_model_file(local, section))
 
 
 def log_model(

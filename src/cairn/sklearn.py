@@ -15,7 +15,9 @@ Serialization formats:
   or that the caller lists in `skops_trusted_types` are rebuilt. MLflow 3.18 defaults to it.
 
 Loading a pickle or cloudpickle file runs code from it: Cairn logs that once per process and
-refuses when `CAIRN_ALLOW_PICKLE=false`. The directory layout, the `sklearn` flavor keys
+refuses when `CAIRN_ALLOW_PICKLE=false`, which also refuses the code any model (skops
+included) ships in `code/`. Every path the MLmodel names must lie inside the model folder
+(`cairn.models.containment`). The directory layout, the `sklearn` flavor keys
 (`pickled_model`, `sklearn_version`, `serialization_format`, `code`, `skops_trusted_types`)
 and the pyfunc `loader_module` (`mlflow.sklearn`) are MLflow's, so the stock mlflow client
 and MLflow's model serving load models saved here without Cairn installed, in all three
@@ -32,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from cairn.exceptions import InvalidParameterValueError
 from cairn.models import directory, requirements
+from cairn.models.containment import load_contained, model_file
 from cairn.models.flavor import PYFUNC_FLAVOR, PredictImplementation
 from cairn.models.model import Model
 from cairn.models.trust import check_pickle_allowed
@@ -236,21 +239,23 @@ def load_model(
     written in the model's own MLmodel is not trusted (a crafted file could name anything).
 
     Raises:
-        PermissionDeniedError: a pickled model while CAIRN_ALLOW_PICKLE is false.
+        PermissionDeniedError: a pickled model, or one that ships code, while
+            CAIRN_ALLOW_PICKLE is false.
+        InvalidParameterValueError: the MLmodel names a path outside the model folder.
     """
     from cairn.pyfunc.pyfunc_model import add_code_to_path
 
     local = download_model(os.fspath(model_uri), dst_path)
-    model = Model.load(local)
+    model = load_contained(local)
     section = model.flavor(FLAVOR_NAME)
-    add_code_to_path(local, section.get("code"))
+    add_code_to_path(local, section.get("code"), f"{FLAVOR_NAME}.code")
     return _load_file(local, section, skops_trusted_types)
 
 
 def _load_file(
     model_dir: str, section: dict[str, Any], extra_trusted: Sequence[str] | None = None
 ) -> Any:
-    path = os.path.join(model_dir, section["pickled_model"])
+    path = model_file(model_dir, section.get("pickled_model"), f"{FLAVOR_NAME}.pickled_model")
     serialization_format = section.get("serialization_format", SERIALIZATION_FORMAT_PICKLE)
     if serialization_format == SERIALIZATION_FORMAT_SKOPS:
         return _load_skops(path, extra_trusted or ())
@@ -299,4 +304,4 @@ def _load_pyfunc(path: str) -> PredictImplementation:
     """MLflow's loader entry point for older Cairn models, whose MLmodel names `cairn.sklearn`
     (`path` is the model directory, or the model file inside it)."""
     model_dir = os.path.dirname(path) if os.path.isfile(path) else path
-    return pyfunc_implementation(model_dir, Model.load(model_dir))
+    return pyfunc_implementation(model_dir, load_contained(model_dir))

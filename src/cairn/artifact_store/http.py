@@ -10,7 +10,9 @@ Roots come in two spellings (reference mlflow-compat.md §1.4):
 
 The semantics are LocalArtifactRepository's, with the proxy's limits: every path goes
 through `artifact_paths.safe_relative` before a request is made, and every name a listing returns is
-validated again (a hostile server cannot make the client write outside its destination).
+validated again (a hostile server cannot make the client write outside its destination),
+and a folder download lists within bounds (`_ListingBounds`: no path twice, a depth and a
+count), so a listing that nests a folder in itself cannot make it run forever.
 Uploads and downloads stream in chunks: a file never sits in memory whole. The proxy has no
 way to create an empty folder, so logging one stores nothing (as with MLflow).
 """
@@ -22,7 +24,7 @@ import os
 import posixpath
 import tempfile
 import uuid
-from typing import IO
+from typing import IO, NoReturn
 from urllib.parse import unquote, urlsplit
 
 from urllib3 import BaseHTTPResponse
@@ -220,12 +222,15 @@ class HttpArtifactRepository(ArtifactRepository):
         return target
 
     def _tree(self, relative: str, children: list[FileInfo]) -> tuple[list[str], list[str]]:
-        """Every folder and file under `relative`, listed (and each name checked) first."""
+        """Every folder and file under `relative`, listed (and each name checked) first,
+        within `_ListingBounds`: a hostile or broken server cannot make it run forever."""
+        bounds = _ListingBounds(relative)
         folders: list[str] = []
         files: list[str] = []
         pending = list(children)
         while pending:
             entry = pending.pop()
+            bounds.admit(entry.path)
             if entry.is_dir:
                 folders.append(entry.path)
                 pending.extend(self.list_artifacts(entry.path))
@@ -293,3 +298,41 @@ class HttpArtifactRepository(ArtifactRepository):
             self._http.call("DELETE", PROXY_PATH + "/" + quote_path(self._full(relative)))
         except ResourceDoesNotExistError:
             pass  # nothing there: deleting it changes nothing, as in the other repositories
+
+
+class _ListingBounds:
+    """What one folder download may list from the server. A listing names one path
+    segment per entry (`_child`), so a folder cannot be listed under a path seen before
+    unless the server repeats an entry: a path listed twice is refused as a loop. A server
+    that nests a folder in itself without end (`a/a/a/…`) is stopped by the depth bound,
+    and one that lists without end in breadth by the count (settings in `cairn.env`)."""
+
+    def __init__(self, relative: str) -> None:
+        self._relative = relative
+        self._base_depth = relative.count("/") + 1 if relative else 0
+        self._max_depth = env.artifact_download_max_depth()
+        self._max_entries = env.artifact_download_max_files()
+        self._seen: set[str] = set()
+
+    def admit(self, path: str) -> None:
+        """Record one listed path; raise if it breaks a bound."""
+        if path in self._seen:
+            self._refuse(f"{path!r} is listed twice, so the listing loops")
+        self._seen.add(path)
+        if len(self._seen) > self._max_entries:
+            self._refuse(
+                f"it lists more than {self._max_entries} files and folders "
+                "(CAIRN_ARTIFACT_DOWNLOAD_MAX_FILES)"
+            )
+        depth = path.count("/") + 1 - self._base_depth
+        if depth > self._max_depth:
+            self._refuse(
+                f"{path[:200]!r} lies {depth} folders deep, past "
+                f"CAIRN_ARTIFACT_DOWNLOAD_MAX_DEPTH={self._max_depth} (a folder listed "
+                "inside itself?)"
+            )
+
+    def _refuse(self, why: str) -> NoReturn:
+        raise InvalidParameterValueError(
+            f"Refusing the server's listing of {self._relative or '/'!r}: {why}."
+        )

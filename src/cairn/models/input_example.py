@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from cairn.exceptions import InvalidParameterValueError
+from cairn.models.containment import model_file
 
 INPUT_EXAMPLE_FILE = "input_example.json"
 SERVING_INPUT_FILE = "serving_input_example.json"
@@ -83,7 +84,9 @@ def load_example(model_dir: str, info: dict[str, Any] | None) -> Any:
     """The saved example as the data it was (a DataFrame or array), or None if none."""
     if not info:
         return None
-    with open(os.path.join(model_dir, info["artifact_path"]), encoding="utf-8") as handle:
+    where = "saved_input_example_info.artifact_path"
+    path = model_file(model_dir, info.get("artifact_path"), where)
+    with open(path, encoding="utf-8") as handle:
         data = json.load(handle)
     if info.get("type") == "dataframe":
         return pd.DataFrame(data["data"], columns=data["columns"])

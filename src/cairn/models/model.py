@@ -122,7 +122,8 @@ class Model:
 
     @classmethod
     def load(cls, path: str) -> Model:
-        """Read an MLmodel file, or the one inside a model directory."""
+        """Read an MLmodel file, or the one inside a model directory. (Loaders read it
+        with `containment.load_contained`, which also keeps its paths inside the model.)"""
         if os.path.isdir(path):
             path = os.path.join(path, MLMODEL_FILE_NAME)
         if not os.path.isfile(path):

@@ -1,7 +1,10 @@
-"""Whether a model file may be unpickled.
+"""Whether a model file may be unpickled, and its shipped code imported.
 
 Unpickling (pickle, cloudpickle) runs whatever code the file names, so loading a model is
-as trusted as running its author's script. Cairn loads pickles by default, as MLflow does,
+as trusted as running its author's script. So does the `code/` folder a model ships
+(`code_paths`): it is put first on sys.path, where its modules shadow any library the
+loader imports next (skops, onnxruntime, …); a process that refuses pickles refuses it too,
+whatever the model's format. Cairn loads pickles by default, as MLflow does,
 but says so once per process in the `cairn.models` log; `CAIRN_ALLOW_PICKLE=false` (or
 MLflow's `MLFLOW_ALLOW_PICKLE_DESERIALIZATION=false`) refuses them. The notice is a log
 record, not a `warnings.warn`: a warning would turn into an error under `-W error` and
@@ -44,6 +47,17 @@ def check_pickle_allowed(source: str) -> None:
         "trust (CAIRN_ALLOW_PICKLE=false refuses them; notice shown once per process).",
         source,
     )
+
+
+def check_code_allowed(model_dir: str, folders: list[str]) -> None:
+    """Raise before the model's shipped code reaches sys.path if pickles are switched off."""
+    if folders and not env.allow_pickle():
+        raise PermissionDeniedError(
+            f"Refusing the code shipped with the model at {model_dir} ({', '.join(folders)}): "
+            "CAIRN_ALLOW_PICKLE is false. Shipped code runs as soon as it is imported, like "
+            "a pickle; load only models you trust (set CAIRN_ALLOW_PICKLE=true), or save the "
+            "model without code_paths."
+        )
 
 
 def _reset_notice() -> None:

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from cairn.exceptions import InvalidParameterValueError
 from cairn.models import directory, requirements
+from cairn.models.containment import load_contained, model_file
 from cairn.models.flavor import PYFUNC_FLAVOR, PredictImplementation
 from cairn.models.model import Model
 from cairn.models.trust import check_pickle_allowed
@@ -142,10 +143,12 @@ def _copy_artifacts(
 
 
 def _artifact_paths(model_dir: str, section: dict[str, Any]) -> dict[str, str]:
-    return {
-        name: os.path.join(model_dir, info["path"])
-        for name, info in (section.get("artifacts") or {}).items()
-    }
+    """`context.artifacts`: each artifact's local path, which must lie inside the model."""
+    paths = {}
+    for name, info in (section.get("artifacts") or {}).items():
+        path = info.get("path") if isinstance(info, dict) else None
+        paths[name] = model_file(model_dir, path, f"{PYFUNC_FLAVOR}.artifacts.{name}.path")
+    return paths
 
 
 def _call_predict(
@@ -182,12 +185,13 @@ def pyfunc_implementation(model_dir: str, model: Model) -> PredictImplementation
         raise InvalidParameterValueError(
             "This custom model has no python_model file (models-from-code are not supported)."
         )
-    pickled = os.path.join(model_dir, section["python_model"])
+    pickled = model_file(model_dir, section["python_model"], f"{PYFUNC_FLAVOR}.python_model")
+    artifacts = _artifact_paths(model_dir, section)  # checked before anything is unpickled
     check_pickle_allowed(pickled)
     with open(pickled, "rb") as handle:
         python_model = cloudpickle.load(handle)
     config = section.get(CONFIG_KEY, section.get(OLD_CONFIG_KEY))
-    context = PythonModelContext(_artifact_paths(model_dir, section), dict(config or {}))
+    context = PythonModelContext(artifacts, dict(config or {}))
     python_model.load_context(context)
     return _PythonModelImplementation(python_model, context)
 
@@ -196,7 +200,7 @@ def _load_pyfunc(path: str, model_config: dict[str, Any] | None = None) -> Predi
     """MLflow's loader entry point for older Cairn models, whose MLmodel names
     `cairn.pyfunc.model` (newer ones name MLflow's own loader)."""
     model_dir = os.path.dirname(path) if os.path.isfile(path) else path
-    return pyfunc_implementation(model_dir, Model.load(model_dir))
+    return pyfunc_implementation(model_dir, load_contained(model_dir))
 
 
 def log_model(

@@ -9,9 +9,11 @@ from typing import Any
 
 from cairn.exceptions import InvalidParameterValueError
 from cairn.models import flavor
+from cairn.models.containment import load_contained, model_file
 from cairn.models.enforcement import enforce_input, enforce_params
 from cairn.models.input_example import load_example
 from cairn.models.model import Model
+from cairn.models.trust import check_code_allowed
 from cairn.tracking.model_uris import download_model
 
 
@@ -84,15 +86,23 @@ def load_model(model_uri: str | os.PathLike[str], dst_path: str | None = None) -
         >>> model.predict(pandas.DataFrame({"x": [1.0]}))
     """
     local = download_model(os.fspath(model_uri), dst_path)
-    metadata = Model.load(local)
-    add_code_to_path(local, metadata.flavor(flavor.PYFUNC_FLAVOR).get("code"))
+    metadata = load_contained(local)
+    code = metadata.flavor(flavor.PYFUNC_FLAVOR).get("code")
+    add_code_to_path(local, code, f"{flavor.PYFUNC_FLAVOR}.code")
     return PyFuncModel(metadata, flavor.load_implementation(local, metadata), local)
 
 
-def add_code_to_path(model_dir: str, code: str | None) -> None:
-    """Put a model's `code/` directory first on sys.path (its modules may be unpickled)."""
-    if not code:
+def add_code_to_path(model_dir: str, code: Any, what: str = "code") -> None:
+    """Put a model's `code/` folder first on sys.path (its modules may be unpickled), once
+    it is known to lie inside the model and shipped code is allowed (`trust`).
+
+    Raises:
+        InvalidParameterValueError: `code` leaves the model folder.
+        PermissionDeniedError: CAIRN_ALLOW_PICKLE is false.
+    """
+    if code is None:
         return
-    folder = os.path.join(model_dir, code)
+    folder = model_file(model_dir, code, what)
+    check_code_allowed(model_dir, [folder])
     if folder not in sys.path:
         sys.path.insert(0, folder)
