@@ -21,7 +21,7 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 
 from cairn.server import ui_api
-from cairn.server.access import ADMIN, ANY_USER, EDIT, READ, Access, Source
+from cairn.server.access import ADMIN, ANY_USER, EDIT, READ, Access, Reference, Refers, Source
 from cairn.server.app import create_app
 from cairn.server.artifacts_api import PROXY_PREFIXES
 from cairn.server.auth import AuthMiddleware
@@ -38,6 +38,7 @@ ADMINS_ONLY = "Only administrators may use this endpoint."
 # artifact proxy's check on the experiment in the artifact path.
 OPEN = {"/health", "/version"}
 ANY_AUTHENTICATED = {"/api/3.0/mlflow/server-info", "/", "/favicon.ico", "/static/{name:path}"}
+_LINKS_RUN = (Refers(EDIT, Reference.TRACE_RUN),)  # a new trace's run, in its metadata
 PROXIED = {
     *PROXY_PREFIXES,
     *(prefix + "/{path:path}" for prefix in PROXY_PREFIXES),
@@ -153,7 +154,7 @@ def test_trace_routes_with_a_fixed_segment_are_not_read_as_trace_ids(app: Starle
             ("POST", "/traces/search", Access(READ, Source.TRACE_LOCATIONS)),
             ("POST", "/traces/delete-traces", Access(EDIT, Source.EXPERIMENT)),
             ("POST", "/traces/link-to-run", Access(EDIT, Source.RUN_AND_TRACES)),
-            ("POST", "/traces", Access(EDIT, Source.NEW_TRACE)),
+            ("POST", "/traces", Access(EDIT, Source.NEW_TRACE, refers=_LINKS_RUN)),
         ):
             assert middleware.access(_scope(method, prefix + path)) == (access, {}), path
         assert middleware.access(_scope("GET", f"{prefix}/traces/tr-1")) == (

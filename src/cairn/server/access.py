@@ -7,6 +7,12 @@ comes from: `Access(READ, Source.RUN)` needs READ on the experiment of the call'
 (what every request that matches no endpoint gets). An `Effect` names what the auth
 middleware (cairn.server.auth) does besides the check: grant the creator, or keep only
 what the caller may read in the answer.
+
+A call may name more than its one object: a metric's logged model, the models a run
+outputs, a new model's source run. Each such id is a `Reference` the endpoint declares
+beside its source (`Access(EDIT, Source.RUN, refers=(Refers(EDIT, Reference.METRIC_MODEL),))`),
+so the middleware checks every id a call names, not only the first (cairn.server.references).
+The rule: writing into what an id names needs EDIT there; only naming it needs READ.
 """
 
 from __future__ import annotations
@@ -40,6 +46,29 @@ class Source(Enum):
     EXPERIMENT_HEADER = "x-mlflow-experiment-id"  # that header's experiment (OTLP; no body read)
 
 
+class Reference(Enum):
+    """An id a call names besides its source, and where it sits in the call."""
+
+    BATCH_METRIC_MODELS = "metrics[].model_id"  # the models log-batch's metrics write into
+    METRIC_MODEL = "model_id"  # the model log-metric's point writes into
+    OUTPUT_MODELS = "models[].model_id"  # runs/outputs: the models a run produced
+    SOURCE_RUN = "source_run_id"  # logged-models/create: the run the model came from
+    PARENT_RUN = "tags[mlflow.parentRunId]"  # a run's parent, in `tags` or set-tag's key/value
+    TRACE_RUN = "metadata[mlflow.sourceRun]"  # a trace's run, in its metadata (as link-to-run)
+
+
+@dataclass(frozen=True)
+class Refers:
+    """`permission` (READ or EDIT) is needed on the experiment of every id `reference` finds."""
+
+    permission: str
+    reference: Reference
+
+    def __post_init__(self) -> None:
+        if self.permission not in _ON_SOMETHING:
+            raise ValueError(f"A reference needs READ, EDIT or MANAGE, not {self.permission!r}.")
+
+
 class Effect(Enum):
     """What the middleware does with a successful answer."""
 
@@ -56,6 +85,7 @@ class Access:
     permission: str  # READ, EDIT, MANAGE, ANY_USER or ADMIN
     source: Source | None = None  # needed by READ, EDIT and MANAGE, and only by them
     effect: Effect | None = None
+    refers: tuple[Refers, ...] = ()  # further ids the call names, each checked too
 
     def __post_init__(self) -> None:
         # Checked when the endpoint tables are built, so a wrong declaration fails at import.
@@ -65,5 +95,7 @@ class Access:
         elif self.permission in (ANY_USER, ADMIN):
             if self.source is not None:
                 raise ValueError(f"{self.permission} access checks no object.")
+            if self.permission == ADMIN and self.refers:
+                raise ValueError("Administrators' access checks no references.")
         else:
             raise ValueError(f"Unknown permission {self.permission!r}.")

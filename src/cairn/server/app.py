@@ -17,7 +17,6 @@ from cairn.server import (
     artifacts_api,
     errors,
     imports,
-    linked_models,
     logged_models_api,
     maintenance_api,
     otlp,
@@ -74,7 +73,6 @@ def create_app(
         max_artifact_upload_bytes,
         registry,
         traces=traces,
-        may_edit=None if auth is None else linked_models.edit_permission(auth),
     )
     endpoints = [
         *(_guard_artifact_location(e) for e in tracking_api.ENDPOINTS),
@@ -104,7 +102,7 @@ def create_app(
             security.SecurityMiddleware,
             allowed_hosts=allowed_hosts,
             cors_allowed_origins=cors_allowed_origins,
-        )
+        ),
     ]
     if auth is not None:
         # Inside the security middleware: CORS preflights and Host checks come first.

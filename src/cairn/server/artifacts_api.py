@@ -52,6 +52,7 @@ from cairn.server.context import Context
 from cairn.server.messages import Message
 from cairn.server.responses import json_response
 from cairn.server.routes import Endpoint
+from cairn.wire.scalars import ascii_digits
 
 PROXY_PREFIXES = (
     "/api/2.0/mlflow-artifacts/artifacts",
@@ -109,7 +110,7 @@ class ArtifactProxy:
         values = request.query_params.getlist("path")
         if len(values) > 1:
             raise InvalidParameterValueError("Give the parameter 'path' at most once.")
-        relative = safe_relative(values[0] if values else None)
+        relative = experiment_folder(safe_relative(values[0] if values else None))
         found = await run_in_threadpool(self.repository.list_artifacts, relative)
         return json_response({"files": [_listed(entry) for entry in found if _shown(entry)]})
 
@@ -137,7 +138,7 @@ class ArtifactProxy:
         limit = self.context.max_artifact_upload_bytes
         declared = request.headers.get("content-length", "")
         try:
-            if limit is not None and declared.isdigit() and int(declared) > limit:
+            if limit is not None and ascii_digits(declared) and int(declared) > limit:
                 raise UploadTooLargeError(_too_large(limit))
             if self.local_root is not None:
                 await self._upload_local(request, self.local_root, relative, limit)
@@ -261,7 +262,20 @@ def raw_artifact_path(request: Request) -> str:
     query: bytes = scope.get("query_string", b"")
     if query:
         safe_relative(unquote(query.decode("latin-1")))
-    return safe_relative(text)
+    return experiment_folder(safe_relative(text))
+
+
+def experiment_folder(relative: str) -> str:
+    """`relative`, unless its first folder spells a number in other digits than 0-9 ("٢",
+    "¹"): `int` reads some of those as an experiment's id, so such a folder would pass for
+    one it is not. Experiment folders are ASCII digits (cairn.wire.scalars.ascii_digits)."""
+    first = relative.split("/", 1)[0]
+    if first.isnumeric() and not ascii_digits(first):
+        raise InvalidParameterValueError(
+            f"Invalid artifact path {relative!r}: an experiment's folder is named by the "
+            "ASCII digits 0-9."
+        )
+    return relative
 
 
 async def _receive_into(request: Request, stream: IO[bytes], limit: int | None) -> int:

@@ -9,7 +9,11 @@ they may (per-experiment READ < EDIT < MANAGE; admins may do anything).
   `WWW-Authenticate: Basic realm="cairn"`. argon2 takes tens of milliseconds, so a
   successful Basic check is remembered for `BASIC_CACHE_SECONDS`, keyed by
   sha256(user:password); the user row is still read on every request, so a deleted user
-  is refused at once.
+  is refused at once. Failed password checks are counted per user name and per address
+  (cairn.server.login_limits): past the limit the answer is 429 REQUEST_LIMIT_EXCEEDED
+  with `Retry-After`. Each failure is logged (logger `cairn.auth`: the name and the
+  address, never the password); an unknown name costs an argon2 check like a wrong
+  password (cairn.server.auth_store), so neither timing nor answer tells names apart.
 * Authorisation: every endpoint declares the `Access` it needs (cairn.server.access): a
   permission and where its experiment comes from (`experiment_id`, a run's experiment,
   an experiment name, a list of `experiment_ids`, the logged model in the path…). The
@@ -17,8 +21,12 @@ they may (per-experiment READ < EDIT < MANAGE; admins may do anything).
   (cairn.server.routes.resolve) and checks what the matched endpoint declares. JSON bodies
   (capped as the app caps them) are read here and replayed to the application. Artifact
   proxy calls name their experiment in the first path segment
-  (`<experiment_id>/<run_id>/artifacts/...`); their bodies are never buffered. A call that
-  no endpoint serves is for admins only.
+  (`<experiment_id>/<run_id>/artifacts/...`, ASCII digits, an experiment that exists);
+  their bodies are never buffered. A call that no endpoint serves is for admins only.
+* Every further id a call names (a metric's logged model, a run's outputs, a new model's
+  source run, a parent run, a trace's run) is checked as its endpoint declares
+  (`Access.refers`, cairn.server.references): EDIT where the call writes, READ where it
+  only names.
 * `experiments/create` makes its caller MANAGE the new experiment; `experiments/search`
   answers only the experiments the caller can read (each page is filtered, so a page may
   come back shorter than `max_results`); `runs/search` refuses experiments the caller
@@ -39,6 +47,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -59,18 +68,21 @@ from cairn.exceptions import (
 )
 from cairn.server import errors, ui_api
 from cairn.server.access import ADMIN, EDIT, MANAGE, READ, Access, Effect, Source
-from cairn.server.artifacts_api import PROXY_PREFIXES, raw_artifact_path
+from cairn.server.artifacts_api import PROXY_PREFIXES, experiment_folder, raw_artifact_path
 from cairn.server.auth_store import AuthStore, User, permission_allows
 from cairn.server.context import acting_as
+from cairn.server.login_limits import FailedLogins, LoginLimits, TooManyFailedLoginsError
 from cairn.server.messages import Message as ApiMessage
 from cairn.server.multipart_api import MULTIPART_PREFIXES
 from cairn.server.otlp import experiment_header
+from cairn.server.references import ReferenceGuard
 from cairn.server.registry_auth import MODEL_GRANT_PATH, RegistryGuard
 from cairn.server.responses import json_response
 from cairn.server.routes import API_PREFIXES, resolve
 from cairn.server.trace_auth import TRACE_SOURCES, TraceGuard
 from cairn.store.base import RegistryStore, TrackingStore
 from cairn.store.traces import TraceStore
+from cairn.wire.scalars import ascii_digits
 
 OPEN_PATHS = frozenset({"/health", "/version"})
 REALM_HEADER = 'Basic realm="cairn"'
@@ -83,6 +95,7 @@ _RESOLVED_MAX = 4096  # remembered (method, path) -> access answers
 _MODEL_SOURCES = frozenset({Source.REGISTERED_MODEL, Source.NEW_VERSION})
 _OPEN_TO_USERS = frozenset({"/api/3.0/mlflow/server-info"})
 _PROXY_PERMISSION = {"GET": READ, "HEAD": READ, "PUT": EDIT, "DELETE": EDIT, "POST": EDIT}
+_log = logging.getLogger("cairn.auth")
 
 
 def _unauthenticated(message: str) -> Response:
@@ -92,22 +105,34 @@ def _unauthenticated(message: str) -> Response:
 
 
 class Authenticator:
-    """Credentials to a user, with successful Basic checks remembered briefly."""
+    """Credentials to a user, with successful Basic checks remembered briefly and failed
+    ones counted (`failures`)."""
 
-    def __init__(self, store: AuthStore, cache_seconds: float = BASIC_CACHE_SECONDS) -> None:
+    def __init__(
+        self,
+        store: AuthStore,
+        cache_seconds: float = BASIC_CACHE_SECONDS,
+        limits: LoginLimits | None = None,
+    ) -> None:
         self.store = store
         self.cache_seconds = cache_seconds
         self._basic: dict[bytes, tuple[int, float]] = {}
+        self.failures = FailedLogins(limits if limits is not None else LoginLimits())
 
-    def authenticate(self, authorization: str | None) -> User | None:
-        """The user the `Authorization` header proves, or None (blocking: call it off the
-        event loop)."""
+    def authenticate(self, authorization: str | None, address: str = "unknown") -> User | None:
+        """The user the `Authorization` header proves, or None; TooManyFailedLoginsError
+        when `address` or the named user failed too often lately (blocking: call it off
+        the event loop)."""
         if not authorization:
             return None
         scheme, _, credentials = authorization.strip().partition(" ")
         credentials = credentials.strip()
         if scheme.lower() == "bearer" and credentials:
-            return self.store.user_for_token(credentials)
+            # A token is 256 random bits: nothing to guess, so failures are logged, not counted.
+            user = self.store.user_for_token(credentials)
+            if user is None:
+                _log.warning("Failed login with an unknown API token from %s", address)
+            return user
         if scheme.lower() != "basic" or not credentials:
             return None
         try:
@@ -119,30 +144,26 @@ class Authenticator:
             return None
         key = hashlib.sha256(decoded.encode("utf-8")).digest()
         now = time.monotonic()
-        cached = self._find_cached(key, now)
-        if cached is not None:
-            user = self.store.user_by_id(cached)
+        entry = self._basic.get(key)
+        if entry is not None and entry[1] > now:
+            user = self.store.user_by_id(entry[0])
             if user is not None and hmac.compare_digest(user.username, username):
                 return user
-            self._basic.pop(key, None)
+        # Credentials that succeeded before (the key is a hash of all of them) are no guess:
+        # they are checked again without counting, so a user's jobs outlast a lock on the
+        # name that someone else's guesses caused.
+        attempt = None if entry is not None else self.failures.begin(username, address)
         user = self.store.verify_password(username, password)
-        if user is not None:
-            if len(self._basic) >= _BASIC_CACHE_MAX:
-                self._basic.clear()
-            self._basic[key] = (user.id, now + self.cache_seconds)
-        return user
-
-    def _find_cached(self, key: bytes, now: float) -> int | None:
-        # Keyed by a SHA-256 of the credentials: the lookup reveals nothing usable about
-        # the password, and a hit means the whole credential matched.
-        entry = self._basic.get(key)
-        if entry is None:
-            return None
-        user_id, expires = entry
-        if expires <= now:
+        if user is None:
             self._basic.pop(key, None)
+            _log.warning("Failed login for user %r from %s", username, address)
             return None
-        return user_id
+        if attempt is not None:
+            self.failures.succeeded(attempt)
+        if len(self._basic) >= _BASIC_CACHE_MAX:
+            self._basic.clear()
+        self._basic[key] = (user.id, now + self.cache_seconds)
+        return user
 
 
 class _Replay:
@@ -171,15 +192,18 @@ class AuthMiddleware:
         registry: RegistryStore,
         routes: Sequence[BaseRoute],
         traces: TraceStore | None = None,
+        login_limits: LoginLimits | None = None,
     ) -> None:
         self.app = app
         self.store = store
         self.tracking = tracking
         self.routes = tuple(routes)
         self._resolved: dict[tuple[str, str], tuple[Access, dict[str, Any]]] = {}
-        self.authenticator = Authenticator(store)
+        limits = login_limits if login_limits is not None else LoginLimits.from_environment()
+        self.authenticator = Authenticator(store, limits=limits)
         self.models = RegistryGuard(store, tracking, registry)
         self.traces = TraceGuard(traces, tracking, self._require)
+        self.references = ReferenceGuard(tracking, self._require)
         # Calls answered here, not by the application: grants on an experiment or a model.
         grants: dict[str, Callable[[User, ApiMessage], None]] = {
             GRANT_PATH: self._grant,
@@ -210,10 +234,17 @@ class AuthMiddleware:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
+        client = scope.get("client")
+        address = str(client[0]) if client else "unknown"
         try:
             user = await run_in_threadpool(
-                self.authenticator.authenticate, headers.get("authorization")
+                self.authenticator.authenticate, headers.get("authorization"), address
             )
+        except TooManyFailedLoginsError as refused:
+            response = errors.error_response(refused)
+            response.headers["Retry-After"] = str(refused.retry_after)
+            await response(scope, receive, send)
+            return
         except CairnError as error:
             await errors.error_response(error)(scope, receive, send)
             return
@@ -286,7 +317,12 @@ class AuthMiddleware:
         return send if change is None else _ResponseHook(send, change)
 
     def _check(self, user: User, access: Access, message: ApiMessage) -> None:
-        """Raise PermissionDeniedError unless `user` may make the call (blocking)."""
+        """Raise PermissionDeniedError unless `user` may make the call: on its object, then
+        on every further id it names (blocking)."""
+        self._check_source(user, access, message)
+        self.references.check(user, access.refers, message)
+
+    def _check_source(self, user: User, access: Access, message: ApiMessage) -> None:
         source, permission = access.source, access.permission
         if source is None:  # any authenticated user
             return
@@ -352,16 +388,21 @@ class AuthMiddleware:
                 from cairn.artifact_paths import safe_relative
 
                 values = request.query_params.getlist("path")
-                relative = safe_relative(values[0] if len(values) == 1 else None)
+                relative = experiment_folder(safe_relative(values[0] if len(values) == 1 else None))
             else:
                 relative = raw_artifact_path(request)
             experiment_id = relative.split("/", 1)[0]
-            if not experiment_id.isdigit():
+            if not ascii_digits(experiment_id):
                 raise PermissionDeniedError(
                     "Only administrators may reach artifacts outside an experiment's folder."
                 )
-            await run_in_threadpool(self._require, user, experiment_id, permission)
+            await run_in_threadpool(self._require_experiment, user, experiment_id, permission)
         await self.app(scope, receive, send)
+
+    def _require_experiment(self, user: User, experiment_id: str, permission: str) -> None:
+        """`_require`, for an experiment that must exist (404 RESOURCE_DOES_NOT_EXIST)."""
+        self.tracking.get_experiment(experiment_id)
+        self._require(user, experiment_id, permission)
 
     def _grant(self, user: User, message: ApiMessage) -> None:
         """`experiments/permissions/create`, for callers who MANAGE the experiment

@@ -31,6 +31,7 @@ from cairn.store.sql.schema import (
     tokens,
     users,
 )
+from cairn.wire.scalars import ascii_digits
 
 PERMISSIONS = ("READ", "EDIT", "MANAGE")
 """Each level includes the ones before it."""
@@ -84,7 +85,7 @@ def _now() -> int:
 
 
 def _experiment_key(experiment_id: str) -> int:
-    if not isinstance(experiment_id, str) or not experiment_id.isdigit():
+    if not isinstance(experiment_id, str) or not ascii_digits(experiment_id):
         raise InvalidParameterValueError(f"Invalid experiment ID {experiment_id!r}.")
     return int(experiment_id)
 
@@ -101,6 +102,7 @@ class AuthStore:
         self.password_verifications = 0
         """How many argon2 verifications this store has run (the server's cache keeps
         repeated Basic-auth requests from running one each)."""
+        self._dummy_hash: str | None = None  # made on the first unknown user's check
 
     # users --------------------------------------------------------------------------------
 
@@ -160,13 +162,19 @@ class AuthStore:
         hasher = _password_hasher()
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(users).where(users.c.username == username)).first()
-        stored = row.password_hash if row is not None else _DUMMY_HASH.get(hasher)
+        stored = row.password_hash if row is not None else self._dummy(hasher)
         self.password_verifications += 1
         try:
             hasher.verify(stored, password)
         except Exception:  # argon2's VerifyMismatchError, InvalidHashError, ...
             return None
         return None if row is None else _user(row)
+
+    def _dummy(self, hasher: Any) -> str:
+        """A hash of nothing, with this hasher's parameters, to verify unknown users against."""
+        if self._dummy_hash is None:
+            self._dummy_hash = str(hasher.hash(secrets.token_urlsafe(16)))
+        return self._dummy_hash
 
     # tokens -------------------------------------------------------------------------------
 
@@ -226,7 +234,7 @@ class AuthStore:
                 )
 
     def permission(self, user_id: int, experiment_id: str) -> str | None:
-        if not isinstance(experiment_id, str) or not experiment_id.isdigit():
+        if not isinstance(experiment_id, str) or not ascii_digits(experiment_id):
             return None
         with self.engine.connect() as conn:
             value = conn.execute(
@@ -295,18 +303,3 @@ def _checked_permission(permission: str) -> str:
             f"Invalid permission {permission!r}: use one of {', '.join(PERMISSIONS)}."
         )
     return permission
-
-
-class _DummyHash:
-    """A hash of nothing, verified against for unknown users (made once, lazily)."""
-
-    def __init__(self) -> None:
-        self.value: str | None = None
-
-    def get(self, hasher: Any) -> str:
-        if self.value is None:
-            self.value = str(hasher.hash(secrets.token_urlsafe(16)))
-        return self.value
-
-
-_DUMMY_HASH = _DummyHash()

@@ -3,7 +3,7 @@ and who is calling, when `--auth` knows it."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -34,9 +34,6 @@ class Context:
     """The model registry (create_app always gives one; None only in bare test contexts)."""
     traces: TraceStore | None = None
     """MLflow 3's traces (create_app gives the one on the tracking store's database)."""
-    may_edit: Callable[[str], bool] | None = None
-    """Under `--auth`: whether the request's user may edit an experiment, for what a call
-    writes besides its route's object (a metric's logged model); None: no auth."""
 
     @property
     def models(self) -> RegistryStore:

@@ -10,7 +10,7 @@ from typing import Any
 
 from cairn import wire
 from cairn.exceptions import InvalidParameterValueError
-from cairn.server.access import EDIT, READ, Access, Source
+from cairn.server.access import EDIT, READ, Access, Reference, Refers, Source
 from cairn.server.artifacts_api import list_under
 from cairn.server.context import Context
 from cairn.server.messages import Message
@@ -96,11 +96,18 @@ def log_outputs(ctx: Context, msg: Message) -> dict[str, Any]:
 
 
 # What each call needs under `--auth` (cairn.server.access): the logged model's experiment.
+# Naming another experiment's run or model (a source run, an output) writes nothing there,
+# so READ on it is enough; the run or model named is then shown beside the caller's own.
 _READ_MODEL = Access(READ, Source.LOGGED_MODEL)
 _EDIT_MODEL = Access(EDIT, Source.LOGGED_MODEL)
 
 ENDPOINTS = [
-    Endpoint("POST", "/logged-models", create_logged_model, access=Access(EDIT, Source.EXPERIMENT)),
+    Endpoint(
+        "POST",
+        "/logged-models",
+        create_logged_model,
+        access=Access(EDIT, Source.EXPERIMENT, refers=(Refers(READ, Reference.SOURCE_RUN),)),
+    ),
     Endpoint(
         "POST",
         "/logged-models/search",
@@ -126,5 +133,10 @@ ENDPOINTS = [
         list_model_artifacts,
         access=_READ_MODEL,
     ),
-    Endpoint("POST", "/runs/outputs", log_outputs, access=Access(EDIT, Source.RUN)),
+    Endpoint(
+        "POST",
+        "/runs/outputs",
+        log_outputs,
+        access=Access(EDIT, Source.RUN, refers=(Refers(READ, Reference.OUTPUT_MODELS),)),
+    ),
 ]

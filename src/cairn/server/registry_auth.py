@@ -8,8 +8,10 @@ MANAGE, kept in `registered_model_permissions` by the model's name.
 * `model-versions/create` also needs READ on whatever the new version's files come from:
   the run's experiment (`run_id`, `runs:/…`), the logged model's (`model_id`,
   `models:/<model_id>`), the experiment of a `mlflow-artifacts:/<id>/…` source, or another
-  registered model (`models:/<name>/…`). A source naming none of these is for admins only,
-  so nobody registers (and then downloads through the registry) files they cannot read.
+  registered model (`models:/<name>/…`). A source naming none of these, or a
+  `mlflow-artifacts:/` folder that is no experiment's (its first segment not ASCII digits),
+  is for admins only, so nobody registers (and then downloads through the registry) files
+  they cannot read.
   A prompt version (MLflow's prompt registry: the `mlflow.prompt.is_prompt` tag and a
   placeholder source, which the store insists on) has no files: EDIT on the prompt is all
   it needs, beyond READ on a `run_id` or `model_id` it names.
@@ -34,6 +36,7 @@ from cairn.server.auth_store import AuthStore, User, permission_allows
 from cairn.server.messages import Message
 from cairn.store import registry_validation as valid
 from cairn.store.base import RegistryStore, TrackingStore
+from cairn.wire.scalars import ascii_digits
 
 MODEL_GRANT_PATH = "/registered-models/permissions/create"
 
@@ -128,7 +131,11 @@ class RegistryGuard:
             return self.tracking.get_run(run_id).info.experiment_id
         if source.startswith("mlflow-artifacts:"):
             first = source[len("mlflow-artifacts:") :].lstrip("/").split("/", 1)[0]
-            return first if first.isdigit() else None
+            if not ascii_digits(first):
+                raise PermissionDeniedError(
+                    "Only administrators may register files outside an experiment's folder."
+                )
+            return first
         return None
 
     def grant(self, user: User, message: Message) -> None:

@@ -26,7 +26,7 @@ from cairn.entities.trace import (
     TraceState,
 )
 from cairn.exceptions import InvalidParameterValueError, ResourceDoesNotExistError
-from cairn.server.access import EDIT, READ, Access, Source
+from cairn.server.access import EDIT, READ, Access, Reference, Refers, Source
 from cairn.server.context import Context
 from cairn.server.messages import Message
 from cairn.server.routes import Endpoint
@@ -271,11 +271,15 @@ def delete_assessment(ctx: Context, msg: Message) -> dict[str, Any]:
 # What each call needs under `--auth` (cairn.server.access): the trace's experiment.
 _READ_TRACE = Access(READ, Source.TRACE)
 _EDIT_TRACE = Access(EDIT, Source.TRACE)
+# A trace's `mlflow.sourceRun` metadata links it to a run, as link-to-run does: EDIT there.
+_LINKS_RUN = (Refers(EDIT, Reference.TRACE_RUN),)
 _ASSESSMENT = "/traces/{trace_id}/assessments/{assessment_id}"
 
 ENDPOINTS = [
     # Fixed paths first: `/traces/{trace_id}` would match them too.
-    Endpoint("POST", "/traces", start_trace, access=Access(EDIT, Source.NEW_TRACE)),
+    Endpoint(
+        "POST", "/traces", start_trace, access=Access(EDIT, Source.NEW_TRACE, refers=_LINKS_RUN)
+    ),
     Endpoint("GET", "/traces", search_traces_v2, access=Access(READ, Source.EXPERIMENT_IDS)),
     Endpoint("GET", "/traces/get", get_trace, access=_READ_TRACE),
     Endpoint("GET", "/traces/batchGet", batch_get_traces, access=Access(READ, Source.TRACE_IDS)),
@@ -296,7 +300,12 @@ ENDPOINTS = [
         access=Access(EDIT, Source.RUN_AND_TRACES),
     ),
     Endpoint("GET", "/traces/{trace_id}", get_trace_info, access=_READ_TRACE),
-    Endpoint("PATCH", "/traces/{trace_id}", end_trace, access=_EDIT_TRACE),
+    Endpoint(
+        "PATCH",
+        "/traces/{trace_id}",
+        end_trace,
+        access=Access(EDIT, Source.TRACE, refers=_LINKS_RUN),
+    ),
     Endpoint("GET", "/traces/{trace_id}/info", get_trace_info_v2, access=_READ_TRACE),
     Endpoint("PATCH", "/traces/{trace_id}/tags", set_trace_tag, access=_EDIT_TRACE),
     Endpoint("DELETE", "/traces/{trace_id}/tags", delete_trace_tag, access=_EDIT_TRACE),

@@ -12,15 +12,28 @@ from typing import Any
 from cairn import wire
 from cairn.entities import ExperimentTag, Metric, Param, RunTag, ViewType
 from cairn.exceptions import ResourceDoesNotExistError
+from cairn.provenance.user import USER_TAG
 from cairn.server import linked_models
-from cairn.server.access import ANY_USER, EDIT, MANAGE, READ, Access, Effect, Source
-from cairn.server.context import Context
+from cairn.server.access import (
+    ANY_USER,
+    EDIT,
+    MANAGE,
+    READ,
+    Access,
+    Effect,
+    Reference,
+    Refers,
+    Source,
+)
+from cairn.server.context import Context, authenticated_user
 from cairn.server.messages import Message
 from cairn.server.routes import Endpoint
 
 RUNS_SEARCH_DEFAULT_MAX_RESULTS = 1000  # the proto's default; experiments/search has none
 # The header RestTrackingStore sends keys in (not imported: the server needs no HTTP client).
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+CLIENT_USER_TAG = "cairn.client_user_id"
+"""Under `--auth`, who the client said it was, when that is not who authenticated."""
 
 
 def _experiment_id(msg: Message) -> str:
@@ -113,14 +126,30 @@ def delete_experiment_tag(ctx: Context, msg: Message) -> dict[str, Any]:
 # -- runs -----------------------------------------------------------------------------------
 
 
+def _run_user(msg: Message, tags: list[RunTag]) -> tuple[str, list[RunTag]]:
+    """The run's user and tags: under `--auth` the authenticated user, whatever the client
+    claims (its claim, if different, kept in CLIENT_USER_TAG); else the client's `user_id`."""
+    claimed = msg.string("user_id") or ""
+    user = authenticated_user()
+    if user is None:
+        return claimed, tags
+    claimed = claimed or next((t.value for t in tags if t.key == USER_TAG), "")
+    kept = [t for t in tags if t.key not in (USER_TAG, CLIENT_USER_TAG)]
+    kept.append(RunTag(USER_TAG, user))
+    if claimed and claimed != user:
+        kept.append(RunTag(CLIENT_USER_TAG, claimed))
+    return user, kept
+
+
 def create_run(ctx: Context, msg: Message) -> dict[str, Any]:
     start_time = msg.integer("start_time")
+    user_id, tags = _run_user(msg, wire.parse_run_tags(msg.repeated("tags")))
     run = ctx.tracking.create_run(
         experiment_id=_experiment_id(msg),
-        user_id=msg.string("user_id") or "",
+        user_id=user_id,
         # MLflow stores 0 when the client sends none; "now" is what such a caller means.
         start_time=int(time.time() * 1000) if start_time is None else start_time,
-        tags=wire.parse_run_tags(msg.repeated("tags")),
+        tags=tags,
         run_name=msg.string("run_name") or None,
         # Cairn's field: the client's id, so that a replayed create returns the same run.
         run_id=msg.string("run_id") or None,
@@ -176,7 +205,7 @@ def log_metric(ctx: Context, msg: Message) -> dict[str, Any]:
     # MLflow 3: a point naming a model_id (and the dataset it was measured on) also
     # belongs to that model, as in log-batch.
     linked = wire.parse_model_metrics([msg.fields], run_id, name="metric")
-    linked_models.check(ctx, run_id, linked)
+    linked_models.check(ctx, linked)
     ctx.tracking.log_batch(run_id, metrics=[metric], idempotency_key=_idempotency_key(msg))
     for model_id, points in linked.items():
         ctx.tracking.log_model_metrics(model_id, points)
@@ -204,7 +233,7 @@ def log_batch(ctx: Context, msg: Message) -> dict[str, Any]:
     run_id = msg.run_id()
     metrics = msg.repeated("metrics")
     linked = wire.parse_model_metrics(metrics, run_id)
-    linked_models.check(ctx, run_id, linked)
+    linked_models.check(ctx, linked)
     ctx.tracking.log_batch(
         run_id,
         metrics=wire.parse_metrics(metrics),
@@ -249,6 +278,8 @@ _READ_RUN = Access(READ, Source.RUN)
 _EDIT_RUN = Access(EDIT, Source.RUN)
 _CREATOR_MANAGES = Access(ANY_USER, effect=Effect.CREATOR_MANAGES_EXPERIMENT)
 _ONLY_READABLE = Access(ANY_USER, effect=Effect.READABLE_EXPERIMENTS)
+# A parent-run tag makes the parent outlive retention while its child lives: EDIT there.
+_PARENT = Refers(EDIT, Reference.PARENT_RUN)
 
 ENDPOINTS = [
     Endpoint("POST", "/experiments/create", create_experiment, access=_CREATOR_MANAGES),
@@ -273,17 +304,34 @@ ENDPOINTS = [
         delete_experiment_tag,
         access=_MANAGE_EXPERIMENT,
     ),
-    Endpoint("POST", "/runs/create", create_run, access=Access(EDIT, Source.EXPERIMENT)),
+    Endpoint(
+        "POST",
+        "/runs/create",
+        create_run,
+        access=Access(EDIT, Source.EXPERIMENT, refers=(_PARENT,)),
+    ),
     Endpoint("GET", "/runs/get", get_run, access=_READ_RUN),
     Endpoint("POST", "/runs/update", update_run, access=_EDIT_RUN),
     Endpoint("POST", "/runs/delete", delete_run, access=_EDIT_RUN),
     Endpoint("POST", "/runs/restore", restore_run, access=_EDIT_RUN),
     Endpoint("POST", "/runs/search", search_runs, access=Access(READ, Source.EXPERIMENT_IDS)),
-    Endpoint("POST", "/runs/log-metric", log_metric, access=_EDIT_RUN),
+    Endpoint(
+        "POST",
+        "/runs/log-metric",
+        log_metric,
+        access=Access(EDIT, Source.RUN, refers=(Refers(EDIT, Reference.METRIC_MODEL),)),
+    ),
     Endpoint("POST", "/runs/log-parameter", log_param, access=_EDIT_RUN),
-    Endpoint("POST", "/runs/set-tag", set_tag, access=_EDIT_RUN),
+    Endpoint("POST", "/runs/set-tag", set_tag, access=Access(EDIT, Source.RUN, refers=(_PARENT,))),
     Endpoint("POST", "/runs/delete-tag", delete_tag, access=_EDIT_RUN),
-    Endpoint("POST", "/runs/log-batch", log_batch, access=_EDIT_RUN),
+    Endpoint(
+        "POST",
+        "/runs/log-batch",
+        log_batch,
+        access=Access(
+            EDIT, Source.RUN, refers=(Refers(EDIT, Reference.BATCH_METRIC_MODELS), _PARENT)
+        ),
+    ),
     Endpoint("POST", "/runs/log-inputs", log_inputs, access=_EDIT_RUN),
     Endpoint("POST", "/runs/log-dataset-outputs", log_dataset_outputs, access=_EDIT_RUN),
     Endpoint("GET", "/metrics/get-history", get_metric_history, access=_READ_RUN),
