@@ -90,6 +90,23 @@ def test_a_dry_run_deletes_nothing_and_lists_what_the_real_run_removes(
     assert (root / experiment / alive / "artifacts").is_dir()
 
 
+def test_a_trace_another_experiment_links_to_a_purged_run_stays(
+    store: SqlTrackingStore, tmp_path: Path
+) -> None:
+    experiment = store.create_experiment("gc-linked")
+    other = store.create_experiment("gc-linked-elsewhere")
+    doomed = make_run(store, experiment, tmp_path, trace=False)
+    theirs = "tr-" + "b" * 32
+    store.traces.start_trace(TraceInfo(theirs, other, 1000))
+    store.traces.link_traces_to_run([theirs], doomed)
+    store.delete_run(doomed)
+
+    report = collect_garbage(store, GcRequest())
+
+    assert report.runs == [doomed] and report.traces == 0
+    assert store.traces.get_trace_info(theirs).experiment_id == other
+
+
 def test_what_a_registered_version_points_to_stays_untouched(
     store: SqlTrackingStore, registry: SqlRegistryStore, tmp_path: Path
 ) -> None:

@@ -239,8 +239,19 @@ def experiment_traces(conn: Connection, experiment_id: int) -> set[str]:
 
 
 def _traces_of_runs(conn: Connection, run_ids: Sequence[str]) -> list[str]:
-    t = trace_metadata.c
-    stmt = select(t.trace_id).where(t.key == SOURCE_RUN_METADATA, t.value.in_(run_ids))
+    """The traces linked to `run_ids` in each run's own experiment: a trace that another
+    experiment keeps and links to the run is that experiment's to delete, not the run's."""
+    t, i, r = trace_metadata.c, trace_info.c, runs.c
+    stmt = (
+        select(t.trace_id)
+        .join(trace_info, i.trace_id == t.trace_id)
+        .join(runs, r.run_uuid == t.value)
+        .where(
+            t.key == SOURCE_RUN_METADATA,
+            t.value.in_(run_ids),
+            i.experiment_id == r.experiment_id,
+        )
+    )
     return [str(i) for i in conn.execute(stmt).scalars()]
 
 
