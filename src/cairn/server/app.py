@@ -7,6 +7,7 @@ from dataclasses import replace
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
@@ -19,6 +20,7 @@ from cairn.server import (
     imports,
     logged_models_api,
     maintenance_api,
+    openapi,
     otlp,
     registry_api,
     security,
@@ -33,7 +35,7 @@ from cairn.server.auth_store import AuthStore
 from cairn.server.context import DEFAULT_MAX_ARTIFACT_UPLOAD_BYTES, Context
 from cairn.server.messages import Message
 from cairn.server.multipart_api import MultipartRoutes
-from cairn.server.responses import json_response
+from cairn.server.responses import HeadWithoutBody, json_response
 from cairn.server.routes import TRACE_PREFIXES, Endpoint, Handler, build_routes
 from cairn.store.base import RegistryStore, TrackingStore
 from cairn.store.traces import TraceStore
@@ -97,7 +99,9 @@ def create_app(
         *multipart.routes(),
         *ui.routes(),
     ]
+    routes.append(openapi.route(routes))
     middleware = [
+        Middleware(HeadWithoutBody),
         Middleware(
             security.SecurityMiddleware,
             allowed_hosts=allowed_hosts,
@@ -122,6 +126,7 @@ def create_app(
         middleware=middleware,
         exception_handlers={
             CairnError: errors.on_cairn_error,
+            HTTPException: errors.on_http_error,
             Exception: errors.on_unexpected_error,
         },
     )

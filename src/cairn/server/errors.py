@@ -1,9 +1,11 @@
-"""CairnError to MLflow's error JSON: {"error_code": ..., "message": ...} and its status."""
+"""CairnError to MLflow's error JSON: {"error_code": ..., "message": ...} and its status; the
+router's own refusals (no such path, a method the path does not take) in the same JSON."""
 
 from __future__ import annotations
 
 import logging
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -22,6 +24,17 @@ def error_response(error: CairnError) -> Response:
 async def on_cairn_error(_request: Request, error: Exception) -> Response:
     assert isinstance(error, CairnError)
     return error_response(error)
+
+
+async def on_http_error(_request: Request, error: Exception) -> Response:
+    """The router's 404 and 405 (with its `Allow` header), as MLflow's error JSON."""
+    assert isinstance(error, HTTPException)
+    if error.status_code in (204, 304):  # answers without a body
+        return Response(status_code=error.status_code, headers=error.headers)
+    code = "ENDPOINT_NOT_FOUND" if error.status_code == 404 else "BAD_REQUEST"
+    response = json_response({"error_code": code, "message": error.detail}, error.status_code)
+    response.headers.update(error.headers or {})
+    return response
 
 
 async def on_unexpected_error(request: Request, error: Exception) -> Response:

@@ -1,4 +1,5 @@
-"""The fields of one API call, from a JSON body (POST, PATCH, DELETE) or a query string (GET).
+"""The fields of one API call, from a JSON body (POST, PATCH, DELETE) or a query string (GET,
+and HEAD, which is answered as its GET).
 
 MLflow's client sends GET fields as query parameters, repeated keys for lists, and POST
 fields as JSON; either may name a field in snake_case or camelCase. Bodies are capped so a
@@ -15,6 +16,7 @@ from starlette.requests import Request
 
 from cairn.exceptions import CairnError, InvalidParameterValueError
 from cairn.wire import parse_int
+from cairn.wire.scalars import ascii_digits
 
 MAX_BODY_BYTES = 32 * 1024 * 1024
 
@@ -49,7 +51,7 @@ class Message:
 
     @classmethod
     async def _read_fields(cls, request: Request) -> Message:
-        if request.method == "GET":
+        if request.method in ("GET", "HEAD"):
             query: dict[str, Any] = {}
             for key, value in request.query_params.multi_items():
                 query.setdefault(key, []).append(value)
@@ -133,7 +135,7 @@ async def _body(request: Request) -> bytes:
     ):
         raise BadRequestError("Bad Request. Content-Type must be one of ['application/json'].")
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+    if declared is not None and ascii_digits(declared) and int(declared) > MAX_BODY_BYTES:
         raise BadRequestError(f"The request body is larger than {MAX_BODY_BYTES} bytes.")
     chunks: list[bytes] = []
     size = 0

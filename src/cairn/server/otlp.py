@@ -84,7 +84,7 @@ def _exporter(context: Context) -> Callable[[Request], Any]:
 
 async def _read_body(request: Request) -> bytes:
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_OTLP_BODY_BYTES:
+    if declared.isascii() and declared.isdigit() and int(declared) > MAX_OTLP_BODY_BYTES:
         raise _too_large()
     chunks: list[bytes] = []
     size = 0

@@ -87,8 +87,7 @@ def resolve(routes: Sequence[BaseRoute], scope: Scope) -> Resolved | None:
             continue
         if not isinstance(route, EndpointRoute):
             return None
-        method = "GET" if scope["method"] == "HEAD" else scope["method"]
-        access = route.accesses.get(method)
+        access = route.accesses.get(_as_get(scope["method"]))
         if access is None:
             return None
         return Resolved(route, access, dict(child.get("path_params", {})))
@@ -97,9 +96,14 @@ def resolve(routes: Sequence[BaseRoute], scope: Scope) -> Resolved | None:
 
 def _dispatcher(handlers: dict[str, Handler], context: Context) -> Callable[[Request], Any]:
     async def serve(request: Request) -> Response:
-        handler = handlers[request.method]
+        # Starlette routes a HEAD to any path that takes GET: it is answered as that GET.
+        handler = handlers[_as_get(request.method)]
         message = await Message.read(request)
         payload = await run_in_threadpool(handler, context, message)
         return json_response(payload)
 
     return serve
+
+
+def _as_get(method: str) -> str:
+    return "GET" if method == "HEAD" else method

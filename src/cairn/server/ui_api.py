@@ -361,7 +361,8 @@ def _csv_value(value: float) -> str:
 
 
 def _filename(run_id: str, key: str) -> str:
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in key)
+    # ASCII only: a header is Latin-1, and a key may be in any script.
+    safe = "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in key)
     return f"{run_id}-{safe}.csv"
 
 

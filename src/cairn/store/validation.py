@@ -131,7 +131,7 @@ def stored_metric_value(value: float) -> tuple[float, bool]:
 
 
 def run_id(value: object) -> str:
-    if not isinstance(value, str) or not _RUN_ID_PATTERN.match(value):
+    if not isinstance(value, str) or not _RUN_ID_PATTERN.fullmatch(value):
         raise InvalidParameterValueError(f"Invalid run id {value!r}.")
     return value
 
@@ -139,7 +139,7 @@ def run_id(value: object) -> str:
 def client_run_id(value: object) -> str:
     """A run id chosen by the client (so a replayed create names the same run): 32
     lowercase hex digits, the shape of the ids the store makes itself."""
-    if not isinstance(value, str) or not _CLIENT_RUN_ID_PATTERN.match(value):
+    if not isinstance(value, str) or not _CLIENT_RUN_ID_PATTERN.fullmatch(value):
         raise InvalidParameterValueError(
             f"Invalid run id {value!r}: a run id given at creation must be 32 lowercase "
             "hexadecimal digits."
@@ -149,7 +149,7 @@ def client_run_id(value: object) -> str:
 
 def idempotency_key(value: object) -> str:
     """An idempotency key: 1-100 characters of `[A-Za-z0-9._:-]`."""
-    if not isinstance(value, str) or not _IDEMPOTENCY_KEY_PATTERN.match(value):
+    if not isinstance(value, str) or not _IDEMPOTENCY_KEY_PATTERN.fullmatch(value):
         raise InvalidParameterValueError(
             f"Invalid idempotency key {value!r}: expected 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} "
             "characters of letters, digits, '.', '_', ':' and '-'."
@@ -174,7 +174,7 @@ def experiment_id(value: object) -> str:
     text = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
     if (
         not isinstance(text, str)
-        or not _EXPERIMENT_ID_PATTERN.match(text)
+        or not _EXPERIMENT_ID_PATTERN.fullmatch(text)
         or int(text) > MAX_EXPERIMENT_ID
     ):
         raise InvalidParameterValueError(

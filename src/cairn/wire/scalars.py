@@ -51,10 +51,11 @@ def parse_double(name: str, value: Any) -> float:
         special = _SPECIAL_DOUBLES.get(value.strip().lower())
         if special is not None:
             return special
-        try:
-            return float(value)
-        except ValueError:
-            pass
+        if value.isascii() and "_" not in value:  # `float` also reads "١٫٥" and "1_0"
+            try:
+                return float(value)
+            except ValueError:
+                pass
     raise _invalid(name, value)
 
 
@@ -67,16 +68,16 @@ def parse_int(name: str, value: Any) -> int:
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if isinstance(value, str):
-        try:
-            return int(value.strip())
-        except ValueError:
-            pass
+        text = value.strip()
+        if ascii_digits(text[1:] if text[:1] in ("-", "+") else text):
+            return int(text)
     raise _invalid(name, value)
 
 
 def parse_id(name: str, value: Any) -> str:
-    """An id (experiment ids are strings in MLflow's JSON; numbers are accepted too)."""
-    if isinstance(value, str):
+    """A numeric id (experiment ids are strings of 0-9 in MLflow's JSON; numbers are
+    accepted too). "" is proto's unset string, left for the caller to require."""
+    if isinstance(value, str) and (value == "" or ascii_digits(value)):
         return value
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
@@ -103,7 +104,7 @@ def parse_strings(name: str, values: list[Any]) -> list[str]:
 
 def _enum_number(value: Any) -> Any:
     """Proto JSON gives enums as names or numbers; a number may also arrive as a string."""
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and ascii_digits(value.strip()):
         return int(value)
     return value
 

@@ -210,7 +210,7 @@ def parse_dataset_input(item: Any) -> DatasetInput:
 
     tags = tuple(
         InputTag(str(t.get("key", "")), str(t.get("value", "")))
-        for t in item.get("tags") or ()
+        for t in as_list("dataset_input.tags", item.get("tags"))
         if isinstance(t, dict)
     )
     name, digest, source_type, source = (
