@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from asgi_calls import AsgiReply, asgi_call
+from asgi_support import Answer, asgi_call
 from live_server import start_server
 from starlette.applications import Starlette
 from test_auth import basic, call, create_user
@@ -60,11 +60,11 @@ def app(
 
 def _login(
     app: Starlette, user: str, password: str = PASSWORD, address: str = "10.0.0.1"
-) -> AsgiReply:
+) -> Answer:
     return asgi_call(app, "GET", GET, QUERY, user=user, password=password, address=address)
 
 
-def _locked(reply: AsgiReply) -> int:
+def _locked(reply: Answer) -> int:
     """The Retry-After of a 429 REQUEST_LIMIT_EXCEEDED answer."""
     assert reply.status == 429, reply.body
     assert reply.error_code == "REQUEST_LIMIT_EXCEEDED"

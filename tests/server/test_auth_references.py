@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from asgi_calls import AsgiReply, asgi_call
+from asgi_support import Answer, asgi_call
 from starlette.applications import Starlette
 
 from cairn.entities import RunTag
@@ -53,7 +53,7 @@ class World:
     trace_a: str
     trace_b: str
 
-    def call(self, method: str, path: str, payload: Any = None, user: str = "editor") -> AsgiReply:
+    def call(self, method: str, path: str, payload: Any = None, user: str = "editor") -> Answer:
         return asgi_call(self.app, method, path, payload, user=user)
 
     def grant(self, permission: str) -> None:
@@ -63,7 +63,7 @@ class World:
         return {"run": self.run_a, "model": self.model_a, "trace": self.trace_a}[kind]
 
 
-def _ok(reply: AsgiReply) -> AsgiReply:
+def _ok(reply: Answer) -> Answer:
     assert reply.status == 200, reply.body
     return reply
 
@@ -270,7 +270,7 @@ SOURCES = [
 ]
 
 
-def _request(world: World, row: Row, foreign: str) -> AsgiReply:
+def _request(world: World, row: Row, foreign: str) -> Answer:
     path = row.prefix + row.path.format(trace_b=world.trace_b)
     return world.call(row.method, path, row.body(world, foreign))
 
