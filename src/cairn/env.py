@@ -70,6 +70,12 @@ def sqlite_busy_timeout_seconds() -> float:
     return _positive_float("CAIRN_SQLITE_BUSY_TIMEOUT", 60.0)
 
 
+def search_timeout_seconds() -> float:
+    """`CAIRN_SEARCH_TIMEOUT_SECONDS`: the longest one search may run on the database before
+    it is stopped and refused (default 30)."""
+    return _positive_float("CAIRN_SEARCH_TIMEOUT_SECONDS", 30.0)
+
+
 def artifact_root() -> str | None:
     """`CAIRN_ARTIFACT_ROOT`: where new experiments keep artifacts (default: beside the data)."""
     return os.environ.get("CAIRN_ARTIFACT_ROOT") or None

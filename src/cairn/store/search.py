@@ -14,6 +14,10 @@ The language::
     order_by   := identifier [ASC | DESC]
 
 Error messages quote the input and give a 0-based character offset ("at position N").
+
+Sizes are capped before any work that grows with them: a filter longer than
+MAX_FILTER_LENGTH is refused before it is read, and parsing stops at the clause past
+MAX_FILTER_CLAUSES. The parser loops over clauses, so no input nests Python calls.
 """
 
 from __future__ import annotations
@@ -23,6 +27,19 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from cairn.exceptions import InvalidParameterValueError
+
+#: The longest filter (and order_by clause) accepted, in characters. Every value a filter
+#: binds takes at least three of them (`'',`), so it binds at most ~21,800: under SQLite's
+#: 32,766 parameters per statement and PostgreSQL's and MySQL's 65,535. It still holds an
+#: IN list of 1,800 run ids.
+MAX_FILTER_LENGTH = 65_536
+#: The most clauses in one filter. Each key-value clause is one subquery: 200 stay far
+#: below SQLite's expression depth (1,000), and each database answers them in well under a
+#: second at 10,000 runs. A filter of more AND-ed clauses is a bug or an attack.
+MAX_FILTER_CLAUSES = 200
+#: The most order_by clauses: each key may be one more table in the join (SQLite allows 64,
+#: MySQL 61), and no ordering needs more than a few keys to break its ties.
+MAX_ORDER_BY_CLAUSES = 10
 
 # -- the AST -----------------------------------------------------------------------------
 
@@ -369,6 +386,11 @@ class _Parser:
         """clause (AND clause)* up to the end of the string."""
         clauses = [self._clause()]
         while (tok := self._advance()).type != "end":
+            if len(clauses) == MAX_FILTER_CLAUSES:
+                raise InvalidParameterValueError(
+                    f"Invalid filter: more than {MAX_FILTER_CLAUSES} clauses, at position"
+                    f" {tok.pos}; a filter may have at most {MAX_FILTER_CLAUSES}."
+                )
             word = self._keyword(tok)
             if word == "OR":
                 raise self._error("OR is not supported, join clauses with AND", tok.pos)
@@ -469,8 +491,18 @@ def parse_filter(grammar: Grammar, filter_string: str | None) -> list[Comparison
     """Parse a filter under `grammar`; empty or blank means no filter."""
     if filter_string is None or not filter_string.strip():
         return []
+    refuse_long(filter_string, "filter")
     _refuse_nul(filter_string, "filter")
     return _Parser(grammar, filter_string, "filter").filter()
+
+
+def refuse_long(text: str, what: str) -> None:
+    """Refuse a text over MAX_FILTER_LENGTH by its length alone, before reading it."""
+    if isinstance(text, str) and len(text) > MAX_FILTER_LENGTH:
+        raise InvalidParameterValueError(
+            f"Invalid {what}: {len(text):,} characters, more than the {MAX_FILTER_LENGTH:,}"
+            " allowed."
+        )
 
 
 def _refuse_nul(text: str, what: str) -> None:
@@ -485,7 +517,13 @@ def parse_order_by(grammar: Grammar, order_by: Sequence[str] | None) -> list[Ord
     """Parse order_by clauses under `grammar`; ordering twice by one key is an error."""
     result: list[OrderBy] = []
     seen: set[tuple[str, str]] = set()
+    if order_by is not None and len(order_by) > MAX_ORDER_BY_CLAUSES:
+        raise InvalidParameterValueError(
+            f"Invalid order_by: {len(order_by)} clauses, more than the"
+            f" {MAX_ORDER_BY_CLAUSES} allowed."
+        )
     for clause in order_by or ():
+        refuse_long(clause, "order_by clause")
         _refuse_nul(clause, "order_by clause")
         item = _Parser(grammar, clause, "order_by clause").order_by()
         if (item.kind, item.key) in seen:

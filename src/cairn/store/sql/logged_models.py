@@ -278,7 +278,7 @@ class SqlLoggedModels(SqlTransactions):
         if not numbers:
             return PagedList([], None)
         stmt = query.logged_model_search(numbers, filters, order)
-        with self._read() as conn:
+        with self._search_read() as conn:
             ids = list(conn.execute(stmt.limit(limit + 1).offset(offset)).scalars())
             found = _load_models(conn, ids[:limit], allow_deleted=False)
         return PagedList(found, tokens.next_token(offset, limit, len(ids)))

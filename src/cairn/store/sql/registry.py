@@ -191,7 +191,7 @@ class SqlRegistryStore(SqlRegistryAliases, RegistryStore):
         filters = search.parse_filter(search.REGISTERED_MODEL_GRAMMAR, filter_string)
         order = search.parse_order_by(search.REGISTERED_MODEL_GRAMMAR, order_by)
         stmt = registry_query.registered_model_search(filters, order)
-        with self._read() as conn:
+        with self._search_read() as conn:
             names = list(conn.execute(stmt.limit(limit + 1).offset(offset)).scalars())
             found = registry_loading.load_models(conn, names[:limit])
         return PagedList(found, tokens.next_token(offset, limit, len(names)))
@@ -449,7 +449,7 @@ class SqlRegistryStore(SqlRegistryAliases, RegistryStore):
         filters = search.parse_filter(search.MODEL_VERSION_GRAMMAR, filter_string)
         order = search.parse_order_by(search.MODEL_VERSION_GRAMMAR, order_by)
         stmt = registry_query.model_version_search(filters, order)
-        with self._read() as conn:
+        with self._search_read() as conn:
             rows = list(conn.execute(stmt.limit(limit + 1).offset(offset)))
             found = registry_loading.versions_from_rows(conn, rows[:limit])
         return PagedList(found, tokens.next_token(offset, limit, len(rows)))

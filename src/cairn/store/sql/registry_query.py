@@ -23,7 +23,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from cairn.entities import ModelVersionStage
 from cairn.store.registry_validation import IS_PROMPT_TAG_KEY
 from cairn.store.search import Comparison, OrderBy
-from cairn.store.sql.query import compare
+from cairn.store.sql.query import child_exists, compare
 from cairn.store.sql.schema import (
     model_version_tags,
     model_versions,
@@ -62,7 +62,7 @@ def registered_model_search(filters: Sequence[Comparison], order: Sequence[Order
             continue
         tag = registered_model_tags.alias(f"f{i}")
         query = query.where(
-            _tag_matches(and_(tag.c.name == name, tag.c.key == clause.key), tag, clause)
+            _tag_matches(i, and_(tag.c.name == name, tag.c.key == clause.key), tag, clause)
         )
     ordering = [_direction(REGISTERED_MODEL_ATTRIBUTES[o.key], o) for o in order]
     if not any(o.key == "name" for o in order):
@@ -115,15 +115,17 @@ def _version_condition(i: int, clause: Comparison) -> ColumnElement[bool]:
         return compare(MODEL_VERSION_ATTRIBUTES[clause.key], clause.op, value)
     tag = model_version_tags.alias(f"f{i}")
     owner = and_(tag.c.name == mv.name, tag.c.version == mv.version, tag.c.key == clause.key)
-    return _tag_matches(owner, tag, clause)
+    return _tag_matches(i, owner, tag, clause)
 
 
-def _tag_matches(owner: ColumnElement[bool], tag: Any, clause: Comparison) -> ColumnElement[bool]:
-    """The tag `clause` names, on the row `owner` selects, compares true (see the module
-    docstring for `!=`)."""
+def _tag_matches(
+    i: int, owner: ColumnElement[bool], tag: Any, clause: Comparison
+) -> ColumnElement[bool]:
+    """The tag the filter's clause `i` names, on the row `owner` selects, compares true (see
+    the module docstring for `!=`)."""
     if clause.op == "!=":
-        return not_(exists().where(owner, tag.c.value == clause.value))
-    return exists().where(owner, compare(tag.c.value, clause.op, clause.value))
+        return not_(child_exists(i, owner, tag.c.value == clause.value))
+    return child_exists(i, owner, compare(tag.c.value, clause.op, clause.value))
 
 
 def _canonical_stages(value: Any) -> Any:

@@ -27,7 +27,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, and_, case, exists, not_, or_, select
+from sqlalchemy import Select, and_, case, not_, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from cairn.entities.trace import SOURCE_RUN_METADATA, TraceState
@@ -44,7 +44,7 @@ from cairn.store.search import (
     KindSpec,
     OrderBy,
 )
-from cairn.store.sql.query import compare
+from cairn.store.sql.query import child_exists, compare
 from cairn.store.sql.schema import (
     trace_assessments,
     trace_info,
@@ -137,6 +137,7 @@ def parse(
 ) -> tuple[list[Comparison], list[OrderBy]]:
     """Both halves of a search, checked before any query runs."""
     if filter_string:
+        search.refuse_long(filter_string, "filter")  # before the regex reads it
         filter_string = _quote_assessment_numbers(filter_string)
     return search.parse_filter(TRACE_GRAMMAR, filter_string), search.parse_order_by(
         TRACE_GRAMMAR, order_by
@@ -148,8 +149,7 @@ def trace_search(
 ) -> Select[Any]:
     """SELECT trace_id FROM trace_info WHERE <experiments and clauses> ORDER BY <order>."""
     query = select(trace_info.c.trace_id).where(trace_info.c.experiment_id.in_(experiment_ids))
-    for clause in clauses:
-        query = query.where(_condition(clause))
+    query = query.where(*(_condition(i, clause) for i, clause in enumerate(clauses)))
     keys: list[Any] = []
     for i, spec in enumerate(order or [search.OrderBy("attribute", "timestamp_ms", False)]):
         query, more = _order_terms(query, i, spec)
@@ -163,14 +163,15 @@ def _end_time() -> Any:
     return trace_info.c.request_time + trace_info.c.execution_duration
 
 
-def _condition(clause: Comparison) -> ColumnElement[bool]:
+def _condition(i: int, clause: Comparison) -> ColumnElement[bool]:
+    """The condition of the filter's clause `i` (its position: see query.child_exists)."""
     kind, key, op, value = clause.kind, clause.key, clause.op, clause.value
     if kind == "attribute":
-        return _attribute(key, op, value)
+        return _attribute(i, key, op, value)
     if kind == "tag":
-        return _key_value(trace_tags, key, op, value)
+        return _key_value(i, trace_tags, key, op, value)
     if kind == "metadata":
-        return _key_value(trace_metadata, key, op, value)
+        return _key_value(i, trace_metadata, key, op, value)
     if kind == "span":
         if key == "status":  # OTLP's names (UNSET, STATUS_CODE_OK) for the stored ones
             value = (
@@ -178,11 +179,11 @@ def _condition(clause: Comparison) -> ColumnElement[bool]:
                 if isinstance(value, tuple)
                 else _span_state(str(value))
             )
-        return _span_exists(_SPAN_COLUMNS[key], op, value)
-    return _assessment(kind, key, op, value)
+        return _span_exists(i, _SPAN_COLUMNS[key], op, value)
+    return _assessment(i, kind, key, op, value)
 
 
-def _attribute(key: str, op: str, value: Any) -> ColumnElement[bool]:
+def _attribute(i: int, key: str, op: str, value: Any) -> ColumnElement[bool]:
     if key in ("timestamp_ms", "execution_time_ms", "end_time_ms"):
         column = {
             "timestamp_ms": trace_info.c.request_time,
@@ -197,10 +198,10 @@ def _attribute(key: str, op: str, value: Any) -> ColumnElement[bool]:
     if key == "client_request_id":
         return compare(trace_info.c.client_request_id, op, value)
     if key == "name":
-        return _key_value(trace_tags, TRACE_NAME_TAG, op, value)
+        return _key_value(i, trace_tags, TRACE_NAME_TAG, op, value)
     if key == "run_id":
-        return _key_value(trace_metadata, SOURCE_RUN_METADATA, op, value)
-    return _span_exists(trace_spans.c.content, op, value)  # text
+        return _key_value(i, trace_metadata, SOURCE_RUN_METADATA, op, value)
+    return _span_exists(i, trace_spans.c.content, op, value)  # text
 
 
 def _span_state(text: str) -> str:
@@ -227,22 +228,21 @@ def _states(value: Any) -> Any:
     return tuple(one(v) for v in value) if isinstance(value, tuple) else one(value)
 
 
-def _key_value(table: Any, key: str, op: str, value: Any) -> ColumnElement[bool]:
+def _key_value(i: int, table: Any, key: str, op: str, value: Any) -> ColumnElement[bool]:
     has_key = and_(table.c.trace_id == trace_info.c.trace_id, table.c.key == key)
     if op == "IS NULL":
-        return not_(exists().where(has_key))
+        return not_(child_exists(i, has_key))
     if op == "IS NOT NULL":
-        return exists().where(has_key)
-    return exists().where(has_key, compare(table.c.value, op, value))
+        return child_exists(i, has_key)
+    return child_exists(i, has_key, compare(table.c.value, op, value))
 
 
-def _span_exists(column: Any, op: str, value: Any) -> ColumnElement[bool]:
-    return exists().where(
-        trace_spans.c.trace_id == trace_info.c.trace_id, compare(column, op, value)
-    )
+def _span_exists(i: int, column: Any, op: str, value: Any) -> ColumnElement[bool]:
+    owned = trace_spans.c.trace_id == trace_info.c.trace_id
+    return child_exists(i, owned, compare(column, op, value))
 
 
-def _assessment(kind: str, name: str, op: str, value: Any) -> ColumnElement[bool]:
+def _assessment(i: int, kind: str, name: str, op: str, value: Any) -> ColumnElement[bool]:
     a = trace_assessments
     base = [
         a.c.trace_id == trace_info.c.trace_id,
@@ -251,9 +251,9 @@ def _assessment(kind: str, name: str, op: str, value: Any) -> ColumnElement[bool
         a.c.valid.is_(True),
     ]
     if op == "IS NULL":
-        return not_(exists().where(*base))
+        return not_(child_exists(i, *base))
     if op == "IS NOT NULL":
-        return exists().where(*base)
+        return child_exists(i, *base)
     if op in ("<", "<=", ">", ">="):
         try:
             number = float(value)
@@ -261,11 +261,11 @@ def _assessment(kind: str, name: str, op: str, value: Any) -> ColumnElement[bool
             raise InvalidParameterValueError(
                 f"{kind}.{name} {op} needs a number, got {value!r}."
             ) from None
-        return exists().where(*base, compare(a.c.numeric_value, op, number))
+        return child_exists(i, *base, compare(a.c.numeric_value, op, number))
     if op in ("=", "!="):
         same = or_(a.c.value == value, a.c.value == json.dumps(value))
-        return exists().where(*base, same if op == "=" else not_(same))
-    return exists().where(*base, compare(a.c.value, op, value))
+        return child_exists(i, *base, same if op == "=" else not_(same))
+    return child_exists(i, *base, compare(a.c.value, op, value))
 
 
 def _order_terms(query: Select[Any], i: int, spec: OrderBy) -> tuple[Select[Any], list[Any]]:

@@ -499,7 +499,7 @@ class SqlTraceStore(SqlTraceAssessments, SqlTransactions, TraceStore):
         if not numbers:
             return PagedList([], None)
         query = trace_search.trace_search(numbers, clauses, order)
-        with self._read() as conn:
+        with self._search_read() as conn:
             ids = list(conn.execute(query.limit(limit + 1).offset(offset)).scalars())
             infos = _load_infos(conn, ids[:limit])
         return PagedList(infos, tokens.next_token(offset, limit, len(ids)))

@@ -250,7 +250,7 @@ class SqlTrackingStore(
             search.parse_experiment_filter(filter_string),
             search.parse_experiment_order_by(order_by),
         )
-        with self._read() as conn:
+        with self._search_read() as conn:
             ids = list(conn.execute(stmt.limit(limit + 1).offset(offset)).scalars())
             found = loading.load_experiments(conn, ids[:limit])
         return PagedList(found, tokens.next_token(offset, limit, len(ids)))
@@ -766,7 +766,7 @@ class SqlTrackingStore(
         order = search.parse_run_order_by(order_by)
         if not numbers:
             return PagedList([], None)
-        with self._read() as conn:
+        with self._search_read() as conn:
             ids = metric_top.first_rows(conn, numbers, stages, filters, order, limit + 1, offset)
             if ids is None:
                 stmt = query.run_search(numbers, stages, filters, order)

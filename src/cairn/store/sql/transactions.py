@@ -11,7 +11,9 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from cairn import env
 from cairn.exceptions import CairnError
+from cairn.store.sql import search_time
 
 _RETRIES = 5
 T = TypeVar("T")
@@ -25,6 +27,13 @@ class SqlTransactions:
     @contextlib.contextmanager
     def _read(self) -> Iterator[Connection]:
         with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    @contextlib.contextmanager
+    def _search_read(self) -> Iterator[Connection]:
+        """A read transaction for a search: its statements stop, refused, after
+        CAIRN_SEARCH_TIMEOUT_SECONDS (cairn.store.sql.search_time)."""
+        with self._read() as conn, search_time.bounded(conn, env.search_timeout_seconds()):
             yield conn
 
     @contextlib.contextmanager
