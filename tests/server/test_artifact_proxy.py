@@ -167,6 +167,17 @@ def test_a_file_in_the_way_of_a_folder_is_400(server: LiveServer, area: str) -> 
     assert (server.destination / area / "plain").read_bytes() == b"a file"
 
 
+def test_a_name_longer_than_the_file_system_takes_is_400(server: LiveServer, area: str) -> None:
+    too_long = "n" * 256  # one byte past the 255 a name may have on Linux file systems
+    reply = server.request("PUT", f"{API}/{area}/{too_long}", body=b"x")
+    assert reply.status == 400
+    assert reply.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+    assert "too long" in reply.json()["message"]
+    assert server.request("GET", f"{API}/{area}/{too_long}").status in (400, 404)
+    assert server.request("DELETE", f"{API}/{area}/{too_long}").status < 500
+    assert put(server, f"{area}/{'n' * 255}", b"x") == 200
+
+
 def test_the_destination_root_is_neither_a_file_nor_deletable(server: LiveServer) -> None:
     assert put(server, "root-guard/x.txt", b"x") == 200
     assert server.request("GET", f"{API}/").status == 400

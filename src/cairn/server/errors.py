@@ -3,13 +3,14 @@ router's own refusals (no such path, a method the path does not take) in the sam
 
 from __future__ import annotations
 
+import errno
 import logging
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from cairn.exceptions import CairnError
+from cairn.exceptions import CairnError, InvalidParameterValueError
 from cairn.server.responses import json_response
 
 _log = logging.getLogger(__name__)
@@ -38,7 +39,15 @@ async def on_http_error(_request: Request, error: Exception) -> Response:
 
 
 async def on_unexpected_error(request: Request, error: Exception) -> Response:
-    """Anything else is a bug: logged with its traceback, answered as MLflow's INTERNAL_ERROR."""
+    """Anything else is a bug: logged with its traceback, answered as MLflow's INTERNAL_ERROR.
+    But a name the file system refuses as too long is the request's (an artifact path)."""
+    if isinstance(error, OSError) and error.errno == errno.ENAMETOOLONG:
+        return error_response(
+            InvalidParameterValueError(
+                "A name in the path is too long for the artifact store's file system "
+                "(255 bytes per folder or file name)."
+            )
+        )
     _log.exception("Unexpected error serving %s %s", request.method, request.url.path)
     return json_response(
         {"error_code": "INTERNAL_ERROR", "message": "Internal server error."}, status=500
