@@ -15,8 +15,29 @@ through the fluent API, then reads the server's SQLite file to count what arrive
 5. many: `--processes` processes × `--points-per-process` points while the server is
    killed and started again twice.
 
-    .venv/bin/python benchmarks/reliability.py --quick     # about 2 minutes
-    .venv/bin/python benchmarks/reliability.py             # about 15 minutes (a 10 min outage)
+Issue 19's figures (each scenario in its own module, against real `cairn server` processes
+on loopback ports and real databases: SQLite, and a fresh database on the PostgreSQL and
+MariaDB servers the tests use, dropped afterwards):
+
+6. traversal (reliability_traversal.py): ~1,000 generated path-traversal vectors at every
+   path-taking call; tried / refused / escaped, escapes checked with sentinel files.
+7. authorization (reliability_authorization.py): under `--auth`, another user's ids in
+   every field of every endpoint; attempts / bypasses, bypasses checked in the store.
+8. fuzz (reliability_fuzz.py): seeded random and hostile requests to every route; 5xx.
+9. filters (reliability_fuzz.py): many-clause search filters on every database (64 and 70
+   clauses; `--heavy-filters` adds 300, 1,000 and 360 KB ones).
+10. concurrency (reliability_concurrency.py): 16 writer processes on every database,
+    direct and over HTTP; sent / stored / duplicated.
+11. models (reliability_models.py): the hostile model corpus; tried / refused.
+12. outage and kill (reliability_outage.py) add: the server down about 14 s, mid-training
+    and as training ends, with and without the journal (training alive, points lost), and
+    a kill -9 that no process follows (the run's status).
+
+`attacks` selects traversal and authorization.
+
+    .venv/bin/python benchmarks/reliability.py --quick     # about 8 minutes
+    .venv/bin/python benchmarks/reliability.py             # about 20 minutes (a 10 min outage)
+    .venv/bin/python benchmarks/reliability.py --quick --only attacks,fuzz,concurrency,models
 
 Prints a table per scenario; writes every figure to benchmarks/results/reliability-latest.json
 and (unless --quick, or with --write) the tables into RELIABILITY.md.
@@ -34,12 +55,23 @@ import time
 from pathlib import Path
 from typing import Any
 
-from reliability_report import Section, notes, redact, write_markdown
+from reliability_authorization import authorization
+from reliability_concurrency import concurrency
+from reliability_fuzz import filters, fuzz
+from reliability_models import hostile_models
+from reliability_outage import killed_alone, training_outage
+from reliability_report import HEADINGS, Section, notes, redact, write_markdown
 from reliability_scenarios import full_disk, killed_training, many_processes, outage, relay
+from reliability_traversal import traversal
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "reliability-latest.json"
-SCENARIOS = ("outage", "relay", "kill", "disk", "many")
+RESULT_FILES = {15: RESULTS, 19: RESULTS.with_name("reliability-issue19-latest.json")}
+SCENARIOS = (
+    "outage", "relay", "kill", "disk", "many",
+    "traversal", "authorization", "fuzz", "filters", "concurrency", "models",
+)  # fmt: skip
+ALIASES = {"attacks": ("traversal", "authorization")}
 
 
 def arguments() -> argparse.Namespace:
@@ -55,6 +87,11 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--flush-timeout", type=float, default=600.0)
     parser.add_argument("--processes", type=int, default=16)
     parser.add_argument("--points-per-process", type=int, default=10_000)
+    parser.add_argument("--tracker-outage", type=float, default=14.0, help="issue 19's, seconds")
+    parser.add_argument("--seed", type=int, default=19, help="the fuzzer's random seed")
+    parser.add_argument(
+        "--heavy-filters", action="store_true", help="300+ clause filters on every database"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the scenario folders")
     parser.add_argument("--write", action="store_true", help="write RELIABILITY.md (--quick)")
     options = parser.parse_args()
@@ -66,10 +103,10 @@ def arguments() -> argparse.Namespace:
 
 
 def run(options: argparse.Namespace, root: Path) -> list[Section]:
-    chosen = options.only.split(",")
+    chosen = [n for name in options.only.split(",") for n in ALIASES.get(name, (name,))]
     sections: list[Section] = []
 
-    def scenario(name: str, *run_it: Any) -> None:
+    def scenario(name: str, *run_it: Any, issue: int = 15) -> None:
         function, *rest = run_it
         print(f"== {name}", file=sys.stderr, flush=True)
         began = time.monotonic()
@@ -78,8 +115,39 @@ def run(options: argparse.Namespace, root: Path) -> list[Section]:
         except Exception as error:  # one scenario failing still reports the others
             section = Section(name, [], error=f"{type(error).__name__}: {error}")
         section.seconds = time.monotonic() - began
+        section.issue = issue
         print(section.table(), flush=True)
         sections.append(section)
+
+    run_issue_15(options, chosen, scenario)
+    run_issue_19(options, chosen, scenario)
+    return sections
+
+
+def run_issue_19(options: argparse.Namespace, chosen: list[str], scenario: Any) -> None:
+    for name, function in (
+        ("traversal", traversal),
+        ("authorization", authorization),
+        ("fuzz", fuzz),
+        ("filters", filters),
+        ("concurrency", concurrency),
+        ("models", hostile_models),
+    ):
+        if name in chosen:
+            scenario(name, function, issue=19)
+    seconds = options.tracker_outage
+    if "outage" in chosen:
+        settings = [("none", False), ("none", True)]
+        if not options.quick:
+            settings = [("journal", False), ("journal", True), *settings]
+        for durability, at_end in settings:
+            title = f"Server down {seconds:g} s, CAIRN_DURABILITY={durability}"
+            scenario(title, training_outage, seconds, durability, at_end, issue=19)
+    if "kill" in chosen:
+        scenario("Training killed with kill -9, alone", killed_alone, issue=19)
+
+
+def run_issue_15(options: argparse.Namespace, chosen: list[str], scenario: Any) -> None:
 
     if "outage" in chosen:
         scenario(f"Server killed for {options.outage:g} s", outage, options.outage)
@@ -102,7 +170,6 @@ def run(options: argparse.Namespace, root: Path) -> list[Section]:
             "server restarted twice"
         )
         scenario(title, many_processes)
-    return sections
 
 
 def main() -> None:
@@ -117,13 +184,19 @@ def main() -> None:
         else:
             shutil.rmtree(root, ignore_errors=True)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    results = {"command": command, "sections": [s.as_json() for s in sections]}
-    RESULTS.write_text(redact(json.dumps(results, indent=1)))
+    for issue, path in RESULT_FILES.items():
+        figures = [s.as_json() for s in sections if s.issue == issue]
+        if figures:  # a file of scenarios not rerun stays as it was
+            results = {"command": command, "sections": figures}
+            path.write_text(redact(json.dumps(results, indent=1)))
     for line in notes(sections):
         print(f"- {line}")
     if options.write or not options.quick:
         today = datetime.date.today().isoformat()
-        write_markdown(ROOT / "RELIABILITY.md", command.strip(), today, sections)
+        for issue, heading in HEADINGS.items():
+            mine = [section for section in sections if section.issue == issue]
+            if mine:  # a section not rerun stays as it was
+                write_markdown(ROOT / "RELIABILITY.md", command.strip(), today, mine, heading)
         print("RELIABILITY.md written", file=sys.stderr)
 
 

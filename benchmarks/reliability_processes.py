@@ -67,6 +67,13 @@ class Server:
         )
 
     @classmethod
+    def on(cls, folder: Path, backend_uri: str, *extra: str) -> Server:
+        """`cairn server` over any tracking store URI, with more options (`--auth`)."""
+        destination = str(folder / "artifacts")
+        arguments = ["server", "--backend-store-uri", backend_uri]
+        return cls(folder, [*arguments, "--artifacts-destination", destination, *extra])
+
+    @classmethod
     def relay(cls, folder: Path, central: Server) -> Server:
         arguments = ["relay", "--to", central.url, "--data", str(folder / "relay-data")]
         return cls(folder, arguments, "relay")

@@ -18,8 +18,13 @@ server's own database afterwards, and is reproduced by the command given with it
 """
 
 HEADING = "## Issue 15: outages, crashes and full disks"
+HEADINGS = {
+    15: HEADING,
+    19: "## Issue 19: attacks, fuzzing, concurrent writers, hostile models, outages",
+}
 # The scenario folders are temporary: their paths say nothing to a reader.
-TEMPORARY_PATH = re.compile(r"/\S*cairn-reliability-[^\s/]+(/[^\s,)]*[^\s,.)])?")
+# Quotes end a path too: the JSON results are redacted as text.
+TEMPORARY_PATH = re.compile(r"/[^\s\"']*cairn-reliability-[^\s/\"']+(/[^\s,)\"']*[^\s,.)\"'])?")
 
 
 @dataclass
@@ -43,6 +48,7 @@ class Section:
     seconds: float = 0.0
     figures: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    issue: int = 15  # the RELIABILITY.md section it belongs to
 
     def table(self) -> str:
         lines = [f"### {self.title}", ""]
@@ -88,13 +94,15 @@ def redact(text: str) -> str:
     return TEMPORARY_PATH.sub("<scenario folder>", text)
 
 
-def write_markdown(path: Path, command: str, date: str, sections: list[Section]) -> None:
-    """Replace (or add) this issue's section of RELIABILITY.md; the rest stays as it is."""
-    body = [f"{HEADING} — {date}", "", "```", command, "```", ""]
+def write_markdown(
+    path: Path, command: str, date: str, sections: list[Section], heading: str = HEADING
+) -> None:
+    """Replace (or add) the section under `heading` of RELIABILITY.md; the rest stays."""
+    body = [f"{heading} — {date}", "", "```", command, "```", ""]
     body += [section.table() for section in sections]
     body += ["### Notes", ""] + [f"- {line}" for line in notes(sections)] + [""]
     text = path.read_text() if path.exists() else INTRO
-    pattern = re.compile(rf"^{re.escape(HEADING)}.*?(?=^## |\Z)", re.S | re.M)
+    pattern = re.compile(rf"^{re.escape(heading)}.*?(?=^## |\Z)", re.S | re.M)
     section = "\n".join(body) + "\n"
     if pattern.search(text):
         text = pattern.sub(lambda _: section, text, count=1)

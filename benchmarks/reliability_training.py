@@ -219,6 +219,9 @@ def main() -> None:
         with open(args.counter, "r+b") as file:
             train_one(api, args, mmap.mmap(file.fileno(), 8))
         return  # never reached: the benchmark kills this process
+    elif args.mode == "one" and args.counter:  # counted, so a death still tells how far
+        with open(args.counter, "r+b") as file:
+            result = train_one(api, args, mmap.mmap(file.fileno(), 8))
     elif args.mode == "one":
         result = train_one(api, args, None)
     else:  # next: the process after a crash, on the same journal
