@@ -65,6 +65,20 @@ def journal_exit_seconds() -> float:
     return _positive_float("CAIRN_JOURNAL_EXIT_SECONDS", 10.0)
 
 
+def heartbeat_seconds() -> float:
+    """`CAIRN_HEARTBEAT_SECONDS`: how often a process with an active fluent run tells the
+    store it is alive (a `cairn.heartbeat` tag; default 30)."""
+    return _positive_float("CAIRN_HEARTBEAT_SECONDS", 30.0)
+
+
+def heartbeat_timeout_seconds() -> float:
+    """`CAIRN_HEARTBEAT_TIMEOUT`: how old a run's heartbeat may grow before `cairn server`,
+    `cairn ui` and `cairn doctor --fix` end the run KILLED (default 300; never less than
+    three of the run's own heartbeat intervals). On the host of the run's process, a
+    process that is gone is seen at once, whatever its heartbeat."""
+    return _positive_float("CAIRN_HEARTBEAT_TIMEOUT", 300.0)
+
+
 def sqlite_busy_timeout_seconds() -> float:
     """`CAIRN_SQLITE_BUSY_TIMEOUT`: how long a writer waits for another process's lock."""
     return _positive_float("CAIRN_SQLITE_BUSY_TIMEOUT", 60.0)
@@ -179,19 +193,24 @@ def http_request_timeout() -> float:
 
 
 def http_max_retries() -> int:
-    """`CAIRN_HTTP_REQUEST_MAX_RETRIES`: how often a failed call is tried again."""
+    """`CAIRN_HTTP_REQUEST_MAX_RETRIES` (default 5): the fewest times a failed call is tried
+    again; retries go on past it until `CAIRN_HTTP_REQUEST_RETRY_DEADLINE`. 0 turns retries
+    off. The fluent API never waits on retries: its journal keeps the work instead."""
     names = ("CAIRN_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_HTTP_REQUEST_MAX_RETRIES")
     return int(_number(names, 5, 0))
 
 
 def http_backoff_factor() -> float:
-    """`CAIRN_HTTP_REQUEST_BACKOFF_FACTOR`: the first wait before a retry, doubling after."""
+    """`CAIRN_HTTP_REQUEST_BACKOFF_FACTOR`: the first wait before a retry, doubling after
+    (each wait at most 10 s)."""
     names = ("CAIRN_HTTP_REQUEST_BACKOFF_FACTOR", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR")
     return _number(names, 0.5, 0)
 
 
 def http_retry_deadline() -> float:
-    """`CAIRN_HTTP_REQUEST_RETRY_DEADLINE`: seconds after the first try when retries stop."""
+    """`CAIRN_HTTP_REQUEST_RETRY_DEADLINE` (default 60): seconds after the first try when
+    retries stop, however many were made (at least CAIRN_HTTP_REQUEST_MAX_RETRIES), so a
+    direct Client call outlasts a server restart of up to that long."""
     return _number(("CAIRN_HTTP_REQUEST_RETRY_DEADLINE",), 60.0, 0)
 
 

@@ -30,7 +30,8 @@ from cairn.store.rest.http import (
 )
 from cairn.wire import encode_double, parse_double
 
-FAST = RetryPolicy(max_retries=4, backoff_factor=0.001, backoff_max=0.002, deadline=30.0)
+# A deadline of 0: exactly `max_retries` retries (the floor), then the error.
+FAST = RetryPolicy(max_retries=4, backoff_factor=0.001, backoff_max=0.002, deadline=0.0)
 AUTH_VARIABLES = (
     "CAIRN_TRACKING_TOKEN",
     "MLFLOW_TRACKING_TOKEN",
@@ -81,7 +82,7 @@ def test_every_transient_status_is_retried_for_an_idempotent_post(
     assert server.received[0].body == server.received[1].body == b"{}"
 
 
-def test_retries_are_bounded_in_number(server: Scripted) -> None:
+def test_past_the_deadline_max_retries_are_still_made(server: Scripted) -> None:
     for _ in range(10):
         server.answer(503, {"error_code": "TEMPORARILY_UNAVAILABLE", "message": "still busy"})
     with pytest.raises(TemporarilyUnavailableError, match="still busy"):
@@ -89,15 +90,24 @@ def test_retries_are_bounded_in_number(server: Scripted) -> None:
     assert len(server.received) == FAST.max_retries + 1
 
 
-def test_retries_are_bounded_in_time(server: Scripted) -> None:
+def test_retries_go_on_past_max_retries_until_the_deadline(server: Scripted) -> None:
     for _ in range(50):
         server.answer(500)
-    policy = RetryPolicy(max_retries=50, backoff_factor=0.02, backoff_max=0.02, deadline=0.1)
+    policy = RetryPolicy(max_retries=1, backoff_factor=0.02, backoff_max=0.02, deadline=0.2)
     with pytest.raises(CairnError) as info:
         session(server.url, policy).call("GET", "/x")
     assert info.value.error_code == "INTERNAL_ERROR"
-    # Each wait is 10–20 ms and no retry starts past 100 ms: at most ~10 attempts.
-    assert 2 <= len(server.received) <= 12
+    # Each wait is 10–20 ms and no retry starts past 200 ms: more than the one retry
+    # max_retries names, and at most ~20 attempts.
+    assert 4 <= len(server.received) <= 22
+
+
+def test_max_retries_0_turns_retries_off(server: Scripted) -> None:
+    server.answer(503)
+    policy = RetryPolicy(max_retries=0, backoff_factor=0.001, deadline=60)
+    with pytest.raises(TemporarilyUnavailableError):
+        session(server.url, policy).call("GET", "/x")
+    assert len(server.received) == 1
 
 
 def test_a_non_idempotent_post_is_not_retried_on_5xx(server: Scripted) -> None:
@@ -134,7 +144,7 @@ def test_an_unreachable_server_is_retried_then_reported_as_a_connection_error() 
             calls.append(retry_number)
             return 0.0
 
-    policy = Counting(max_retries=3, backoff_factor=0, backoff_max=0, deadline=30)
+    policy = Counting(max_retries=3, backoff_factor=0, backoff_max=0, deadline=0)
     with pytest.raises(ServerUnavailableError) as info:
         session(f"http://127.0.0.1:{port}", policy).call("POST", "/api/2.0/mlflow/runs/create")
     assert calls == [0, 1, 2]  # a refused connection never carried the call: retried anyway

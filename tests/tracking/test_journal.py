@@ -204,3 +204,24 @@ def test_a_journal_folder_that_cannot_be_written_warns_and_logging_goes_on(
     stored = Client().get_run(run.info.run_id)
     assert stored.data.params == {"lr": "0.1"} and stored.info.status == "FINISHED"
     assert len(Client().get_metric_history(run.info.run_id, "loss")) == 100
+
+
+def test_without_a_journal_file_what_waits_is_bounded_and_the_rest_reported(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    monkeypatch.setattr(journal_module, "MEMORY_POINTS", 10)
+    journal = Journal(url, Client(url), on_disk=False)
+    run = "a" * 32
+    for batch in range(3):
+        journal.write_points([(run, "loss", 0.5, batch, step) for step in range(5)])  # no raise
+    assert (journal.online, journal.waiting_points) == (False, 10)
+    assert journal.flush() is False
+    said = [r.getMessage() for r in caplog.records if "dropped" in r.getMessage()]
+    assert len(said) == 2 and said[1].startswith("5 metric point(s) were dropped")
+    journal.close(timeout=0)
+    assert not (workdir / "cairn-data").exists()  # nothing on disk

@@ -58,7 +58,12 @@ def build_app(
 
 
 def _serve(host: str, port: int, settings: dict[str, Any], workers: int) -> None:
+    from cairn.maintenance.dead_runs import Sweeper
+    from cairn.store.uri import default_tracking_uri
+
     os.environ[_SETTINGS_ENV] = json.dumps(settings)
+    # One sweep for all workers: runs whose process is gone end KILLED.
+    Sweeper(settings["backend_store_uri"] or default_tracking_uri()).start()
     run_factory(f"{__name__}:app_from_environment", host, port, workers)
 
 

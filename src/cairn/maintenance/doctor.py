@@ -23,6 +23,7 @@ from typing import Literal
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
+from cairn.maintenance import dead_runs
 from cairn.maintenance import orphans as orphan_folders
 from cairn.store.sql import engine as engines
 from cairn.store.sql import health, migrate, schema_check
@@ -89,6 +90,7 @@ def examine(options: DoctorOptions) -> list[Finding]:
         if revision != migrate.HEAD:
             return findings
         findings += check_schema(engine, options.fix)
+        findings += check_dead_runs(engine, options)
         findings += check_stuck_runs(engine, options)
         findings += check_orphans(engine, options)
         findings += check_statistics(engine, options)
@@ -209,6 +211,24 @@ def check_sqlite(path: str, options: DoctorOptions) -> list[Finding]:
     else:
         findings.append(Finding("sqlite foreign keys", "ok", "enforced, no broken references"))
     return findings
+
+
+def check_dead_runs(engine: Engine, options: DoctorOptions) -> list[Finding]:
+    """Runs RUNNING whose process is gone, by their heartbeat and owner (dead_runs.py), as
+    `cairn server` and `cairn ui` find them. `fix` ends them KILLED at their last point."""
+    name = "dead runs"
+    dead = dead_runs.dead_runs(engine)
+    if not dead:
+        return [Finding(name, "ok", "no RUNNING run whose process is known to be gone")]
+    shown = ", ".join(run.run_id for run in dead[:_RUN_IDS_SHOWN])
+    more = f" and {len(dead) - _RUN_IDS_SHOWN} more" if len(dead) > _RUN_IDS_SHOWN else ""
+    message = f"{len(dead)} RUNNING run(s) whose process is gone: {shown}{more}"
+    if options.fix:
+        killed = health.kill_runs(engine, dead)
+        message += f"; {killed} marked KILLED, ending at their last point"
+        return [Finding(name, "ok", message, fixed=True)]
+    fix = f"{_command(options, '--fix')} (marks them KILLED, ending at their last point)"
+    return [Finding(name, "warning", message, fix)]
 
 
 def check_stuck_runs(engine: Engine, options: DoctorOptions) -> list[Finding]:

@@ -12,6 +12,7 @@ model then becomes the next version of that registered model (created if new).
 from __future__ import annotations
 
 import dataclasses
+import os
 import tempfile
 from collections.abc import Callable
 
@@ -35,9 +36,43 @@ def log_model(
     """
     if not name or "/" in name:
         raise InvalidParameterValueError(f"Invalid model name {name!r}: give a non-empty name.")
-    from cairn.tracking import fluent
+    from cairn.tracking import fluent, session
 
     run_id = fluent.run_id_for_logging()
+
+    saved: list[Model] = []
+
+    def save_for_later(folder: str) -> str:
+        """While the store cannot be reached: saved into the journal, logged when it is back
+        (cairn.tracking.journal); `runs:/<run_id>/<name>` finds it from then on."""
+        os.rmdir(folder)  # the flavor's save_model makes the model's folder
+        saved.append(Model(run_id=run_id))
+        save(folder, saved[0])
+        return name
+
+    applied, info = (
+        session.current()
+        .journal()
+        .artifacts(
+            run_id,
+            lambda: _log_now(flavor, name, save, registered_model_name, run_id),
+            save_for_later,
+            "log_model",
+            flavor=flavor,
+            registered_model_name=registered_model_name,
+        )
+    )
+    if applied:
+        logged_now: ModelInfo = info
+        return logged_now
+    return ModelInfo.of(saved[0], f"runs:/{run_id}/{name}")
+
+
+def _log_now(
+    flavor: str, name: str, save: SaveFunction, registered_model_name: str | None, run_id: str
+) -> ModelInfo:
+    from cairn.tracking import fluent
+
     client = fluent.current_client()
     experiment_id = client.get_run(run_id).info.experiment_id
     logged = client.create_logged_model(

@@ -24,6 +24,23 @@ from cairn.tracking import artifact_formats as formats
 from cairn.tracking.run_models import ModelPath, model_path
 
 LOGGED_ARTIFACTS_TAG = "mlflow.loggedArtifacts"  # tables the UI can render, as MLflow lists them
+TABLE_FILE = "table.json"  # a table that waits for the store, in its folder of the journal
+
+
+def image_artifact_file(
+    artifact_file: str | None, key: str | None, step: int | None, timestamp: int | None
+) -> str:
+    """`artifact_file`, or the file of one image of the series `key`
+    (`images/<key>/step_<step, 10 digits>_<timestamp>.png`, so that they sort by step)."""
+    if (artifact_file is None) == (key is None):
+        raise InvalidParameterValueError("Give either artifact_file or key, not both.")
+    if key is None:
+        assert artifact_file is not None
+        return artifact_file
+    check.validate_key("Image", key)
+    number = check.integer("step", step or 0)
+    moment = int(time.time() * 1000) if timestamp is None else timestamp
+    return f"images/{key}/step_{number:010d}_{moment}.png"
 
 
 class ArtifactLogging:
@@ -172,15 +189,8 @@ class ArtifactLogging:
     ) -> None:
         """Store a numpy array or PIL image as `artifact_file`, or as one image of the series
         `key` (`images/<key>/step_<step, 10 digits>_<timestamp>.png`), to show it over steps."""
-        if (artifact_file is None) == (key is None):
-            raise InvalidParameterValueError("Give either artifact_file or key, not both.")
-        if key is not None:
-            check.validate_key("Image", key)
-            number = check.integer("step", step or 0)
-            moment = int(time.time() * 1000) if timestamp is None else timestamp
-            artifact_file = f"images/{key}/step_{number:010d}_{moment}.png"  # sorts by step
-        assert artifact_file is not None
-        self._log_object(run_id, artifact_file, lambda path: formats.write_image(path, image))
+        path = image_artifact_file(artifact_file, key, step, timestamp)
+        self._log_object(run_id, path, lambda local: formats.write_image(local, image))
 
     def log_table(self, run_id: str, data: Any, artifact_file: str) -> None:
         """Store a DataFrame or dict as a JSON table; logging to the same file again appends."""

@@ -8,7 +8,6 @@ through the session's `Client`. The state all of this keeps is the process's
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import time
@@ -223,15 +222,17 @@ def _create_run(
     """Create the run with an id made here, so that it can start while the store is
     unreachable: then its creation waits in the journal, and so does everything it logs."""
     journal = current.journal()
-    if journal is None:
-        return current.client().create_run(experiment_id, tags=tags, run_name=name)
+    from cairn.maintenance.run_owner import HEARTBEAT_TAG, OWNER_TAG, this_process
     from cairn.provenance.user import USER_TAG, current_user
     from cairn.store import run_names
     from cairn.store.ids import new_run_id
     from cairn.tracking.client import now_ms
 
-    tags = {USER_TAG: current_user(), **tags}
     run_id, start_time = new_run_id(), now_ms()
+    # Who runs it and its first heartbeat, so that a sweep can tell when its process is gone.
+    owner = this_process(env.heartbeat_seconds())
+    liveness = {OWNER_TAG: owner.tag(), HEARTBEAT_TAG: str(start_time)}
+    tags = {USER_TAG: current_user(), **tags, **liveness}
     run_name = name or tags.get(run_names.RUN_NAME_TAG) or run_names.generate()
     applied, created = journal.call(
         "create_run",
@@ -257,6 +258,7 @@ def _create_run(
         )
         run = Run(info, RunData(tags={**tags, run_names.RUN_NAME_TAG: run_name}))
     journal.opened(run.info.run_id, run.info.start_time)
+    current.start_heartbeat()
     return run
 
 
@@ -312,7 +314,6 @@ def end_run(status: str = RunStatus.FINISHED.value) -> None:
     current.local.run_id = stack[-1].info.run_id if stack else None
     from cairn.tracking.client import now_ms
 
-    client = current.client()
     try:
         active.finish_capture()
     except Exception:
@@ -321,26 +322,14 @@ def end_run(status: str = RunStatus.FINISHED.value) -> None:
     end_time = now_ms()
     batcher = current.batcher
     journal = current.journal()
-    if journal is not None:
 
-        def finish(points: list[MetricPoint]) -> None:
-            journal.end(run_id, ended, end_time, points)
+    def finish(points: list[MetricPoint]) -> None:
+        journal.end(run_id, ended, end_time, points)
 
-        if batcher is None:
-            finish([])
-        else:
-            batcher.flush(finish)
-        return
     if batcher is None:
-        client.set_terminated(run_id, ended, end_time)
-        return
-    try:
-        batcher.flush(lambda points: client.set_terminated(run_id, ended, end_time, points))
-    except BaseException:
-        # The run still ends when its last metrics could not be stored; the error says why.
-        with contextlib.suppress(Exception):
-            client.set_terminated(run_id, ended, end_time)
-        raise
+        finish([])
+    else:
+        batcher.flush(finish)
 
 
 def get_run(run_id: str) -> Run:
@@ -412,12 +401,8 @@ def log_metric(
     batcher = current.batcher
     if synchronous or batcher is None:
         if synchronous or not env.async_logging_enabled():
-            point = [(run_id, key, value, timestamp, step)]
-            journal = current.journal()
-            if journal is None:
-                current.client().log_metric_points(point)
-            else:  # stored now while the store answers; journaled while it cannot be reached
-                journal.write_points(point)
+            # Stored now while the store answers; journaled while it cannot be reached.
+            current.journal().write_points([(run_id, key, value, timestamp, step)])
             return
         batcher = current.metric_batcher()
         session.install_exit_hooks(_end_all_runs)
@@ -469,14 +454,7 @@ def delete_tag(key: str) -> None:
 def run_write(name: str, **args: Any) -> None:
     """A run operation through the journal: stored now while the store answers (its
     refusals raise), journaled while it cannot be reached."""
-    from cairn.tracking.journal import CALLS
-
-    current = session.current()
-    journal = current.journal()
-    if journal is None:
-        CALLS[name](current.client(), None, args)
-    else:
-        journal.call(name, **args)
+    session.current().journal().call(name, **args)
 
 
 def flush(timeout: float | None = None) -> bool:

@@ -1,7 +1,9 @@
 """The fluent artifact functions: the Client's, applied to the active run.
 
-Files, folders, texts and dicts logged while the store cannot be reached are copied into
-the journal and uploaded when it is back (see cairn.tracking.journal)."""
+Files, folders, texts, dicts, figures, images and tables logged while the store cannot be
+reached are written into a folder of the journal (a temporary folder without a journal
+file) and uploaded when it is back (see cairn.tracking.journal): training never stops for
+an upload."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from typing import Any
 from cairn.artifact_paths import safe_relative
 from cairn.tracking import artifact_formats as formats
 from cairn.tracking import session
+from cairn.tracking.artifact_logging import TABLE_FILE, image_artifact_file
 from cairn.tracking.client import Client
 from cairn.tracking.fluent import current_client, run_id_for_logging
 
@@ -72,23 +75,27 @@ def _object_in(artifact_file: str, write: Callable[[str], None]) -> Callable[[st
     return fill
 
 
-def _log(now: Callable[[Client, str], None], fill: Callable[[str], str | None]) -> None:
+def _log(
+    now: Callable[[Client, str], None],
+    fill: Callable[[str], str | None],
+    call: str = "log_artifacts",
+) -> None:
     current = session.current()
     run_id = run_id_for_logging()
     client = current.client()
-    journal = current.journal()
-    if journal is None:
-        now(client, run_id)
-    else:
-        journal.artifacts(run_id, lambda: now(client, run_id), fill)
+    current.journal().artifacts(run_id, lambda: now(client, run_id), fill, call)
 
 
 def log_figure(
     figure: Any, artifact_file: str, *, save_kwargs: dict[str, Any] | None = None
 ) -> None:
     """Store a matplotlib or plotly figure in the active run."""
-    run_id = run_id_for_logging()
-    current_client().log_figure(run_id, figure, artifact_file, save_kwargs=save_kwargs)
+    _log(
+        lambda client, run_id: client.log_figure(
+            run_id, figure, artifact_file, save_kwargs=save_kwargs
+        ),
+        _object_in(artifact_file, lambda path: formats.write_figure(path, figure, save_kwargs)),
+    )
 
 
 def log_image(
@@ -103,12 +110,24 @@ def log_image(
     Example:
         >>> cairn.log_image(predicted_mask, key="segmentation", step=epoch)
     """
-    current_client().log_image(run_id_for_logging(), image, artifact_file, key, step, timestamp)
+    image_file = image_artifact_file(artifact_file, key, step, timestamp)
+    _log(
+        lambda client, run_id: client.log_image(run_id, image, image_file),
+        _object_in(image_file, lambda path: formats.write_image(path, image)),
+    )
 
 
 def log_table(data: Any, artifact_file: str) -> None:
-    """Store a DataFrame or dict as a JSON table in the active run (appends if it exists)."""
-    current_client().log_table(run_id_for_logging(), data, artifact_file)
+    """Store a DataFrame or dict as a JSON table in the active run (appends if it exists;
+    a table logged while the store cannot be reached is appended when it is back)."""
+    table = formats.table_from(data)
+    name = safe_relative(artifact_file)
+
+    def fill(folder: str) -> str | None:
+        formats.write_table(os.path.join(folder, TABLE_FILE), table)
+        return name
+
+    _log(lambda client, run_id: client.log_table(run_id, table, artifact_file), fill, "log_table")
 
 
 def get_artifact_uri(artifact_path: str | None = None) -> str:

@@ -13,16 +13,23 @@ stored once.
 A process killed with `kill -9` leaves its segment behind, no longer locked: the next
 process on the same journal (or `cairn sync`) takes over what was not acknowledged and ends
 the runs the dead process left open as KILLED, at the time of their last journaled point.
+
+Without a file (CAIRN_DURABILITY=none, or a journal folder that cannot be written) the
+journal works the same in memory: an unreachable store still never raises into the
+training loop, but what waits is bounded (`MEMORY_POINTS`) and lost if the process dies,
+and artifacts logged meanwhile wait in a temporary folder the warning names.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import hashlib
 import logging
 import os
 import shutil
+import tempfile
 import threading
 import time
 import uuid
@@ -44,6 +51,9 @@ if TYPE_CHECKING:
 SEGMENT_BYTES = 8 << 20  # a fully acknowledged segment past this size is replaced
 RETRY_SECONDS = 1.0  # how often an offline journal tries the store again
 KEEP_IN_MEMORY = 16  # pending records kept decoded; the rest are read back from the file
+# Metric points kept in memory only (no journal file, or a disk that refused them) while the
+# store is unreachable: about 150 MB. Past it, new batches are dropped, counted and reported.
+MEMORY_POINTS = 1_000_000
 
 _log = logging.getLogger("cairn.journal")
 
@@ -125,7 +135,55 @@ def _log_artifacts(client: Client, key: str | None, args: dict[str, Any]) -> Non
     folder = args["folder"]
     if os.path.isdir(folder):
         client.log_artifacts(args["run_id"], folder, args["artifact_path"])
-        shutil.rmtree(folder, ignore_errors=True)
+        _remove_spooled(folder)
+
+
+def _log_table(client: Client, key: str | None, args: dict[str, Any]) -> None:
+    """Append a table journaled while the store was away to the run's table of that name."""
+    from cairn.tracking.artifact_formats import read_table
+    from cairn.tracking.artifact_logging import TABLE_FILE
+
+    folder = args["folder"]
+    if os.path.isdir(folder):
+        table = read_table(os.path.join(folder, TABLE_FILE))
+        client.log_table(args["run_id"], table, args["artifact_path"])
+        _remove_spooled(folder)
+
+
+def _log_model(client: Client, key: str | None, args: dict[str, Any]) -> None:
+    """Log a model saved while the store was away (MLflow 3's steps, as
+    cairn.models.log_model takes them): a LoggedModel of the run, its id written into the
+    saved MLmodel, the files uploaded, the model READY, and registered if it was asked."""
+    import yaml
+
+    from cairn.entities import LoggedModelOutput, LoggedModelStatus
+
+    folder, run_id = args["folder"], args["run_id"]
+    if not os.path.isdir(folder):
+        return  # logged before a crash cut the acknowledgement
+    experiment_id = client.get_run(run_id).info.experiment_id
+    logged = client.create_logged_model(
+        experiment_id, name=args["artifact_path"], source_run_id=run_id, model_type=args["flavor"]
+    )
+    client.log_outputs(run_id, [LoggedModelOutput(logged.model_id, 0)])
+    mlmodel = os.path.join(folder, "MLmodel")
+    with open(mlmodel, encoding="utf-8") as file:
+        described = yaml.safe_load(file)
+    described.update(model_id=logged.model_id, artifact_path=logged.artifact_uri)
+    with open(mlmodel, "w", encoding="utf-8") as file:
+        yaml.safe_dump(described, file, default_flow_style=False, sort_keys=False)
+    client.log_model_artifacts(logged.model_id, folder)
+    client.finalize_logged_model(logged.model_id, LoggedModelStatus.READY)
+    if args.get("registered_model_name"):
+        client.register_model(logged.model_uri, args["registered_model_name"])
+    _remove_spooled(folder)
+
+
+def _remove_spooled(folder: str) -> None:
+    """Remove an uploaded folder, and the spool folder holding it once it is empty."""
+    shutil.rmtree(folder, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        os.rmdir(os.path.dirname(folder))
 
 
 def _log_inputs(client: Client, key: str | None, args: dict[str, Any]) -> None:
@@ -149,6 +207,8 @@ CALLS: dict[str, Callable[..., Any]] = {
     "log_inputs": _log_inputs,
     "log_linked_metric": _log_linked_metric,
     "log_artifacts": _log_artifacts,
+    "log_table": _log_table,
+    "log_model": _log_model,
     "create_run": _create_run,
     "log_batch": _log_batch,
     "delete_tag": _delete_tag,
@@ -160,11 +220,16 @@ CALLS: dict[str, Callable[..., Any]] = {
 class Journal:
     """This process's journal for one tracking URI."""
 
-    def __init__(self, tracking_uri: str, client: Client, *, fsync: bool = False) -> None:
-        self.directory = directory_for(tracking_uri)
+    def __init__(
+        self, tracking_uri: str, client: Client, *, fsync: bool = False, on_disk: bool = True
+    ) -> None:
+        self.on_disk = on_disk  # False: kept in memory only (see the module's docstring)
+        self.directory = directory_for(tracking_uri) if on_disk else ""
         self.tracking_uri = tracking_uri
         self.pending: deque[Entry] = deque()
         self.waiting_points = 0  # metric points in `pending`
+        self.memory_points = 0  # of those, points that live in memory only
+        self.dropped_points = 0  # points dropped past MEMORY_POINTS, not yet reported
         self.online = True
         self.error: BaseException | None = None  # a refusal met in the background
         self._client = client
@@ -175,6 +240,8 @@ class Journal:
         self._open_runs: dict[str, int] = {}  # run id -> its last journaled point's time
         self._seq = 0
         self._fd = -1
+        self._shut = False  # closed: what waits stays where it is
+        self._spool = ""  # where artifacts wait for the store
         self._size = 0
         self._name = ""
         self._disk_error: OSError | None = None
@@ -183,6 +250,8 @@ class Journal:
         self._wake = threading.Event()
         self._deliverer: threading.Thread | None = None
         self._adopting = threading.Lock()  # file locks do not exclude threads of one process
+        if not on_disk:
+            return
         os.makedirs(self.directory, exist_ok=True)
         with self._lock:
             self._start_segment()
@@ -198,7 +267,7 @@ class Journal:
             seq = self._seq = self._seq + 1
             key = self._key(seq)
             self._track(points)
-            self._add(seq, key, "points", fmt.encode_points(seq, key, points), points)
+            self._add(seq, key, "points", lambda: fmt.encode_points(seq, key, points), points)
         self._deliver_or_wake()
 
     def end(self, run_id: str, status: str, end_time: int, points: list[MetricPoint]) -> None:
@@ -222,20 +291,45 @@ class Journal:
         return applied, result
 
     def artifacts(
-        self, run_id: str, now: Callable[[], None], fill: Callable[[str], str | None]
-    ) -> bool:
-        """Log artifacts now (`now()`) when the store answers and nothing is waiting; else
-        `fill(folder)` copies them into a folder of the journal, and returns the artifact
-        path they go under, to be uploaded when the store is back. Whether they went now."""
-        applied, _ = self._now(now)
+        self,
+        run_id: str,
+        now: Callable[[], Any],
+        fill: Callable[[str], str | None],
+        call: str = "log_artifacts",
+        **extra: Any,
+    ) -> tuple[bool, Any]:
+        """Log files now (`now()`) when the store answers and nothing is waiting; else
+        `fill(folder)` writes them into a folder of the journal and returns the artifact
+        path they go under, and `call` (with `extra` arguments) uploads them when the store
+        is back. (True, what `now` returned), or (False, None) when they wait."""
+        applied, result = self._now(now)
         if not applied:
-            folder = os.path.join(self.directory, "spool", uuid.uuid4().hex)
-            os.makedirs(folder)
-            args = {"run_id": run_id, "folder": folder, "artifact_path": fill(folder)}
+            folder = self._spool_folder()
+            args = {"run_id": run_id, "folder": folder, "artifact_path": fill(folder), **extra}
             with self._lock:
-                self._journal_call("log_artifacts", args)
+                self._journal_call(call, args)
             self._wake.set()
-        return applied
+        return applied, result
+
+    def _spool_folder(self) -> str:
+        """A new folder for files that wait: in the journal's folder, or (without a journal
+        file) in a temporary folder that outlives the process, named once in a warning."""
+        base = self._spool
+        if not base:
+            base = self._spool = (
+                os.path.join(self.directory, "spool")
+                if self.on_disk
+                else tempfile.mkdtemp(prefix="cairn-spool-")
+            )
+            if not self.on_disk:
+                _log.warning(
+                    "Cairn keeps the artifacts it cannot upload now in %s until the tracking "
+                    "store is back.",
+                    base,
+                )
+        folder = os.path.join(base, uuid.uuid4().hex)
+        os.makedirs(folder)
+        return folder
 
     def _now(self, attempt: Callable[[], Any]) -> tuple[bool, Any]:
         """Run `attempt` now, after what is in flight, unless the store is unreachable."""
@@ -255,26 +349,53 @@ class Journal:
         """Remember a run this process started, so that a crash ends it KILLED."""
         with self._lock:
             self._open_runs[run_id] = start_time
-            with contextlib.suppress(OSError):
-                self._append(fmt.encode({"op": "open", "run": run_id, "ts": start_time}))
+            if self.on_disk:
+                with contextlib.suppress(OSError):
+                    self._append(fmt.encode({"op": "open", "run": run_id, "ts": start_time}))
+
+    def open_runs(self) -> list[str]:
+        """The runs this process started and has not ended."""
+        with self._lock:
+            return list(self._open_runs)
 
     def _journal_call(self, name: str, args: dict[str, Any], key: str | None = None) -> None:
         seq = self._seq = self._seq + 1
         key = key or self._key(seq)
         record = {"op": "call", "seq": seq, "key": key, "name": name, "args": args}
-        self._add(seq, key, "call", fmt.encode(_jsonable(record)), (name, args))
+        self._add(seq, key, "call", lambda: fmt.encode(_jsonable(record)), (name, args))
 
-    def _add(self, seq: int, key: str, op: str, data: bytes | list[bytes], body: Any) -> None:
-        try:
-            offset = self._append(data)
-        except OSError as error:
-            self._disk_failed(error)
-            offset = -1
-        length = (len(data) if isinstance(data, bytes) else sum(map(len, data))) - fmt.HEADER.size
-        keep = offset < 0 or len(self.pending) < KEEP_IN_MEMORY
+    def _add(
+        self, seq: int, key: str, op: str, encode: Callable[[], bytes | list[bytes]], body: Any
+    ) -> None:
         points = len(body) if op == "points" else len(body[1].get("points") or ())
+        offset, length = -1, 0
+        if self.on_disk:
+            data = encode()
+            try:
+                offset = self._append(data)
+            except OSError as error:
+                self._disk_failed(error)
+            size = len(data) if isinstance(data, bytes) else sum(map(len, data))
+            length = size - fmt.HEADER.size
+        if offset < 0:
+            if op == "points" and self.pending and self.memory_points + points > MEMORY_POINTS:
+                self._drop(points)
+                return
+            self.memory_points += points
+        keep = offset < 0 or len(self.pending) < KEEP_IN_MEMORY
         self.pending.append(Entry(seq, key, op, offset, length, body if keep else None, points))
         self.waiting_points += points
+
+    def _drop(self, points: int) -> None:
+        """Drop a batch that memory has no room for, saying so once per outage."""
+        if not self.dropped_points:
+            _log.warning(
+                "Cairn cannot reach %s and holds %d metric point(s) in memory, its limit: "
+                "new points are dropped until it is back (flush() says how many).",
+                self.tracking_uri,
+                self.memory_points,
+            )
+        self.dropped_points += points
 
     def _track(self, points: list[MetricPoint]) -> None:
         runs = self._open_runs
@@ -374,7 +495,7 @@ class Journal:
                             self.online = True
                             self._drained.notify_all()
                             break
-                        if self._fd < 0:
+                        if self._shut:
                             return False  # closed: what waits stays in the segment file
                         entry = self.pending[0]
                         body = self._body(entry)
@@ -385,19 +506,25 @@ class Journal:
                             self._go_offline(error)
                             return False
                         with self._lock:
-                            self.waiting_points -= self.pending.popleft().points
+                            self._pop()
                         delivered = entry.seq
                         if raise_refusals and not entry.adopted:
                             raise
                         self._refused(error, entry.adopted)
                         continue
                     with self._lock:
-                        self.waiting_points -= self.pending.popleft().points
+                        self._pop()
                     delivered = entry.seq
             finally:
                 if delivered:
                     self._acknowledge(delivered)
         return True
+
+    def _pop(self) -> None:
+        entry = self.pending.popleft()
+        self.waiting_points -= entry.points
+        if entry.offset < 0:
+            self.memory_points -= entry.points
 
     def _apply(self, entry: Entry, body: Any) -> None:
         with failing_fast():  # the journal is the retry: notice an outage at once
@@ -408,6 +535,8 @@ class Journal:
                 CALLS[name](self._client, entry.key, args)
 
     def _acknowledge(self, seq: int) -> None:
+        if not self.on_disk:
+            return
         with self._lock:
             try:
                 self._append(fmt.encode({"op": "ack", "seq": seq}))
@@ -527,8 +656,13 @@ class Journal:
                 seq = self._seq = self._seq + 1
                 if record["op"] == "points":
                     points = fmt.decode_points(record["points"])
-                    parts = fmt.encode_points(seq, record["key"], points)
-                    self._add(seq, record["key"], "points", parts, points)
+                    self._add(
+                        seq,
+                        record["key"],
+                        "points",
+                        functools.partial(fmt.encode_points, seq, record["key"], points),
+                        points,
+                    )
                 else:
                     self._journal_call(record["name"], record["args"], record["key"])
             for run_id, last in open_runs.items():
@@ -542,7 +676,8 @@ class Journal:
     def flush(self, timeout: float | None = None) -> bool:
         """Whether everything journaled reached the store: delivers now if the store
         answers; offline, waits up to `timeout` seconds for the store to come back. Raises a
-        refusal met in the background."""
+        refusal met in the background. False too when points were dropped for want of
+        memory since the last flush (a warning says how many)."""
         if self.pending and self.online:
             self._drain(raise_refusals=True)
         if self.pending and timeout:
@@ -554,7 +689,17 @@ class Journal:
         error, self.error = self.error, None
         if error is not None:
             raise error
-        return not self.pending
+        with self._lock:
+            dropped, self.dropped_points = self.dropped_points, 0
+        if dropped:
+            _log.warning(
+                "%d metric point(s) were dropped while %s could not be reached (more than "
+                "%d waited in memory).",
+                dropped,
+                self.tracking_uri,
+                MEMORY_POINTS,
+            )
+        return not self.pending and not dropped
 
     def close(self, timeout: float | None = None) -> None:
         """Deliver what waits (giving an unreachable store `timeout` seconds, by default
@@ -562,11 +707,11 @@ class Journal:
         process and say so."""
         if timeout is None:
             timeout = env.journal_exit_seconds()
-        delivered = self.flush(timeout if self.pending else None)
+        self.flush(timeout if self.pending else None)
         with self._lock:
             self._closed = True
         self._wake.set()
-        if not delivered:
+        if self.pending and self.on_disk:
             _log.warning(
                 "Cairn could not reach %s: %d record(s) with %d metric point(s) stay in the "
                 "journal %s; the next process on this tracking URI, or `cairn sync`, "
@@ -576,9 +721,20 @@ class Journal:
                 self.waiting_points,
                 self.directory,
             )
+        elif self.pending:
+            _log.warning(
+                "Cairn could not reach %s: %d record(s) with %d metric point(s) held in "
+                "memory are lost (CAIRN_DURABILITY=journal keeps them on disk).",
+                self.tracking_uri,
+                len(self.pending),
+                self.waiting_points,
+            )
         if self._send_lock.acquire(timeout=1.0):
             try:
                 with self._lock:
+                    self._shut = True
+                    if not self.on_disk:
+                        return
                     if not self.pending:
                         with contextlib.suppress(OSError):
                             os.unlink(self._path())

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from cairn.tracking.batcher import MetricBatcher
     from cairn.tracking.client import Client
     from cairn.tracking.fluent import ActiveRun
+    from cairn.tracking.heartbeat import Heartbeat
     from cairn.tracking.journal import Journal
     from cairn.tracking.shared_capture import SharedCapture
 
@@ -54,7 +55,7 @@ class FluentSession:
         self.checked_keys: set[str] = set()  # metric keys already validated
         self.batcher: MetricBatcher | None = None
         self._journal: Journal | None = None
-        self._journal_refused = False  # its folder could not be written
+        self._heartbeat: Heartbeat | None = None
         self._client: Client | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._capture: SharedCapture | None = None
@@ -82,35 +83,44 @@ class FluentSession:
             if self.batcher is None:
                 from cairn.tracking.batcher import MetricBatcher
 
-                journal = self.journal()
-                write = journal.write_points if journal else self.client().log_metric_points
+                write = self.journal().write_points
                 self.batcher = MetricBatcher(write, env.async_metric_flush_seconds())
             return self.batcher
 
-    def journal(self) -> Journal | None:
-        """The on-disk journal every batch passes through (None with CAIRN_DURABILITY=none,
-        or when its folder cannot be written: then logging goes on in memory, with a
-        warning, rather than failing the training script)."""
+    def journal(self) -> Journal:
+        """The journal every batch and run write passes through: on disk, or in memory with
+        CAIRN_DURABILITY=none or when its folder cannot be written (then with a warning:
+        an unreachable server still never stops training, but a crash loses what waits)."""
         journal = self._journal
-        if journal is None and not self._journal_refused and env.durability() != "none":
+        if journal is None:
             with self._lock:
-                if self._journal is None and not self._journal_refused:
-                    from cairn.tracking.journal import Journal
-
-                    try:
-                        self._journal = Journal(
-                            self.tracking_uri, self.client(), fsync=env.durability() == "fsync"
-                        )
-                    except OSError as error:
-                        self._journal_refused = True
-                        logging.getLogger("cairn.journal").warning(
-                            "Cairn cannot start its journal (%s); logging goes on without "
-                            "it, so an unreachable server or a crash can lose what is "
-                            "buffered.",
-                            error,
-                        )
+                if self._journal is None:
+                    self._journal = self._new_journal()
                 journal = self._journal
         return journal
+
+    def _new_journal(self) -> Journal:
+        from cairn.tracking.journal import Journal
+
+        durability = env.durability()
+        if durability != "none":
+            try:
+                return Journal(self.tracking_uri, self.client(), fsync=durability == "fsync")
+            except OSError as error:
+                logging.getLogger("cairn.journal").warning(
+                    "Cairn cannot start its journal (%s); logging goes on with what waits "
+                    "kept in memory, so a crash can lose it.",
+                    error,
+                )
+        return Journal(self.tracking_uri, self.client(), on_disk=False)
+
+    def start_heartbeat(self) -> None:
+        """Send the heartbeat of this process's open runs from now on (once per session)."""
+        with self._lock:
+            if self._heartbeat is None:
+                from cairn.tracking.heartbeat import Heartbeat
+
+                self._heartbeat = Heartbeat(self.journal(), self.client(), env.heartbeat_seconds())
 
     @property
     def started_journal(self) -> Journal | None:
@@ -154,6 +164,8 @@ class FluentSession:
     def close_writers(self) -> None:
         """Store every buffered point: the batcher's, then what waits in the journal
         (raising a write error); what an unreachable store could not take stays journaled."""
+        if self._heartbeat is not None:
+            self._heartbeat.stop()
         try:
             if self.batcher is not None:
                 self.batcher.close()

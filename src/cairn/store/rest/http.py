@@ -9,8 +9,9 @@ Conventions follow MLflow's client (reference mlflow-compat.md §1.1–1.2):
 * An error answered as `{"error_code", "message"}` is raised as the CairnError subclass named
   by the code (`error_for_code`), so a type survives the round trip; other error bodies are
   mapped from the HTTP status.
-* Connection failures, 408, 429 and 5xx are retried with exponential backoff, bounded in
-  count and in total time, but only for calls that are safe to repeat (reads, searches, and
+* Connection failures, 408, 429 and 5xx are retried with exponential backoff until the
+  retry deadline (60 s by default), and at least `max_retries` times, but only for calls
+  that are safe to repeat (reads, searches, and
   log-batch, which the server makes idempotent). A call of any kind is retried when the
   request provably never reached the server (the connection could not be opened) or the
   server refused it unprocessed (429).
@@ -79,8 +80,11 @@ class RetryPolicy:
     """How often and how long a failed call is tried again.
 
     Waits grow as `backoff_factor * 2**n` (n = 0, 1, ...), each at most `backoff_max`, with
-    jitter so that many clients do not come back in step; no retry starts once `deadline`
-    seconds have passed since the first attempt."""
+    jitter so that many clients do not come back in step. Retries go on until `deadline`
+    seconds have passed since the first attempt (no retry starts that would wait past it),
+    so a server restarting within the deadline is reached; `max_retries` is a floor: that
+    many retries are made even when slow attempts use up the deadline. `max_retries=0`
+    turns retries off (as MLflow's MLFLOW_HTTP_REQUEST_MAX_RETRIES=0 does)."""
 
     max_retries: int = 5
     backoff_factor: float = 0.5
@@ -314,13 +318,17 @@ class HttpSession:
             raise _error_from(response, method, url, stream)
 
     def _may_retry(self, retries: int, started: float, retry_after: float | None) -> bool:
-        """Sleep before the next attempt and return True, or return False when the retries
-        or the time allowed for them are spent."""
+        """Sleep before the next attempt and return True, or return False when the time
+        allowed for retries is spent and at least `max_retries` were made (RetryPolicy)."""
         policy = self.retry
-        if retries >= policy.max_retries or not store_retries.allowed():
+        if policy.max_retries <= 0 or not store_retries.allowed():
+            return False
+        floor_met = retries >= policy.max_retries
+        elapsed = time.monotonic() - started
+        if floor_met and elapsed >= policy.deadline:
             return False
         delay = policy.wait(retries, retry_after)
-        if time.monotonic() - started + delay > policy.deadline:
+        if floor_met and elapsed + delay > policy.deadline:
             return False
         time.sleep(delay)  # backoff between attempts, not synchronisation
         return True

@@ -22,7 +22,7 @@ from sqlalchemy.pool import NullPool
 from cairn import env
 from cairn.entities import RunStatus
 from cairn.store.sql import engine as engines
-from cairn.store.sql.schema import experiments, latest_metrics, logged_models, runs
+from cairn.store.sql.schema import experiments, latest_metrics, logged_models, runs, tags
 
 _CHUNK = 500  # ids per IN (...) list
 
@@ -113,6 +113,51 @@ def stuck_runs(engine: Engine, idle_since_ms: int) -> list[StuckRun]:
         rows = conn.execute(query.order_by(runs.c.start_time)).all()
     found = [StuckRun(r[0], str(r[1]), r[2], max(r[2], r[3] or 0)) for r in rows]
     return [run for run in found if run.last_activity < idle_since_ms]
+
+
+@dataclass(frozen=True)
+class WatchedRun:
+    """A RUNNING run with a heartbeat tag (cairn.maintenance.run_owner)."""
+
+    run_id: str
+    experiment_id: str
+    start_time: int
+    last_point: int | None  # ms: its newest metric's timestamp
+    heartbeat: str
+    owner: str | None
+
+
+def watched_runs(engine: Engine, heartbeat_tag: str, owner_tag: str) -> list[WatchedRun]:
+    """RUNNING runs that carry `heartbeat_tag`, with their owner tag and newest metric."""
+
+    def tag(key: str) -> sa.ScalarSelect[Any]:
+        return (
+            select(tags.c.value)
+            .where(tags.c.run_uuid == runs.c.run_uuid, tags.c.key == key)
+            .scalar_subquery()
+        )
+
+    newest = (
+        select(func.max(latest_metrics.c.timestamp))
+        .where(latest_metrics.c.run_uuid == runs.c.run_uuid)
+        .scalar_subquery()
+    )
+    beat = tags.alias("beat")
+    query = (
+        select(
+            runs.c.run_uuid,
+            runs.c.experiment_id,
+            runs.c.start_time,
+            newest,
+            beat.c.value,
+            tag(owner_tag),
+        )
+        .join(beat, (beat.c.run_uuid == runs.c.run_uuid) & (beat.c.key == heartbeat_tag))
+        .where(runs.c.status == RunStatus.RUNNING.value)
+    )
+    with engine.connect() as conn:
+        rows = conn.execute(query).all()
+    return [WatchedRun(r[0], str(r[1]), r[2], r[3], r[4] or "", r[5]) for r in rows]
 
 
 def kill_runs(engine: Engine, stuck: Iterable[StuckRun]) -> int:
