@@ -33,7 +33,11 @@ MariaDB servers the tests use, dropped afterwards):
     and as training ends, with and without the journal (training alive, points lost), and
     a kill -9 that no process follows (the run's status).
 
-`attacks` selects traversal and authorization.
+`attacks` selects traversal and authorization; `issue15` and `issue19` each issue's
+scenarios. RELIABILITY.md and an issue's JSON file are rewritten only by a run of all of that
+issue's scenarios.
+
+    .venv/bin/python benchmarks/reliability.py --only issue19 --heavy-filters   # ~12 minutes
 
     .venv/bin/python benchmarks/reliability.py --quick     # about 8 minutes
     .venv/bin/python benchmarks/reliability.py             # about 20 minutes (a 10 min outage)
@@ -71,7 +75,24 @@ SCENARIOS = (
     "outage", "relay", "kill", "disk", "many",
     "traversal", "authorization", "fuzz", "filters", "concurrency", "models",
 )  # fmt: skip
-ALIASES = {"attacks": ("traversal", "authorization")}
+ISSUE_SCENARIOS = {  # fmt: skip
+    15: ("outage", "relay", "kill", "disk", "many"),
+    19: (
+        "traversal",
+        "authorization",
+        "fuzz",
+        "filters",
+        "concurrency",
+        "models",
+        "outage",
+        "kill",
+    ),
+}
+ALIASES = {
+    "attacks": ("traversal", "authorization"),
+    "issue15": ISSUE_SCENARIOS[15],
+    "issue19": ISSUE_SCENARIOS[19],
+}
 
 
 def arguments() -> argparse.Namespace:
@@ -102,8 +123,12 @@ def arguments() -> argparse.Namespace:
     return options
 
 
+def chosen_scenarios(options: argparse.Namespace) -> list[str]:
+    return [n for name in options.only.split(",") for n in ALIASES.get(name, (name,))]
+
+
 def run(options: argparse.Namespace, root: Path) -> list[Section]:
-    chosen = [n for name in options.only.split(",") for n in ALIASES.get(name, (name,))]
+    chosen = chosen_scenarios(options)
     sections: list[Section] = []
 
     def scenario(name: str, *run_it: Any, issue: int = 15) -> None:
@@ -184,8 +209,13 @@ def main() -> None:
         else:
             shutil.rmtree(root, ignore_errors=True)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    # An issue's figures are replaced only by a run of all its scenarios: a partial run
+    # (`--only kill`) must not drop the others' tables.
+    chosen = set(chosen_scenarios(options))
+    complete = {issue for issue, names in ISSUE_SCENARIOS.items() if chosen.issuperset(names)}
+    sections_kept = [s for s in sections if s.issue in complete]
     for issue, path in RESULT_FILES.items():
-        figures = [s.as_json() for s in sections if s.issue == issue]
+        figures = [s.as_json() for s in sections_kept if s.issue == issue]
         if figures:  # a file of scenarios not rerun stays as it was
             results = {"command": command, "sections": figures}
             path.write_text(redact(json.dumps(results, indent=1)))
@@ -194,7 +224,7 @@ def main() -> None:
     if options.write or not options.quick:
         today = datetime.date.today().isoformat()
         for issue, heading in HEADINGS.items():
-            mine = [section for section in sections if section.issue == issue]
+            mine = [section for section in sections_kept if section.issue == issue]
             if mine:  # a section not rerun stays as it was
                 write_markdown(ROOT / "RELIABILITY.md", command.strip(), today, mine, heading)
         print("RELIABILITY.md written", file=sys.stderr)
