@@ -73,6 +73,36 @@ def test_past_high_water_the_caller_writes_until_half_is_left(
         batcher.close()
 
 
+def test_a_full_buffer_wakes_the_writer_which_stores_whole_chunks(
+    sqlite: SqlTrackingStore, run_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A burst is stored while the loop runs, by the writer, not left for `flush`."""
+    monkeypatch.setattr(batcher_module, "WAKE_AT", 100)
+    monkeypatch.setattr(batcher_module, "CHUNK", 100)
+    written = threading.Event()
+    writers: list[str] = []
+
+    def write(chunk: list[MetricPoint]) -> None:
+        writers.append(threading.current_thread().name)
+        sqlite.log_metric_points(chunk)
+        written.set()
+
+    batcher = MetricBatcher(write, IDLE)
+    try:
+        points = _points(run_id, 101)
+        for point in points[:100]:
+            batcher.log(point)
+        assert not written.is_set()  # at the wake mark, not past it: the writer sleeps
+        batcher.log(points[100])
+        assert written.wait(timeout=30)
+        assert writers[0] == "cairn-metric-writer"
+        assert _steps(sqlite, run_id)[:100] == list(range(100))  # a whole chunk, in order
+        batcher.flush()
+        assert _steps(sqlite, run_id) == list(range(101))
+    finally:
+        batcher.close()
+
+
 def test_points_that_met_a_locked_database_are_kept_in_order_and_stored_once(
     sqlite: SqlTrackingStore, run_id: str, tmp_path: Path
 ) -> None:

@@ -19,7 +19,7 @@ from cairn import env
 from cairn.entities import Experiment, Run, RunData, RunInfo, RunStatus, RunTag, ViewType
 from cairn.exceptions import InvalidParameterValueError, InvalidStateError
 from cairn.store import validation as check
-from cairn.tracking import session
+from cairn.tracking import metric_values, session
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -374,6 +374,10 @@ def log_metric(
     """Log one metric point. Buffered: stored in the background within a second, or at
     `flush()` / `end_run()` / exit; `synchronous=True` stores it before returning.
 
+    `value` may be a number, a NumPy scalar or one-element array, or a one-element tensor:
+    a CUDA tensor's value is copied to the host asynchronously and read by the background
+    writer, so logging `loss` every step does not wait for the GPU as `loss.item()` does.
+
     `model_id` makes the point a metric of that logged model too (MLflow 3), and `dataset`
     records what it was measured on (and logs the dataset as a run input); such points are
     stored before returning, or journaled while the store cannot be reached."""
@@ -383,7 +387,7 @@ def log_metric(
     if key not in current.checked_keys:
         current.checked_keys.add(check.validate_key("Metric", key))
     if type(value) is not float:
-        value = check.metric_value(key, value)
+        value = metric_values.metric_value(key, value)  # type: ignore[assignment]
     if timestamp is None:
         timestamp = _time_ns() // 1_000_000
     elif type(timestamp) is not int or not 0 <= timestamp < _INT64_END:
@@ -392,21 +396,39 @@ def log_metric(
         step = 0
     elif type(step) is not int or not _INT64_MIN <= step < _INT64_END:
         step = check.integer("step", step)
+    batcher = current.batcher
+    if batcher is None or synchronous or model_id is not None or dataset is not None:
+        _log_now(current, (run_id, key, value, timestamp, step), synchronous, model_id, dataset)
+        return
+    if type(value) is not float:
+        batcher.deferred = True
+    batcher.log((run_id, key, value, timestamp, step))
+
+
+def _log_now(
+    current: session.FluentSession,
+    point: MetricPoint,
+    synchronous: bool | None,
+    model_id: str | None = None,
+    dataset: data.Dataset | DatasetEntity | None = None,
+) -> None:
+    """The points that are not simply buffered: stored now, with a model or dataset link,
+    or through a batcher started here."""
+    run_id, key, value, timestamp, step = point
     if model_id is not None or dataset is not None:
         from cairn.tracking.fluent_data import log_linked_metric
 
-        linked = (key, value, timestamp, step)
-        log_linked_metric(run_id, linked, model_id, dataset)
+        log_linked_metric(run_id, (key, float(value), timestamp, step), model_id, dataset)
         return
-    batcher = current.batcher
-    if synchronous or batcher is None:
-        if synchronous or not env.async_logging_enabled():
-            # Stored now while the store answers; journaled while it cannot be reached.
-            current.journal().write_points([(run_id, key, value, timestamp, step)])
-            return
-        batcher = current.metric_batcher()
-        session.install_exit_hooks(_end_all_runs)
-    batcher.log((run_id, key, value, timestamp, step))
+    if synchronous or not env.async_logging_enabled():
+        # Stored now while the store answers; journaled while it cannot be reached.
+        current.journal().write_points([(run_id, key, float(value), timestamp, step)])
+        return
+    batcher = current.metric_batcher()
+    session.install_exit_hooks(_end_all_runs)
+    if type(value) is not float:
+        batcher.deferred = True
+    batcher.log(point)
 
 
 def log_metrics(
@@ -418,12 +440,35 @@ def log_metrics(
     model_id: str | None = None,
     dataset: data.Dataset | DatasetEntity | None = None,
 ) -> None:
-    """Log several metrics at one step (same timestamp); `model_id` and `dataset` as in
-    `log_metric`."""
+    """Log several metrics at one step (same timestamp); values, `model_id` and `dataset` as
+    in `log_metric`. One buffered append for the whole dict."""
     if timestamp is None:
         timestamp = _time_ns() // 1_000_000
+    current = _process.session or session.current()
+    batcher = current.batcher
+    if batcher is None or synchronous or model_id is not None or dataset is not None:
+        for key, value in metrics.items():
+            log_metric(key, value, step, synchronous, timestamp, run_id, model_id, dataset)
+        return
+    if run_id is None:
+        run_id = current.local.run_id or run_id_for_logging()
+    if type(timestamp) is not int or not 0 <= timestamp < _INT64_END:
+        timestamp = check.integer("timestamp", timestamp, minimum=0)
+    if step is None:
+        step = 0
+    elif type(step) is not int or not _INT64_MIN <= step < _INT64_END:
+        step = check.integer("step", step)
+    checked = current.checked_keys
+    points = []
     for key, value in metrics.items():
-        log_metric(key, value, step, synchronous, timestamp, run_id, model_id, dataset)
+        if key not in checked:
+            checked.add(check.validate_key("Metric", key))
+        if type(value) is not float:
+            value = metric_values.metric_value(key, value)  # type: ignore[assignment]
+            if type(value) is not float:
+                batcher.deferred = True
+        points.append((run_id, key, value, timestamp, step))
+    batcher.log_many(points)
 
 
 def log_param(key: str, value: Any, synchronous: bool | None = None) -> Any:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import math
 import operator
+from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
@@ -72,7 +73,21 @@ def _sqlite_values(rows: int) -> str:
 _SQLITE_FULL = _sqlite_values(_SQLITE_ROWS_PER_STATEMENT)
 
 
+def _in_key_order(points: Sequence[MetricPoint]) -> Sequence[MetricPoint]:
+    """The points grouped by metric key, each key's in their order. A training loop logs
+    its keys interleaved (loss, acc, loss, acc, …); inserted grouped, they land next to each
+    other in the primary key's b-tree instead of in as many places as there are keys:
+    measured 1.5x faster for 10 keys on SQLite."""
+    groups: defaultdict[str, list[MetricPoint]] = defaultdict(list)
+    for point in points:
+        groups[point[1]].append(point)
+    if len(groups) == 1:
+        return points
+    return list(itertools.chain.from_iterable(groups.values()))
+
+
 def _sqlite_insert_points(conn: Connection, points: Sequence[MetricPoint]) -> None:
+    points = _in_key_order(points)
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     step = _SQLITE_ROWS_PER_STATEMENT
     full = len(points) - len(points) % step
