@@ -65,6 +65,7 @@ if TYPE_CHECKING:
     from cairn import onnx as onnx
     from cairn import pyfunc as pyfunc
     from cairn import sklearn as sklearn
+    from cairn.integrations import autolog as autolog
 
 __all__ = [
     "ActiveRun",
@@ -107,10 +108,24 @@ __all__ = [
 # Submodules reached as attributes but imported on first use: the model modules pull in
 # numpy, pandas, scikit-learn or onnx; `data` is only needed to build datasets. Kept out of
 # __all__ so `from cairn import *` stays light too.
-_LAZY_SUBMODULES = ("data", "genai", "models", "onnx", "pyfunc", "sklearn")
+_LAZY_SUBMODULES = (
+    "data",
+    "genai",
+    "lightgbm",
+    "models",
+    "onnx",
+    "optuna",
+    "pyfunc",
+    "pytorch",
+    "sklearn",
+    "transformers",
+    "xgboost",
+)
 
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY_SUBMODULES:
         return importlib.import_module(f"cairn.{name}")
+    if name == "autolog":  # `cairn.autolog()`: loads the integrations only when called
+        return importlib.import_module("cairn.integrations").autolog
     raise AttributeError(f"module 'cairn' has no attribute {name!r}")

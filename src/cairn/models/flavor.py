@@ -67,6 +67,12 @@ for _module, _target in (
     ("mlflow.sklearn", "cairn.sklearn:pyfunc_implementation"),
     ("cairn.onnx", "cairn.onnx:pyfunc_implementation"),
     ("mlflow.onnx", "cairn.onnx:pyfunc_implementation"),
+    ("cairn.xgboost", "cairn.xgboost:pyfunc_implementation"),
+    ("mlflow.xgboost", "cairn.xgboost:pyfunc_implementation"),
+    ("cairn.lightgbm", "cairn.lightgbm:pyfunc_implementation"),
+    ("mlflow.lightgbm", "cairn.lightgbm:pyfunc_implementation"),
+    ("cairn.pytorch", "cairn.pytorch:pyfunc_implementation"),
+    ("mlflow.pytorch", "cairn.pytorch:pyfunc_implementation"),
     ("cairn.pyfunc.model", "cairn.pyfunc.model:pyfunc_implementation"),
     ("mlflow.pyfunc.model", "cairn.pyfunc.model:pyfunc_implementation"),
 ):
