@@ -22,6 +22,11 @@ included) ships in `code/`. Every path the MLmodel names must lie inside the mod
 and the pyfunc `loader_module` (`mlflow.sklearn`) are MLflow's, so the stock mlflow client
 and MLflow's model serving load models saved here without Cairn installed, in all three
 formats (skops needs MLflow 3 and the `skops` package, which the requirements list).
+
+`autolog()` (MLflow's `mlflow.sklearn.autolog`) logs every `fit` of a scikit-learn estimator:
+its params, training metrics, the model and the training data; a parameter search's best
+candidates as child runs; and metrics computed on held-out data after training
+(`accuracy_score(y_test, model.predict(X_test))` becomes `accuracy_score_X_test`).
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from cairn.models.containment import load_contained, model_file
 from cairn.models.flavor import PYFUNC_FLAVOR, PredictImplementation
 from cairn.models.model import Model
 from cairn.models.trust import check_pickle_allowed
+from cairn.sklearn.autologging import autolog as autolog
 from cairn.tracking.model_uris import download_model
 
 if TYPE_CHECKING:

@@ -1,0 +1,97 @@
+"""`cairn.sklearn.autolog()`: MLflow's `mlflow.sklearn.autolog`, same arguments and defaults.
+
+Turning it on records the switches and patches scikit-learn when it is imported (now, if it
+already is); the patches read the switches at every call, so `autolog(disable=True)` or new
+switches take effect at once. What a fit logs is described in `cairn.sklearn.training`,
+parameter searches in `search_runs`, metrics on held-out data in `post_training`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import ModuleType
+from typing import Any
+
+from cairn.autologging import import_hooks, patching, settings
+from cairn.autologging.settings import AutologSettings
+from cairn.exceptions import InvalidParameterValueError
+
+INTEGRATION = "sklearn"
+_FORMATS = ("cloudpickle", "pickle", "skops")
+
+
+def autolog(
+    log_input_examples: bool = False,
+    log_model_signatures: bool = True,
+    log_models: bool = True,
+    log_datasets: bool = True,
+    disable: bool = False,
+    exclusive: bool = False,
+    disable_for_unsupported_versions: bool = False,
+    silent: bool = False,
+    max_tuning_runs: int | None = 5,
+    log_post_training_metrics: bool = True,
+    serialization_format: str = "cloudpickle",
+    registered_model_name: str | None = None,
+    pos_label: Any = None,
+    extra_tags: Mapping[str, Any] | None = None,
+) -> None:
+    """Log every `fit`, `fit_transform` and `fit_predict` of scikit-learn estimators.
+
+    A fit logs its estimator's params (`get_params(deep=True)`), the tags `estimator_name`
+    and `estimator_class`, training metrics (`training_accuracy_score`, …,
+    `training_r2_score`, `training_score`), the training dataset and the model (`model`).
+    `GridSearchCV`/`RandomizedSearchCV` also log `best_<param>` params, `best_cv_score`, the
+    best estimator (`best_estimator`) and their best `max_tuning_runs` candidates as child
+    runs (`None`: all of them). With `log_post_training_metrics`, `model.score(X_test, …)`
+    and `sklearn.metrics` functions called on a logged model's predictions log
+    `<metric>_<variable name of the data>` into the run that fit it.
+
+    Example:
+        >>> cairn.sklearn.autolog()
+        >>> model = LogisticRegression().fit(X_train, y_train)  # a run with it all
+        >>> accuracy_score(y_test, model.predict(X_test))  # logs accuracy_score_X_test
+    """
+    if max_tuning_runs is not None and (
+        isinstance(max_tuning_runs, bool)
+        or not isinstance(max_tuning_runs, int)
+        or max_tuning_runs < 0
+    ):
+        raise InvalidParameterValueError(
+            f"`max_tuning_runs` must be a non-negative integer or None, got {max_tuning_runs!r}."
+        )
+    if serialization_format not in _FORMATS:
+        raise InvalidParameterValueError(
+            f"Unknown serialization_format {serialization_format!r}; use one of {list(_FORMATS)}."
+        )
+    settings.configure(
+        INTEGRATION,
+        AutologSettings(
+            log_models=log_models,
+            log_datasets=log_datasets,
+            log_input_examples=log_input_examples,
+            log_model_signatures=log_model_signatures,
+            disable=disable,
+            exclusive=exclusive,
+            disable_for_unsupported_versions=disable_for_unsupported_versions,
+            silent=silent,
+            extra_tags={str(k): str(v) for k, v in (extra_tags or {}).items()},
+            options={
+                "max_tuning_runs": max_tuning_runs,
+                "log_post_training_metrics": log_post_training_metrics,
+                "serialization_format": serialization_format,
+                "registered_model_name": registered_model_name,
+                "pos_label": pos_label,
+            },
+        ),
+    )
+    if disable:
+        patching.revert(INTEGRATION)
+        return
+    import_hooks.when_imported("sklearn", _install)
+
+
+def _install(module: ModuleType) -> None:
+    from cairn.sklearn.patches import install
+
+    install()

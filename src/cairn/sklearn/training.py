@@ -1,0 +1,191 @@
+"""What one autologged `fit` (`fit_transform`, `fit_predict`) logs, in MLflow's order.
+
+Before training: the params (`get_params(deep=True)`, so a pipeline's steps' params too; a
+parameter search's own params only, its seed estimator's are not what it found), the tags
+`estimator_name` and `estimator_class`, and the training data as a `train` input. After:
+the model (`model`, with input example and signature as the switches ask), the training
+metrics, `estimator.html`, and for a parameter search its best candidate and child runs.
+Each of these is logged on its own: one that fails is named in a warning and the others are
+still logged. The fitted estimator is then registered for post-training metrics.
+
+Candidates that a search fits on other threads (joblib's threading backend) are not fits of
+their own: while one autologged fit runs, fits on other threads are not logged (MLflow's
+rule); on the same thread the patching core already sends them to the original.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from cairn.autologging import patching, training_data
+from cairn.autologging.settings import AutologSettings
+from cairn.sklearn import post_training, search_runs, training_metrics
+from cairn.sklearn.autologging import INTEGRATION
+from cairn.sklearn.estimator_info import estimator_tags, param_values
+from cairn.tracking import fluent
+
+MODEL_NAME = "model"
+BEST_MODEL_NAME = "best_estimator"
+
+_active_lock = threading.Lock()
+_active_fits = 0
+
+
+def patched_fit(call: patching.PatchedCall, estimator: Any, *args: Any, **kwargs: Any) -> Any:
+    with _one_fit() as first:
+        if not first:
+            return call.original(estimator, *args, **kwargs)
+        return _fit_and_log(call, estimator, args, kwargs)
+
+
+@contextmanager
+def _one_fit() -> Iterator[bool]:
+    global _active_fits
+    with _active_lock:
+        first = _active_fits == 0
+        _active_fits += 1
+    try:
+        yield first
+    finally:
+        with _active_lock:
+            _active_fits -= 1
+
+
+def _fit_and_log(
+    call: patching.PatchedCall, estimator: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    settings = call.settings
+    features, labels, sample_weight = fit_data(estimator, args, kwargs)
+    # Taken before training, which may change the data in place.
+    head = _attempt(settings, lambda: copy.deepcopy(training_data.example(features)))
+    with call.run() as run_id:
+        if run_id is None:  # `exclusive`, in a run of the user's
+            return call.original(estimator, *args, **kwargs)
+        search = search_runs.is_parameter_search(estimator)
+        params = _attempt(settings, lambda: param_values(estimator.get_params(deep=not search)))
+        _attempt(settings, lambda: fluent.log_params(params or {}))
+        _attempt(settings, lambda: fluent.set_tags(estimator_tags(estimator)))
+        _attempt(settings, lambda: training_data.log_dataset(settings, features, labels, "train"))
+        result = call.original(estimator, *args, **kwargs)
+        arguments = _attempt(settings, lambda: _model_arguments(settings, estimator, head)) or {}
+        registered_name = settings.option("registered_model_name")
+        model_id = _attempt(
+            settings,
+            lambda: _log_model(settings, estimator, MODEL_NAME, arguments, registered_name),
+        )
+        _attempt(
+            settings,
+            lambda: _log_training_metrics(
+                settings, estimator, features, labels, sample_weight, model_id
+            ),
+        )
+        _attempt(settings, lambda: _log_html(estimator))
+        if search:
+            _log_search(settings, estimator, features, labels, arguments, model_id)
+        if settings.option("log_post_training_metrics", True):
+            post_training.register_model(estimator, run_id, model_id)
+        return result
+
+
+def fit_data(estimator: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, Any, Any]:
+    """(X, y, sample_weight) as `fit` names them (some estimators call them otherwise:
+    `Y`, `X_train`), wherever they were passed."""
+    try:
+        names = list(inspect.signature(type(estimator).fit).parameters)[1:]
+    except (TypeError, ValueError, AttributeError):
+        names = ["X", "y"]
+    while len(names) < 2:
+        names.append(f"_unnamed{len(names)}")
+
+    def argument(name: str) -> Any:
+        if name in names and names.index(name) < len(args):
+            return args[names.index(name)]
+        return kwargs.get(name)
+
+    return argument(names[0]), argument(names[1]), argument("sample_weight")
+
+
+def _attempt(settings: AutologSettings, log: Callable[[], Any]) -> Any:
+    """Run one logging step; a failure is a warning, not the end of the other steps."""
+    try:
+        return log()
+    except Exception as error:
+        patching.warn(INTEGRATION, settings, error)
+        return None
+
+
+def _model_arguments(settings: AutologSettings, estimator: Any, head: Any) -> dict[str, Any]:
+    """Input example and signature: from `predict`, or `transform` for a transformer."""
+    if not settings.log_models or head is None:
+        return {}
+    predict = getattr(estimator, "predict", None) or getattr(estimator, "transform", None)
+    return training_data.model_arguments(settings, head, predict)
+
+
+def _log_model(
+    settings: AutologSettings,
+    estimator: Any,
+    name: str,
+    arguments: dict[str, Any],
+    registered_name: str | None = None,
+) -> str | None:
+    if not settings.log_models:
+        return None
+    from cairn.sklearn import log_model
+
+    info = log_model(
+        estimator,
+        name=name,
+        serialization_format=str(settings.option("serialization_format", "cloudpickle")),
+        registered_model_name=registered_name,
+        **arguments,
+    )
+    return info.model_id
+
+
+def _log_training_metrics(
+    settings: AutologSettings,
+    estimator: Any,
+    features: Any,
+    labels: Any,
+    sample_weight: Any,
+    model_id: str | None,
+) -> None:
+    pos_label = settings.option("pos_label")
+    metrics = training_metrics.compute(estimator, features, labels, sample_weight, pos_label)
+    if metrics:
+        fluent.log_metrics(metrics, model_id=model_id)
+
+
+def _log_html(estimator: Any) -> None:
+    """`estimator.html`: scikit-learn's diagram of the estimator, as MLflow logs it."""
+    from sklearn.utils import estimator_html_repr
+
+    from cairn.tracking.fluent_artifacts import log_text
+
+    page = (
+        '<!DOCTYPE html>\n<html lang="en">\n<head><meta charset="UTF-8"/></head>\n'
+        f"<body>\n{estimator_html_repr(estimator)}\n</body>\n</html>\n"
+    )
+    log_text(page, "estimator.html")
+
+
+def _log_search(
+    settings: AutologSettings,
+    search: Any,
+    features: Any,
+    labels: Any,
+    arguments: dict[str, Any],
+    model_id: str | None,
+) -> None:
+    best = getattr(search, "best_estimator_", None)
+    if best is not None:
+        _attempt(settings, lambda: _log_model(settings, best, BEST_MODEL_NAME, arguments))
+    _attempt(settings, lambda: search_runs.log_best(search, model_id))
+    _attempt(settings, lambda: search_runs.log_child_runs(settings, search, features, labels))
+    _attempt(settings, lambda: search_runs.log_results_file(search))

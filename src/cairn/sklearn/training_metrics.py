@@ -1,0 +1,115 @@
+"""The metrics of a fitted estimator on its own training data, with MLflow's names.
+
+Classifiers: `training_precision_score`, `training_recall_score`, `training_f1_score`
+(weighted over classes, or of `pos_label` alone when it is given), `training_accuracy_score`,
+and with `predict_proba` `training_log_loss` and `training_roc_auc` (weighted one-vs-one).
+Regressors: `training_mean_squared_error`, `training_root_mean_squared_error`,
+`training_mean_absolute_error`, `training_r2_score`. Any estimator with `score` and labels:
+`training_score`. A metric that cannot be computed (one class only, say) is left out with a
+log line; the others are still logged.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import math
+from collections.abc import Callable
+from typing import Any
+
+log = logging.getLogger("cairn.autolog")
+
+PREFIX = "training_"
+
+
+def compute(
+    estimator: Any, features: Any, labels: Any, sample_weight: Any, pos_label: Any = None
+) -> dict[str, float]:
+    """Every training metric that applies to the estimator; none without labels."""
+    if labels is None:
+        return {}
+    from sklearn.base import is_classifier, is_regressor
+
+    metrics: dict[str, float] = {}
+    if is_classifier(estimator):
+        metrics.update(_classifier(estimator, features, labels, sample_weight, pos_label))
+    elif is_regressor(estimator):
+        metrics.update(_regressor(estimator, features, labels, sample_weight))
+    score = _score(estimator, features, labels, sample_weight)
+    if score is not None:
+        metrics[PREFIX + "score"] = score
+    return metrics
+
+
+def _classifier(
+    estimator: Any, features: Any, labels: Any, sample_weight: Any, pos_label: Any
+) -> dict[str, float]:
+    import sklearn.metrics as m
+
+    predicted = estimator.predict(features)
+    average = "weighted" if pos_label is None else "binary"
+    by_class = {"pos_label": pos_label, "average": average, "sample_weight": sample_weight}
+    if pos_label is None:
+        by_class.pop("pos_label")  # scikit-learn warns that it is ignored otherwise
+    found: dict[str, float] = {}
+    _add(found, "precision_score", lambda: m.precision_score(labels, predicted, **by_class))
+    _add(found, "recall_score", lambda: m.recall_score(labels, predicted, **by_class))
+    _add(found, "f1_score", lambda: m.f1_score(labels, predicted, **by_class))
+    _add(
+        found,
+        "accuracy_score",
+        lambda: m.accuracy_score(labels, predicted, normalize=True, sample_weight=sample_weight),
+    )
+    if not hasattr(estimator, "predict_proba"):
+        return found
+    probabilities = estimator.predict_proba(features)
+    _add(
+        found,
+        "log_loss",
+        lambda: m.log_loss(labels, probabilities, sample_weight=sample_weight),
+    )
+    # For two classes, roc_auc_score takes the score of the greater label alone.
+    scores = probabilities[:, 1] if probabilities.shape[1] == 2 else probabilities
+    _add(
+        found,
+        "roc_auc",
+        lambda: m.roc_auc_score(
+            labels, scores, average="weighted", sample_weight=sample_weight, multi_class="ovo"
+        ),
+    )
+    return found
+
+
+def _regressor(estimator: Any, features: Any, labels: Any, sample_weight: Any) -> dict[str, float]:
+    import sklearn.metrics as m
+
+    predicted = estimator.predict(features)
+    common = {"sample_weight": sample_weight, "multioutput": "uniform_average"}
+    found: dict[str, float] = {}
+    _add(found, "mean_squared_error", lambda: m.mean_squared_error(labels, predicted, **common))
+    _add(found, "mean_absolute_error", lambda: m.mean_absolute_error(labels, predicted, **common))
+    _add(found, "r2_score", lambda: m.r2_score(labels, predicted, **common))
+    if PREFIX + "mean_squared_error" in found:
+        found[PREFIX + "root_mean_squared_error"] = math.sqrt(found[PREFIX + "mean_squared_error"])
+    return found
+
+
+def _add(found: dict[str, float], name: str, compute_value: Callable[[], Any]) -> None:
+    try:
+        found[PREFIX + name] = float(compute_value())
+    except Exception as error:  # one metric that does not apply must not lose the others
+        log.info("The metric %s%s was not logged: %s", PREFIX, name, error)
+
+
+def _score(estimator: Any, features: Any, labels: Any, sample_weight: Any) -> float | None:
+    score = getattr(estimator, "score", None)
+    if not callable(score):
+        return None
+    try:
+        takes_weight = "sample_weight" in inspect.signature(score).parameters
+        if takes_weight:
+            return float(score(features, labels, sample_weight=sample_weight))
+        return float(score(features, labels))
+    except Exception as error:
+        log.info("The metric %sscore was not logged: %s", PREFIX, error)
+        return None
