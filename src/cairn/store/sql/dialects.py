@@ -73,31 +73,28 @@ def _sqlite_values(rows: int) -> str:
 _SQLITE_FULL = _sqlite_values(_SQLITE_ROWS_PER_STATEMENT)
 
 
-def _in_key_order(points: Sequence[MetricPoint]) -> Sequence[MetricPoint]:
-    """The points grouped by metric key, each key's in their order. A training loop logs
-    its keys interleaved (loss, acc, loss, acc, …); inserted grouped, they land next to each
-    other in the primary key's b-tree instead of in as many places as there are keys:
-    measured 1.5x faster for 10 keys on SQLite."""
-    groups: defaultdict[str, list[MetricPoint]] = defaultdict(list)
+def _flat_in_key_order(points: Sequence[MetricPoint]) -> list[Any]:
+    """The points' fields in one flat list, grouped by metric key, each key's points in
+    their order. A training loop logs its keys interleaved (loss, acc, loss, acc, …);
+    inserted grouped, they land next to each other in the primary key's b-tree instead of
+    in as many places as there are keys: measured 1.5x faster for 10 keys on SQLite."""
+    groups: defaultdict[str, list[Any]] = defaultdict(list)
     for point in points:
-        groups[point[1]].append(point)
-    if len(groups) == 1:
-        return points
+        groups[point[1]].extend(point)
     return list(itertools.chain.from_iterable(groups.values()))
 
 
 def _sqlite_insert_points(conn: Connection, points: Sequence[MetricPoint]) -> None:
-    points = _in_key_order(points)
+    flat = _flat_in_key_order(points)
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    step = _SQLITE_ROWS_PER_STATEMENT
-    full = len(points) - len(points) % step
-    width = 5 * step
+    width = 5 * _SQLITE_ROWS_PER_STATEMENT
+    full = len(flat) - len(flat) % width
     if full:
-        flat = list(itertools.chain.from_iterable(points[:full]))
-        cursor.executemany(_SQLITE_FULL, [flat[i : i + width] for i in range(0, len(flat), width)])
-    if full < len(points):
-        rest = points[full:]
-        cursor.execute(_sqlite_values(len(rest)), list(itertools.chain.from_iterable(rest)))
+        # One statement's values at a time: the driver lets go of the GIL while SQLite runs
+        # each, so a training thread waiting for it never waits long.
+        cursor.executemany(_SQLITE_FULL, (flat[i : i + width] for i in range(0, full, width)))
+    if full < len(flat):
+        cursor.execute(_sqlite_values((len(flat) - full) // 5), flat[full:])
     cursor.close()
 
 
