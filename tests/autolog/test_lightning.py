@@ -22,6 +22,7 @@ import cairn
 import cairn.pytorch
 from cairn.autologging import patching, settings
 from cairn.entities import RunStatus
+from cairn.exceptions import InvalidParameterValueError
 from cairn.pytorch import autologging
 from cairn.tracking import fluent, session
 
@@ -239,6 +240,18 @@ def test_autolog_logs_early_stopping(workdir: Path) -> None:
         1,
     ]
     assert run.outputs is None or not run.outputs.model_outputs  # log_models=False
+
+
+def test_checkpoint_switches_are_checked_only_when_checkpoints_are_on(workdir: Path) -> None:
+    # Without checkpoints, MLflow reads no checkpoint_* switch: none may be refused.
+    cairn.pytorch.autolog(checkpoint=False, checkpoint_monitor=None, checkpoint_save_freq=0)
+    current = settings.get(autologging.INTEGRATION)
+    assert current is not None and current.option("checkpoint") is False
+
+    with pytest.raises(InvalidParameterValueError, match="checkpoint_monitor"):
+        cairn.pytorch.autolog(checkpoint=True, checkpoint_monitor=None)
+    with pytest.raises(InvalidParameterValueError, match="checkpoint_save_freq"):
+        cairn.pytorch.autolog(checkpoint=True, checkpoint_save_freq=0)
 
 
 def test_disabled_autolog_logs_nothing(workdir: Path) -> None:

@@ -203,3 +203,20 @@ def test_cairn_loads_a_whole_module_mlflow_saved(
 
     np.testing.assert_allclose(expected(module, rows), expected(net, rows), rtol=1e-6)
     np.testing.assert_allclose(predicted, expected(net, rows), rtol=1e-6)
+
+
+def test_mlflow_loads_a_state_dict_model_through_cairns_loader(
+    workdir: Path, net: TinyNet, rows: np.ndarray
+) -> None:
+    mlflow = _mlflow()
+    cairn.pytorch.save_model(net, "model", serialization_format="state_dict")
+    assert mlmodel(workdir / "model")["flavors"]["python_function"]["loader_module"] == (
+        "cairn.pytorch"
+    )
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        # MLflow imports the loader module and calls its `_load_pyfunc(data_path)`.
+        predicted = mlflow.pyfunc.load_model(str(workdir / "model")).predict(rows)  # type: ignore[attr-defined]
+
+    np.testing.assert_allclose(predicted, expected(net, rows), rtol=1e-6)

@@ -31,8 +31,8 @@ from lightning.pytorch.utilities import rank_zero_only
 
 from cairn.entities import Metric, Param, RunStatus, RunTag
 from cairn.exceptions import InvalidParameterValueError
-from cairn.pytorch.autologging import CHECKPOINT_DIR, flatten
-from cairn.store.validation import MAX_PARAM_VALUE_LENGTH
+from cairn.pytorch.checkpoints import CHECKPOINT_DIR
+from cairn.pytorch.lightning_params import flatten, param_text
 from cairn.tracking import fluent
 from cairn.tracking.client import Client, now_ms
 
@@ -165,7 +165,7 @@ class CairnLogger(Logger):
         existing = self._store().get_run(run_id).data.params
         fresh: dict[str, str] = {}
         for key, value in flatten(values).items():
-            text = str(value)[:MAX_PARAM_VALUE_LENGTH]
+            text = param_text(value)
             if key not in existing:
                 fresh[key] = text
             elif existing[key] != text:
