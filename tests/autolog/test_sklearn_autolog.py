@@ -14,7 +14,10 @@ from typing import Any
 
 import numpy as np
 import pytest
+from PIL import Image
+from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.metrics import fbeta_score, get_scorer, make_scorer
 from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
@@ -25,7 +28,7 @@ import cairn.sklearn
 from cairn.autologging import patching, settings
 from cairn.entities import Run
 from cairn.exceptions import InvalidParameterValueError
-from cairn.sklearn import training
+from cairn.sklearn import autologging, training
 
 PARENT_RUN_TAG = "mlflow.parentRunId"
 
@@ -376,13 +379,252 @@ def test_autolog_before_scikit_learn_is_imported_patches_it_on_import(workdir: P
         "import sys, cairn, cairn.sklearn\n"
         "cairn.sklearn.autolog(log_models=False)\n"
         "assert 'sklearn' not in sys.modules\n"
-        "from sklearn.linear_model import LinearRegression\n"
+        "from sklearn.linear_model import LinearRegression, LogisticRegression\n"
         "LinearRegression().fit([[0.0], [1.0], [2.0]], [0.0, 1.0, 2.0])\n"
         "run = cairn.last_active_run()\n"
         "print(run.data.tags['estimator_name'], sorted(run.data.metrics)[0])\n"
+        "LogisticRegression().fit([[0.0], [1.0], [2.0], [3.0]], [0, 0, 1, 1])\n"
+        "run = cairn.last_active_run()\n"
+        "files = [f.path for f in cairn.Client().list_artifacts(run.info.run_id)]\n"
+        "print('training_roc_curve.png' in files, 'matplotlib.pyplot' in sys.modules)\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=300
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["LinearRegression", "training_mean_absolute_error"]
+    # The plots were drawn without pyplot (which would pick a backend for the user).
+    assert result.stdout.split() == [
+        "LinearRegression",
+        "training_mean_absolute_error",
+        "True",
+        "False",
+    ]
+
+
+PLOTS = (
+    "training_confusion_matrix.png",
+    "training_roc_curve.png",
+    "training_precision_recall_curve.png",
+)
+
+
+def artifact_bytes(run_id: str, path: str) -> bytes:
+    local = cairn.artifacts.download_artifacts(run_id=run_id, artifact_path=path)
+    return Path(local).read_bytes()
+
+
+def png_size(content: bytes) -> tuple[int, int]:
+    import io
+
+    with Image.open(io.BytesIO(content)) as image:
+        assert image.format == "PNG"
+        return image.size
+
+
+def test_a_binary_classifier_logs_its_three_training_plots(
+    autolog: None, data: dict[str, np.ndarray]
+) -> None:
+    cairn.sklearn.autolog(log_models=False)
+    first = LogisticRegression().fit(data["X_train"], data["y_train"])
+    first_id = only_run().info.run_id
+    flipped = 1 - data["y_train"]
+    LogisticRegression(C=0.01).fit(data["X_train"], flipped)
+    LogisticRegression().fit(data["X_train"], data["y_train"])
+
+    runs = sorted(all_runs(), key=lambda r: r.info.start_time)
+    assert [r.info.run_id for r in runs][0] == first_id and len(runs) == 3
+    pictures = []
+    for run in runs:
+        files = {f.path for f in cairn.Client().list_artifacts(run.info.run_id)}
+        assert set(PLOTS) <= files
+        pictures.append({name: artifact_bytes(run.info.run_id, name) for name in PLOTS})
+    for content in pictures[0].values():
+        assert png_size(content) == (600, 400)
+    # Each plot is drawn on a reused figure: the same fit draws the same picture, with
+    # nothing left over from the other model's plots in between.
+    assert pictures[2] == pictures[0]
+    assert all(pictures[1][name] != pictures[0][name] for name in PLOTS)
+    assert first.classes_.tolist() == [0, 1]
+
+
+def test_a_multiclass_classifier_logs_only_its_confusion_matrix(
+    autolog: None, data: dict[str, np.ndarray]
+) -> None:
+    cairn.sklearn.autolog(log_models=False)
+    three_classes = np.digitize(data["X_train"][:, 0], [-0.5, 0.5])
+    LogisticRegression().fit(data["X_train"], three_classes)
+    run_id = only_run().info.run_id
+    LinearRegression().fit(data["X_train"], data["t_train"])
+
+    files = {f.path for f in cairn.Client().list_artifacts(run_id)}
+    assert "training_confusion_matrix.png" in files
+    assert not files & set(PLOTS[1:])
+    regression = next(r for r in all_runs() if r.info.run_id != run_id)
+    regression_files = {f.path for f in cairn.Client().list_artifacts(regression.info.run_id)}
+    assert not regression_files & set(PLOTS)
+
+
+class CountingLogisticRegression(LogisticRegression):
+    """A user's classifier that counts how often it is asked to predict."""
+
+    calls: dict[str, int] = {}
+
+    def predict(self, X: Any) -> Any:
+        CountingLogisticRegression.calls["predict"] += 1
+        return super().predict(X)
+
+    def predict_proba(self, X: Any) -> Any:
+        CountingLogisticRegression.calls["predict_proba"] += 1
+        return super().predict_proba(X)
+
+
+class CountingForest(RandomForestClassifier):
+    """A forest whose `predict` (scikit-learn's) calls this `predict_proba`."""
+
+    calls: dict[str, int] = {}
+
+    def predict_proba(self, X: Any) -> Any:
+        CountingForest.calls["predict_proba"] += 1
+        return super().predict_proba(X)
+
+
+def test_metrics_plots_and_signature_share_one_prediction_of_each_kind(
+    autolog: None, data: dict[str, np.ndarray]
+) -> None:
+    cairn.sklearn.autolog()
+    X_train, y_train = data["X_train"], data["y_train"]
+    CountingLogisticRegression.calls = {"predict": 0, "predict_proba": 0}
+    model = CountingLogisticRegression().fit(X_train, y_train)
+
+    assert CountingLogisticRegression.calls == {"predict": 1, "predict_proba": 1}
+    run = only_run()
+    assert set(PLOTS) <= {f.path for f in cairn.Client().list_artifacts(run.info.run_id)}
+    accuracy = float(np.mean(model.predict(X_train) == y_train))
+    assert run.data.metrics["training_accuracy_score"] == pytest.approx(accuracy)
+    assert run.data.metrics["training_score"] == pytest.approx(model.score(X_train, y_train))
+    local = cairn.artifacts.download_artifacts(artifact_uri=f"models:/{model_id_of(run)}")
+    signature = cairn.models.Model.load(local).signature
+    assert signature is not None and signature.outputs is not None
+
+    CountingForest.calls = {"predict_proba": 0}
+    forest = CountingForest(n_estimators=3, random_state=0).fit(X_train, y_train)
+    assert CountingForest.calls == {"predict_proba": 1}  # its predict is that arg-max
+    forest_run = next(r for r in all_runs() if r.info.run_id != run.info.run_id)
+    forest_accuracy = float(np.mean(forest.predict(X_train) == y_train))
+    assert forest_run.data.metrics["training_accuracy_score"] == pytest.approx(forest_accuracy)
+
+
+def test_a_regressors_training_score_is_its_r2_score(
+    autolog: None, data: dict[str, np.ndarray]
+) -> None:
+    cairn.sklearn.autolog(log_models=False)
+    pipeline = Pipeline([("scale", StandardScaler()), ("fit", LinearRegression())])
+    weights = np.linspace(0.5, 1.5, len(data["t_train"]))
+    pipeline.fit(data["X_train"], data["t_train"], fit__sample_weight=weights)
+
+    metrics = only_run().data.metrics
+    assert metrics["training_score"] == pytest.approx(
+        pipeline.score(data["X_train"], data["t_train"])
+    )
+    assert metrics["training_score"] == metrics["training_r2_score"]
+
+
+def test_scorers_called_on_a_logged_model_log_their_metric(
+    autolog: None, data: dict[str, np.ndarray]
+) -> None:
+    from sklearn.metrics import accuracy_score, log_loss, roc_auc_score
+
+    X_train, y_train = data["X_train"], data["y_train"]
+    X_test, y_test = data["X_test"], data["y_test"]
+    made_before_autolog = make_scorer(fbeta_score, beta=2)
+    not_logged = LogisticRegression().fit(X_test, y_test)
+    cairn.sklearn.autolog()
+    model = LogisticRegression().fit(X_train, y_train)
+    run_id = only_run().info.run_id
+
+    accuracy = get_scorer("accuracy")(model, X_test, y_test)
+    negative_loss = get_scorer("neg_log_loss")(model, X_test, y_test)
+    area = get_scorer("roc_auc")(model, X_test, y_test)
+    beta = made_before_autolog(model, X_test, y_test)
+    get_scorer("accuracy")(not_logged, X_test, y_test)
+
+    metrics = cairn.get_run(run_id).data.metrics
+    assert metrics["accuracy_score_X_test"] == pytest.approx(accuracy)
+    assert accuracy == pytest.approx(accuracy_score(y_test, model.predict(X_test)))
+    # MLflow logs the metric function's value: the loss, not the scorer's negative of it.
+    assert metrics["log_loss_X_test"] == pytest.approx(-negative_loss)
+    assert -negative_loss == pytest.approx(log_loss(y_test, model.predict_proba(X_test)))
+    assert metrics["roc_auc_score_X_test"] == pytest.approx(area)
+    assert area == pytest.approx(roc_auc_score(y_test, model.predict_proba(X_test)[:, 1]))
+    assert metrics["fbeta_score_X_test"] == pytest.approx(beta)
+    assert not [key for key in metrics if key.endswith("-2") or "-2_" in key]
+    info = cairn.artifacts.load_dict(f"runs:/{run_id}/metric_info.json")
+    assert info["fbeta_score_X_test"] == (
+        "fbeta_score(y_true=y_test, y_pred=<prediction of X_test>, beta=2)"
+    )
+    assert len(all_runs()) == 1  # the model fit before autolog() was scored, not logged
+
+
+def test_the_logged_models_carry_the_estimators_params(
+    autolog: None, data: dict[str, np.ndarray]
+) -> None:
+    cairn.sklearn.autolog()
+    search = GridSearchCV(LogisticRegression(max_iter=150), {"C": [0.1, 10.0]}, cv=2)
+    search.fit(data["X_train"], data["y_train"])
+
+    client = cairn.Client()
+    parent = next(r for r in all_runs() if PARENT_RUN_TAG not in r.data.tags)
+    parent = cairn.get_run(parent.info.run_id)
+    model = client.get_logged_model(model_id_of(parent))
+    assert model.params["cv"] == "2" and model.params["refit"] == "True"
+    assert model.params["best_C"] == str(search.best_params_["C"])
+    best = client.get_logged_model(model_id_of(parent, "best_estimator"))
+    assert best.params["C"] == str(search.best_params_["C"])
+    assert best.params["max_iter"] == "150"
+
+
+def test_versions_outside_the_tested_range_are_left_unpatched_when_asked(
+    autolog: None,
+    data: dict[str, np.ndarray],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.setattr(autologging, "SUPPORTED_VERSIONS", ((0, 1), (0, 2)))
+    with caplog.at_level(logging.WARNING, logger="cairn.autolog"):
+        cairn.sklearn.autolog(disable_for_unsupported_versions=True)
+        LogisticRegression().fit(data["X_train"], data["y_train"])
+        LogisticRegression().fit(data["X_train"], data["y_train"])
+
+    assert all_runs() == []
+    assert not hasattr(LogisticRegression.fit, "__cairn_original__")
+    messages = [record.getMessage() for record in caplog.records]
+    assert (
+        len(messages) == 1
+        and "outside the versions it is tested with (0.1 to 0.2.x)" in (messages[0])
+    )
+
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="cairn.autolog"):
+        cairn.sklearn.autolog(disable_for_unsupported_versions=True, silent=True)
+    assert caplog.records == []
+
+    cairn.sklearn.autolog()  # the switch off: patched whatever the version
+    LogisticRegression().fit(data["X_train"], data["y_train"])
+    assert len(all_runs()) == 1
+
+
+@pytest.mark.parametrize(
+    ("version", "supported"),
+    [
+        ("1.3.0", True),
+        ("1.9.7", True),
+        ("1.5", True),
+        ("1.2.2", False),
+        ("1.10.0", False),
+        ("2.0.0", False),
+        ("1.9.0rc1", False),
+        ("1.10.dev0", False),
+    ],
+)
+def test_the_supported_range_is_scikit_learn_1_3_to_1_9(version: str, supported: bool) -> None:
+    assert autologging.supported(version) is supported

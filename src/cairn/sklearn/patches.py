@@ -59,6 +59,9 @@ def install() -> None:
         patching.patch(
             INTEGRATION, sklearn.metrics, name, post_training.metric_patch(name, function)
         )
+    scorer_class = _scorer_class()
+    if scorer_class is not None:
+        patching.patch(INTEGRATION, scorer_class, "__call__", post_training.patched_scorer)
     for name in CROSS_VALIDATION:
         helper = getattr(sklearn.model_selection, name, None)
         if not inspect.isfunction(helper):
@@ -68,6 +71,16 @@ def install() -> None:
         for namespace in (sklearn.model_selection, sys.modules.get(helper.__module__)):
             if namespace is not None and getattr(namespace, name, None) is helper:
                 patching.patch(INTEGRATION, namespace, name, _without_logging)
+
+
+def _scorer_class() -> type | None:
+    """The base of `get_scorer`'s and `make_scorer`'s scorers (private in scikit-learn, but
+    every scorer made before or after `autolog()` is one; MLflow's patch of each named
+    scorer's function misses `make_scorer` and, since `get_scorer` returns copies, the rest)."""
+    import sklearn.metrics._scorer as scorers
+
+    found = getattr(scorers, "_BaseScorer", None)
+    return found if isinstance(found, type) and "__call__" in vars(found) else None
 
 
 def _without_logging(call: patching.PatchedCall, *args: Any, **kwargs: Any) -> Any:

@@ -8,6 +8,12 @@ registered estimator, logs its value as `<function>_<data>`, e.g. `accuracy_scor
 `<function>-2_<data>`, `-3`, …; other data of the same variable name `X_test-2`. The calls
 are kept in the run's `metric_info.json` (`{metric key: "accuracy_score(y_true=y_test, …)"}`).
 Only the objects the predict call returned are known: a copy or a slice of them is not.
+
+A scorer (`get_scorer("f1")`, `make_scorer(fbeta_score, beta=2)`, made before or after
+`autolog()`) called on a registered model logs its metric function's value as
+`<function>_<data of X>`, as MLflow names it: `f1_score_X_test`, and for
+`neg_mean_squared_error` the error itself, `mean_squared_error_X_test`, not its negative.
+The scorer's own column choice (the positive class's probabilities) does not hide it.
 """
 
 from __future__ import annotations
@@ -92,11 +98,16 @@ def patched_predict(call: patching.PatchedCall, model: Any, *args: Any, **kwargs
     data = _first_argument(args, kwargs)
     name = _dataset_name(source.run_id, data)
     _remember(_predictions, result, _Source(source.run_id, source.model_id, name))
+    _log_eval_input(call, source, data)
+    return result
+
+
+def _log_eval_input(call: patching.PatchedCall, source: _Source, data: Any) -> None:
+    """The data a registered model predicted, as an `eval` input of its run."""
     if call.settings.log_datasets:
         found = training_data.dataset(data)
         if found is not None:
             fluent.current_client().log_input(source.run_id, found, context="eval")
-    return result
 
 
 def patched_score(call: patching.PatchedCall, model: Any, *args: Any, **kwargs: Any) -> Any:
@@ -108,6 +119,32 @@ def patched_score(call: patching.PatchedCall, model: Any, *args: Any, **kwargs: 
     name = _dataset_name(source.run_id, _first_argument(args, kwargs))
     command = _command(f"{type(model).__name__}.score", type(model).score, args, kwargs, True)
     _log(source, f"{type(model).__name__}_score", name, command, value)
+    return value
+
+
+def patched_scorer(call: patching.PatchedCall, scorer: Any, *args: Any, **kwargs: Any) -> Any:
+    """`scorer(model, X, y)` of a registered model logs `<score function>_<X's name>`; the
+    predictions and metric calls the scorer makes inside are nested calls, not logged."""
+    value = call.original(scorer, *args, **kwargs)
+    named = dict(zip(("estimator", "X", "y_true"), args, strict=False)) | kwargs
+    source = _models.get(id(named.get("estimator")))
+    if source is None or not _enabled(call) or not _loggable(value):
+        return value
+    function = getattr(scorer, "_score_func", None)
+    function_name = getattr(function, "__name__", None) or type(function).__name__
+    data = named.get("X")
+    name = _dataset_name(source.run_id, data)
+    _log_eval_input(call, source, data)
+    options = {**getattr(scorer, "_kwargs", {}), **kwargs}
+    pairs = [
+        f"y_true={_shown(named.get('y_true'))}",
+        f"y_pred=<prediction of {name}>",
+        *(f"{key}={_shown(option)}" for key, option in options.items()),
+    ]
+    command = f"{function_name}({', '.join(pairs)})"
+    # The scorer returns sign × the function's value; MLflow logs the function's value.
+    sign = getattr(scorer, "_sign", 1)
+    _log(source, function_name, name, command, float(value) * (1 if sign >= 0 else -1))
     return value
 
 

@@ -3,8 +3,11 @@
 Before training: the params (`get_params(deep=True)`, so a pipeline's steps' params too; a
 parameter search's own params only, its seed estimator's are not what it found), the tags
 `estimator_name` and `estimator_class`, and the training data as a `train` input. After:
-the model (`model`, with input example and signature as the switches ask), the training
-metrics, `estimator.html`, and for a parameter search its best candidate and child runs.
+the model (`model`, with input example and signature as the switches ask, and the run's
+params, plus `best_<param>` for a search, as the LoggedModel's params), the training
+metrics, a classifier's plots, `estimator.html`, and for a parameter search its best
+candidate and child runs. The metrics, the plots and the signature share one `predict` and
+one `predict_proba` of the training data (`training_predictions`).
 Each of these is logged on its own: one that fails is named in a warning and the others are
 still logged. The fitted estimator is then registered for post-training metrics.
 
@@ -24,9 +27,10 @@ from typing import Any
 
 from cairn.autologging import patching, training_data
 from cairn.autologging.settings import AutologSettings
-from cairn.sklearn import post_training, search_runs, training_metrics
+from cairn.sklearn import post_training, search_runs, training_metrics, training_plots
 from cairn.sklearn.autologging import INTEGRATION
 from cairn.sklearn.estimator_info import estimator_tags, param_values
+from cairn.sklearn.training_predictions import TrainingPredictions
 from cairn.tracking import fluent
 
 MODEL_NAME = "model"
@@ -72,18 +76,24 @@ def _fit_and_log(
         _attempt(settings, lambda: fluent.set_tags(estimator_tags(estimator)))
         _attempt(settings, lambda: training_data.log_dataset(settings, features, labels, "train"))
         result = call.original(estimator, *args, **kwargs)
-        arguments = _attempt(settings, lambda: _model_arguments(settings, estimator, head)) or {}
+        predictions = TrainingPredictions(estimator, features)
+        arguments = (
+            _attempt(settings, lambda: _model_arguments(settings, predictions, head, labels)) or {}
+        )
         registered_name = settings.option("registered_model_name")
+        model_params = {**(params or {}), **search_runs.best_params(estimator)}
         model_id = _attempt(
             settings,
-            lambda: _log_model(settings, estimator, MODEL_NAME, arguments, registered_name),
+            lambda: _log_model(
+                settings, estimator, MODEL_NAME, arguments, registered_name, model_params
+            ),
         )
         _attempt(
             settings,
-            lambda: _log_training_metrics(
-                settings, estimator, features, labels, sample_weight, model_id
-            ),
+            lambda: _log_training_metrics(settings, predictions, labels, sample_weight, model_id),
         )
+        if _is_classifier(estimator):
+            _attempt(settings, lambda: training_plots.log_plots(predictions, labels, sample_weight))
         _attempt(settings, lambda: _log_html(estimator))
         if search:
             _log_search(settings, estimator, features, labels, arguments, model_id)
@@ -119,12 +129,50 @@ def _attempt(settings: AutologSettings, log: Callable[[], Any]) -> Any:
         return None
 
 
-def _model_arguments(settings: AutologSettings, estimator: Any, head: Any) -> dict[str, Any]:
-    """Input example and signature: from `predict`, or `transform` for a transformer."""
+def _is_classifier(estimator: Any) -> bool:
+    from sklearn.base import is_classifier
+
+    return bool(is_classifier(estimator))
+
+
+def _model_arguments(
+    settings: AutologSettings, predictions: TrainingPredictions, head: Any, labels: Any
+) -> dict[str, Any]:
+    """Input example and signature: from `predict`, or `transform` for a transformer. A
+    classifier or regressor trained on labels is about to predict its training data for the
+    metrics: the signature's output is read from those first rows, not from a call of its
+    own."""
     if not settings.log_models or head is None:
         return {}
+    from sklearn.base import is_regressor
+
+    estimator = predictions.estimator
     predict = getattr(estimator, "predict", None) or getattr(estimator, "transform", None)
+    metrics_predict = labels is not None and (_is_classifier(estimator) or is_regressor(estimator))
+    if metrics_predict and getattr(estimator, "predict", None) is not None:
+        predict = _first_rows_of(predictions, predict)
     return training_data.model_arguments(settings, head, predict)
+
+
+def _first_rows_of(predictions: TrainingPredictions, predict: Any) -> Callable[[Any], Any]:
+    def shared(sample: Any) -> Any:
+        try:
+            made = predictions.labels
+        except Exception:
+            return predict(sample)  # a failure of the whole-data prediction
+        rows, made_rows = _rows(sample), _rows(made)
+        if rows is None or made_rows is None or made_rows < rows:
+            return predict(sample)
+        return made[:rows]
+
+    return shared
+
+
+def _rows(value: Any) -> int | None:
+    shape = getattr(value, "shape", None)
+    if shape:
+        return int(shape[0])
+    return len(value) if isinstance(value, (list, tuple)) else None
 
 
 def _log_model(
@@ -133,7 +181,10 @@ def _log_model(
     name: str,
     arguments: dict[str, Any],
     registered_name: str | None = None,
+    params: dict[str, str] | None = None,
 ) -> str | None:
+    """Log the model; its params (MLflow gives `log_model` the estimator's) are attached
+    to the LoggedModel through the client, as `log_model` takes none."""
     if not settings.log_models:
         return None
     from cairn.sklearn import log_model
@@ -145,19 +196,20 @@ def _log_model(
         registered_model_name=registered_name,
         **arguments,
     )
+    if params and info.model_id:
+        fluent.current_client().log_model_params(info.model_id, params)
     return info.model_id
 
 
 def _log_training_metrics(
     settings: AutologSettings,
-    estimator: Any,
-    features: Any,
+    predictions: TrainingPredictions,
     labels: Any,
     sample_weight: Any,
     model_id: str | None,
 ) -> None:
     pos_label = settings.option("pos_label")
-    metrics = training_metrics.compute(estimator, features, labels, sample_weight, pos_label)
+    metrics = training_metrics.compute(predictions, labels, sample_weight, pos_label)
     if metrics:
         fluent.log_metrics(metrics, model_id=model_id)
 
@@ -185,7 +237,11 @@ def _log_search(
 ) -> None:
     best = getattr(search, "best_estimator_", None)
     if best is not None:
-        _attempt(settings, lambda: _log_model(settings, best, BEST_MODEL_NAME, arguments))
+        best_params = param_values(best.get_params(deep=True))
+        _attempt(
+            settings,
+            lambda: _log_model(settings, best, BEST_MODEL_NAME, arguments, params=best_params),
+        )
     _attempt(settings, lambda: search_runs.log_best(search, model_id))
     _attempt(settings, lambda: search_runs.log_child_runs(settings, search, features, labels))
     _attempt(settings, lambda: search_runs.log_results_file(search))

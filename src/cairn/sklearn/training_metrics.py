@@ -7,6 +7,10 @@ Regressors: `training_mean_squared_error`, `training_root_mean_squared_error`,
 `training_mean_absolute_error`, `training_r2_score`. Any estimator with `score` and labels:
 `training_score`. A metric that cannot be computed (one class only, say) is left out with a
 log line; the others are still logged.
+
+The predictions come from a `TrainingPredictions` the classifier plots share: one `predict`
+and one `predict_proba` per fit. `training_score` is `estimator.score`, except where that is
+scikit-learn's own accuracy or R² of `predict`: then it is the value already computed.
 """
 
 from __future__ import annotations
@@ -17,36 +21,49 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from cairn.sklearn.training_predictions import (
+    TrainingPredictions,
+    score_is_accuracy,
+    score_is_r2,
+)
+
 log = logging.getLogger("cairn.autolog")
 
 PREFIX = "training_"
 
 
 def compute(
-    estimator: Any, features: Any, labels: Any, sample_weight: Any, pos_label: Any = None
+    predictions: TrainingPredictions, labels: Any, sample_weight: Any, pos_label: Any = None
 ) -> dict[str, float]:
     """Every training metric that applies to the estimator; none without labels."""
     if labels is None:
         return {}
     from sklearn.base import is_classifier, is_regressor
 
+    estimator = predictions.estimator
     metrics: dict[str, float] = {}
+    same_as_score = None
     if is_classifier(estimator):
-        metrics.update(_classifier(estimator, features, labels, sample_weight, pos_label))
+        metrics.update(_classifier(predictions, labels, sample_weight, pos_label))
+        same_as_score = "accuracy_score" if score_is_accuracy(estimator) else None
     elif is_regressor(estimator):
-        metrics.update(_regressor(estimator, features, labels, sample_weight))
-    score = _score(estimator, features, labels, sample_weight)
+        metrics.update(_regressor(predictions, labels, sample_weight))
+        same_as_score = "r2_score" if score_is_r2(estimator) else None
+    if same_as_score is not None and PREFIX + same_as_score in metrics:
+        metrics[PREFIX + "score"] = metrics[PREFIX + same_as_score]
+        return metrics
+    score = _score(estimator, predictions.features, labels, sample_weight)
     if score is not None:
         metrics[PREFIX + "score"] = score
     return metrics
 
 
 def _classifier(
-    estimator: Any, features: Any, labels: Any, sample_weight: Any, pos_label: Any
+    predictions: TrainingPredictions, labels: Any, sample_weight: Any, pos_label: Any
 ) -> dict[str, float]:
     import sklearn.metrics as m
 
-    predicted = estimator.predict(features)
+    predicted = predictions.labels
     average = "weighted" if pos_label is None else "binary"
     by_class = {"pos_label": pos_label, "average": average, "sample_weight": sample_weight}
     if pos_label is None:
@@ -60,30 +77,47 @@ def _classifier(
         "accuracy_score",
         lambda: m.accuracy_score(labels, predicted, normalize=True, sample_weight=sample_weight),
     )
-    if not hasattr(estimator, "predict_proba"):
+    probabilities = _probabilities(predictions)
+    if probabilities is None:
         return found
-    probabilities = estimator.predict_proba(features)
     _add(
         found,
         "log_loss",
         lambda: m.log_loss(labels, probabilities, sample_weight=sample_weight),
     )
-    # For two classes, roc_auc_score takes the score of the greater label alone.
-    scores = probabilities[:, 1] if probabilities.shape[1] == 2 else probabilities
     _add(
         found,
         "roc_auc",
         lambda: m.roc_auc_score(
-            labels, scores, average="weighted", sample_weight=sample_weight, multi_class="ovo"
+            labels,
+            _greater_class(probabilities),
+            average="weighted",
+            sample_weight=sample_weight,
+            multi_class="ovo",
         ),
     )
     return found
 
 
-def _regressor(estimator: Any, features: Any, labels: Any, sample_weight: Any) -> dict[str, float]:
+def _greater_class(probabilities: Any) -> Any:
+    """For two classes, roc_auc_score takes the score of the greater label alone."""
+    return probabilities[:, 1] if probabilities.shape[1] == 2 else probabilities
+
+
+def _probabilities(predictions: TrainingPredictions) -> Any:
+    try:
+        return predictions.probabilities
+    except Exception as error:
+        log.info("The metrics %slog_loss and %sroc_auc were not logged: %s", PREFIX, PREFIX, error)
+        return None
+
+
+def _regressor(
+    predictions: TrainingPredictions, labels: Any, sample_weight: Any
+) -> dict[str, float]:
     import sklearn.metrics as m
 
-    predicted = estimator.predict(features)
+    predicted = predictions.labels
     common = {"sample_weight": sample_weight, "multioutput": "uniform_average"}
     found: dict[str, float] = {}
     _add(found, "mean_squared_error", lambda: m.mean_squared_error(labels, predicted, **common))
