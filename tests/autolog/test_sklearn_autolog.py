@@ -116,6 +116,8 @@ def test_classifier_fit_logs_params_tags_metrics_model_and_dataset(
     assert "train" in contexts
     artifacts = {f.path for f in cairn.Client().list_artifacts(run.info.run_id)}
     assert "estimator.html" in artifacts
+    page = cairn.artifacts.load_text(f"runs:/{run.info.run_id}/estimator.html")
+    assert type(model).__name__ in page and "<!DOCTYPE html>" in page
 
 
 def test_a_pipeline_logs_its_steps_params_in_one_run(

@@ -215,14 +215,23 @@ def _log_training_metrics(
 
 
 def _log_html(estimator: Any) -> None:
-    """`estimator.html`: scikit-learn's diagram of the estimator, as MLflow logs it."""
+    """`estimator.html`: scikit-learn's diagram of the estimator and its params, as MLflow
+    logs it. Drawn from an unfitted clone: for a fitted estimator, scikit-learn 1.9 adds a
+    table of fitted attributes that evaluates every property (a forest's
+    `estimators_samples_` redraws its bootstrap samples): 55 ms of a 10,000-row forest's
+    fit, against 3 ms for the diagram."""
+    from sklearn.base import clone
     from sklearn.utils import estimator_html_repr
 
     from cairn.tracking.fluent_artifacts import log_text
 
+    try:
+        shown = clone(estimator)
+    except Exception:  # an estimator scikit-learn cannot clone: drawn as it is
+        shown = estimator
     page = (
         '<!DOCTYPE html>\n<html lang="en">\n<head><meta charset="UTF-8"/></head>\n'
-        f"<body>\n{estimator_html_repr(estimator)}\n</body>\n</html>\n"
+        f"<body>\n{estimator_html_repr(shown)}\n</body>\n</html>\n"
     )
     log_text(page, "estimator.html")
 
