@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from cairn import lightgbm, pytorch, sklearn, transformers, xgboost
+from cairn.autologging import switch
 
 # (the integration's name, the libraries that turn it on, its autolog)
 INTEGRATIONS: tuple[tuple[str, tuple[str, ...], Callable[..., Any]], ...] = (
@@ -45,17 +46,7 @@ def autolog(
         >>> cairn.autolog()
         >>> RandomForestClassifier().fit(x, y)  # a run with params, metrics and the model
     """
-    switches = {
-        "log_input_examples": log_input_examples,
-        "log_model_signatures": log_model_signatures,
-        "log_models": log_models,
-        "log_datasets": log_datasets,
-        "disable": disable,
-        "exclusive": exclusive,
-        "disable_for_unsupported_versions": disable_for_unsupported_versions,
-        "silent": silent,
-        "extra_tags": extra_tags,
-    }
+    switches = {name: value for name, value in locals().items() if name in switch.SWITCHES}
     excluded = set(exclusion_flavors or ())
     done = []
     for name, libraries, integration in INTEGRATIONS:

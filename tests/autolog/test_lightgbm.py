@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import importlib
-import logging
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import boosting_support as support
 import lightgbm
 import numpy as np
 import pandas as pd
@@ -16,7 +14,6 @@ import pytest
 
 import cairn
 import cairn.lightgbm
-from cairn.autologging import patching, settings
 from cairn.entities import RunStatus
 from cairn.exceptions import InvalidParameterValueError, PermissionDeniedError
 from cairn.lightgbm import autologging
@@ -35,48 +32,25 @@ PARAMS: dict[str, Any] = {
 
 @pytest.fixture(autouse=True)
 def no_patches_left(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
-    """No patch outlives its test, and no test's logging failed quietly (a failure of
-    autologging is only a warning on `cairn.autolog`)."""
-    caplog.set_level(logging.WARNING, logger="cairn.autolog")
+    """The unpickling notice (shown once a process) starts each test unshown, too."""
     trust._reset_notice()
-    yield
-    settings.reset()
-    patching.revert(autologging.INTEGRATION)
-    trust._reset_notice()
-    assert [r.getMessage() for r in caplog.records if r.name == "cairn.autolog"] == []
+    with support.autolog_left_clean(autologging.INTEGRATION, caplog):
+        yield
+        trust._reset_notice()
 
 
 @pytest.fixture
 def frame() -> pd.DataFrame:
-    rng = np.random.default_rng(0)
-    return pd.DataFrame(rng.random((80, 3)), columns=["a", "b", "c"])
+    return support.tiny_frame(80)
 
 
 @pytest.fixture
 def labels(frame: pd.DataFrame) -> np.ndarray:
-    return (frame["a"] + 0.3 * frame["b"] > 0.6).astype(int).to_numpy()
+    return support.tiny_labels(frame)
 
 
 def dataset(frame: pd.DataFrame, labels: np.ndarray) -> lightgbm.Dataset:
     return lightgbm.Dataset(frame, label=labels)
-
-
-def the_run() -> cairn.entities.Run:
-    """The one run of the test's experiment."""
-    runs = cairn.search_runs(output_format="list")
-    assert len(runs) == 1
-    return runs[0]
-
-
-def history(run_id: str, key: str) -> dict[int, float]:
-    """{step: value} of a metric (each step logged once)."""
-    points = cairn.Client().get_metric_history(run_id, key)
-    assert len({m.step for m in points}) == len(points)
-    return {m.step: m.value for m in points}
-
-
-def artifact_names(run_id: str) -> set[str]:
-    return {f.path for f in cairn.Client().list_artifacts(run_id)}
 
 
 def test_train_logs_params_and_metrics_of_every_iteration(
@@ -93,7 +67,7 @@ def test_train_logs_params_and_metrics_of_every_iteration(
         valid_names=["train"],
         callbacks=[lightgbm.record_evaluation(evals)],
     )
-    run = the_run()
+    run = support.the_run()
     assert run.info.status == RunStatus.FINISHED.value
     assert run.data.tags["mlflow.autologging"] == "lightgbm"
     assert run.data.params["num_leaves"] == "4"
@@ -101,12 +75,9 @@ def test_train_logs_params_and_metrics_of_every_iteration(
     assert run.data.params["keep_training_booster"] == "False"
     assert "train_set" not in run.data.params and "callbacks" not in run.data.params
     expected = dict(enumerate(evals["train"]["binary_logloss"]))
-    assert history(run.info.run_id, "train-binary_logloss") == pytest.approx(expected)
+    assert support.history(run.info.run_id, "train-binary_logloss") == pytest.approx(expected)
     assert "best_iteration" not in run.data.metrics
-    contexts = sorted(
-        {t.key: t.value for t in d.tags}["mlflow.data.context"] for d in run.inputs.dataset_inputs
-    )
-    assert contexts == ["eval", "train"]
+    assert sorted(support.dataset_contexts(run)) == ["eval", "train"]
 
 
 def test_early_stopping_logs_best_and_stopped_iterations(
@@ -121,8 +92,8 @@ def test_early_stopping_logs_best_and_stopped_iterations(
         valid_sets=[dataset(frame, noise)],
         callbacks=[lightgbm.early_stopping(2, verbose=False)],
     )
-    run = the_run()
-    steps = history(run.info.run_id, "valid_0-binary_logloss")
+    run = support.the_run()
+    steps = support.history(run.info.run_id, "valid_0-binary_logloss")
     recorded = len(steps) - 1  # every iteration, plus the best one's again
     assert 0 < booster.best_iteration < recorded < 50
     assert run.data.metrics["best_iteration"] == booster.best_iteration
@@ -137,8 +108,8 @@ def test_feature_importance_is_logged_as_json_and_plot(
 ) -> None:
     cairn.lightgbm.autolog()
     booster = lightgbm.train(PARAMS, dataset(frame, labels), num_boost_round=ROUNDS)
-    run_id = the_run().info.run_id
-    names = artifact_names(run_id)
+    run_id = support.the_run().info.run_id
+    names = support.artifact_names(run_id)
     for kind in ("split", "gain"):
         assert {f"feature_importance_{kind}.json", f"feature_importance_{kind}.png"} <= names
         logged = load_dict(f"runs:/{run_id}/feature_importance_{kind}.json")
@@ -151,7 +122,7 @@ def test_logged_booster_loads_back_and_predicts_the_same(
 ) -> None:
     cairn.lightgbm.autolog(log_input_examples=True)
     booster = lightgbm.train(PARAMS, dataset(frame, labels), num_boost_round=ROUNDS)
-    uri = f"runs:/{the_run().info.run_id}/model"
+    uri = f"runs:/{support.the_run().info.run_id}/model"
     loaded = cairn.lightgbm.load_model(uri)
     assert isinstance(loaded, lightgbm.Booster)
     np.testing.assert_allclose(loaded.predict(frame), booster.predict(frame))
@@ -167,12 +138,12 @@ def test_estimator_fit_logs_one_run_with_metrics_and_its_own_class(
     cairn.lightgbm.autolog()
     classifier = lightgbm.LGBMClassifier(n_estimators=ROUNDS, num_leaves=4, verbose=-1)
     classifier.fit(frame, labels, eval_X=(frame,), eval_y=(labels,), eval_names=["holdout"])
-    run = the_run()  # fit calls lightgbm.train inside: still one run
+    run = support.the_run()  # fit calls lightgbm.train inside: still one run
     assert run.data.params["num_leaves"] == "4"
     assert run.data.params["num_boost_round"] == str(ROUNDS)
     expected = dict(enumerate(classifier.evals_result_["holdout"]["binary_logloss"]))
-    assert history(run.info.run_id, "holdout-binary_logloss") == pytest.approx(expected)
-    assert "feature_importance_gain.png" in artifact_names(run.info.run_id)
+    assert support.history(run.info.run_id, "holdout-binary_logloss") == pytest.approx(expected)
+    assert "feature_importance_gain.png" in support.artifact_names(run.info.run_id)
     uri = f"runs:/{run.info.run_id}/model"
     loaded = cairn.lightgbm.load_model(uri)
     assert type(loaded) is lightgbm.LGBMClassifier
@@ -196,7 +167,7 @@ def test_a_failing_training_ends_its_run_failed(
     cairn.lightgbm.autolog()
     with pytest.raises(lightgbm.basic.LightGBMError, match="no_such_objective"):
         lightgbm.train({"objective": "no_such_objective"}, dataset(frame, labels), 2)
-    assert the_run().info.status == RunStatus.FAILED.value
+    assert support.the_run().info.status == RunStatus.FAILED.value
 
 
 def test_pickled_estimators_obey_the_pickle_switch(
@@ -226,15 +197,7 @@ def test_skops_estimators_load_without_pickle(
 
 @pytest.fixture
 def mlflow() -> Any:
-    """The real mlflow package, with its `pyfunc` and `lightgbm` modules."""
-    found = pytest.importorskip("mlflow")
-    with warnings.catch_warnings():
-        # Importing mlflow.pyfunc warns about MLflow's own type hints (3.17.2), not ours.
-        warnings.filterwarnings("ignore", ".*Any type hint is inferred", UserWarning)
-        warnings.filterwarnings("ignore", ".*Add type hints to the `predict` method", UserWarning)
-        importlib.import_module("mlflow.pyfunc")
-        importlib.import_module("mlflow.lightgbm")
-    return found
+    return support.real_mlflow("lightgbm")
 
 
 def test_mlflow_loads_models_cairn_saved(
@@ -287,7 +250,7 @@ def test_registered_model_name_and_extra_tags(
 ) -> None:
     cairn.lightgbm.autolog(registered_model_name="boosted", extra_tags={"team": "trees"})
     booster = lightgbm.train(PARAMS, dataset(frame, labels), num_boost_round=2)
-    run = the_run()
+    run = support.the_run()
     assert run.data.tags["team"] == "trees"
     version = cairn.Client().get_model_version("boosted", 1)
     assert version.run_id == run.info.run_id

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import importlib
-import logging
 import subprocess
 import sys
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import boosting_support as support
 import numpy as np
 import pandas as pd
 import pytest
@@ -18,7 +16,7 @@ import xgboost
 
 import cairn
 import cairn.xgboost
-from cairn.autologging import boosting, patching, settings
+from cairn.autologging import boosting
 from cairn.entities import RunStatus
 from cairn.tracking.artifact_download import load_dict
 from cairn.xgboost import autologging
@@ -28,24 +26,18 @@ ROUNDS = 4
 
 @pytest.fixture(autouse=True)
 def no_patches_left(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
-    """No patch outlives its test, and no test's logging failed quietly (a failure of
-    autologging is only a warning on `cairn.autolog`)."""
-    caplog.set_level(logging.WARNING, logger="cairn.autolog")
-    yield
-    settings.reset()
-    patching.revert(autologging.INTEGRATION)
-    assert [r.getMessage() for r in caplog.records if r.name == "cairn.autolog"] == []
+    with support.autolog_left_clean(autologging.INTEGRATION, caplog):
+        yield
 
 
 @pytest.fixture
 def frame() -> pd.DataFrame:
-    rng = np.random.default_rng(0)
-    return pd.DataFrame(rng.random((60, 3)), columns=["a", "b", "c"])
+    return support.tiny_frame(60)
 
 
 @pytest.fixture
 def labels(frame: pd.DataFrame) -> np.ndarray:
-    return (frame["a"] + 0.3 * frame["b"] > 0.6).astype(int).to_numpy()
+    return support.tiny_labels(frame)
 
 
 @pytest.fixture
@@ -54,24 +46,6 @@ def dtrain(frame: pd.DataFrame, labels: np.ndarray) -> xgboost.DMatrix:
 
 
 PARAMS = {"objective": "binary:logistic", "max_depth": 2, "eval_metric": "logloss"}
-
-
-def the_run() -> cairn.entities.Run:
-    """The one run of the test's experiment."""
-    runs = cairn.search_runs(output_format="list")
-    assert len(runs) == 1
-    return runs[0]
-
-
-def history(run_id: str, key: str) -> dict[int, float]:
-    """{step: value} of a metric (each step logged once)."""
-    points = cairn.Client().get_metric_history(run_id, key)
-    assert len({m.step for m in points}) == len(points)
-    return {m.step: m.value for m in points}
-
-
-def artifact_names(run_id: str) -> set[str]:
-    return {f.path for f in cairn.Client().list_artifacts(run_id)}
 
 
 def test_train_logs_params_and_metrics_of_every_iteration(
@@ -87,7 +61,7 @@ def test_train_logs_params_and_metrics_of_every_iteration(
         evals_result=evals_result,
         verbose_eval=False,
     )
-    run = the_run()
+    run = support.the_run()
     assert run.info.status == RunStatus.FINISHED.value
     assert run.data.tags["mlflow.autologging"] == "xgboost"
     assert run.data.params["max_depth"] == "2"
@@ -96,7 +70,7 @@ def test_train_logs_params_and_metrics_of_every_iteration(
     assert run.data.params["early_stopping_rounds"] == "None"
     assert "dtrain" not in run.data.params and "callbacks" not in run.data.params
     expected = dict(enumerate(evals_result["train"]["logloss"]))
-    assert history(run.info.run_id, "train-logloss") == pytest.approx(expected)
+    assert support.history(run.info.run_id, "train-logloss") == pytest.approx(expected)
     assert booster.num_boosted_rounds() == ROUNDS
     assert "best_iteration" not in run.data.metrics
 
@@ -115,8 +89,8 @@ def test_early_stopping_logs_best_and_stopped_iterations(
         early_stopping_rounds=2,
         verbose_eval=False,
     )
-    run = the_run()
-    steps = history(run.info.run_id, "valid-logloss")
+    run = support.the_run()
+    steps = support.history(run.info.run_id, "valid-logloss")
     iterations = booster.num_boosted_rounds()
     assert iterations < 50  # it did stop early
     assert run.data.metrics["stopped_iteration"] == iterations - 1
@@ -131,8 +105,8 @@ def test_feature_importance_is_logged_as_json_and_plot(
 ) -> None:
     cairn.xgboost.autolog(importance_types=["weight", "gain"])
     booster = xgboost.train(PARAMS, dtrain, num_boost_round=ROUNDS)
-    run_id = the_run().info.run_id
-    names = artifact_names(run_id)
+    run_id = support.the_run().info.run_id
+    names = support.artifact_names(run_id)
     for kind in ("weight", "gain"):
         assert {f"feature_importance_{kind}.json", f"feature_importance_{kind}.png"} <= names
         logged = load_dict(f"runs:/{run_id}/feature_importance_{kind}.json")
@@ -148,11 +122,11 @@ def test_per_class_importance_of_a_linear_booster_is_plotted(
     three_classes = xgboost.DMatrix(frame, label=(frame["a"] * 3).astype(int))
     params = {"booster": "gblinear", "objective": "multi:softprob", "num_class": 3}
     booster = xgboost.train(params, three_classes, num_boost_round=2)
-    run_id = the_run().info.run_id
+    run_id = support.the_run().info.run_id
     logged = load_dict(f"runs:/{run_id}/feature_importance_weight.json")
     assert logged == booster.get_score(importance_type="weight")
     assert all(len(values) == 3 for values in logged.values())
-    assert "feature_importance_weight.png" in artifact_names(run_id)
+    assert "feature_importance_weight.png" in support.artifact_names(run_id)
 
 
 def test_logged_booster_loads_back_and_predicts_the_same(
@@ -160,7 +134,7 @@ def test_logged_booster_loads_back_and_predicts_the_same(
 ) -> None:
     cairn.xgboost.autolog(log_input_examples=True)
     booster = xgboost.train(PARAMS, dtrain, num_boost_round=ROUNDS)
-    run = the_run()
+    run = support.the_run()
     uri = f"runs:/{run.info.run_id}/model"
     expected = booster.predict(xgboost.DMatrix(frame))
     loaded = cairn.xgboost.load_model(uri)
@@ -170,17 +144,13 @@ def test_logged_booster_loads_back_and_predicts_the_same(
     np.testing.assert_allclose(model.predict(frame), expected)
     assert model.metadata.signature.inputs.input_names() == ["a", "b", "c"]
     assert model.metadata.flavors["xgboost"]["model_format"] == "ubj"
-    # The training data is an input of the run.
-    contexts = [
-        {t.key: t.value for t in d.tags}["mlflow.data.context"] for d in run.inputs.dataset_inputs
-    ]
-    assert contexts == ["train"]
+    assert support.dataset_contexts(run) == ["train"]  # the training data is an input of the run
 
 
 def test_log_models_false_logs_no_model(workdir: Path, dtrain: xgboost.DMatrix) -> None:
     cairn.xgboost.autolog(log_models=False, log_datasets=False)
     xgboost.train(PARAMS, dtrain, num_boost_round=2)
-    run = the_run()
+    run = support.the_run()
     assert run.outputs is None or not run.outputs.model_outputs
     assert not run.inputs.dataset_inputs
     with pytest.raises(cairn.exceptions.CairnError):
@@ -193,12 +163,12 @@ def test_estimator_fit_logs_one_run_with_metrics_and_its_own_class(
     cairn.xgboost.autolog(model_format="json")
     classifier = xgboost.XGBClassifier(n_estimators=ROUNDS, max_depth=2)
     classifier.fit(frame, labels, eval_set=[(frame, labels)], verbose=False)
-    run = the_run()  # fit calls xgboost.train inside: still one run
+    run = support.the_run()  # fit calls xgboost.train inside: still one run
     assert run.data.params["max_depth"] == "2"
     assert run.data.params["num_boost_round"] == str(ROUNDS)
     expected = dict(enumerate(classifier.evals_result()["validation_0"]["logloss"]))
-    assert history(run.info.run_id, "validation_0-logloss") == pytest.approx(expected)
-    assert "feature_importance_weight.json" in artifact_names(run.info.run_id)
+    assert support.history(run.info.run_id, "validation_0-logloss") == pytest.approx(expected)
+    assert "feature_importance_weight.json" in support.artifact_names(run.info.run_id)
     loaded = cairn.xgboost.load_model(f"runs:/{run.info.run_id}/model")
     assert type(loaded) is xgboost.XGBClassifier
     np.testing.assert_array_equal(loaded.predict(frame), classifier.predict(frame))
@@ -219,7 +189,7 @@ def test_a_failing_training_ends_its_run_failed(workdir: Path, dtrain: xgboost.D
     cairn.xgboost.autolog()
     with pytest.raises(xgboost.core.XGBoostError, match="no_such_objective"):
         xgboost.train({"objective": "no_such_objective"}, dtrain, num_boost_round=2)
-    assert the_run().info.status == RunStatus.FAILED.value
+    assert support.the_run().info.status == RunStatus.FAILED.value
 
 
 def test_exclusive_leaves_the_users_run_alone(workdir: Path, dtrain: xgboost.DMatrix) -> None:
@@ -235,15 +205,7 @@ def test_exclusive_leaves_the_users_run_alone(workdir: Path, dtrain: xgboost.DMa
 
 @pytest.fixture
 def mlflow() -> Any:
-    """The real mlflow package, with its `pyfunc` and `xgboost` modules."""
-    found = pytest.importorskip("mlflow")
-    with warnings.catch_warnings():
-        # Importing mlflow.pyfunc warns about MLflow's own type hints (3.17.2), not ours.
-        warnings.filterwarnings("ignore", ".*Any type hint is inferred", UserWarning)
-        warnings.filterwarnings("ignore", ".*Add type hints to the `predict` method", UserWarning)
-        importlib.import_module("mlflow.pyfunc")
-        importlib.import_module("mlflow.xgboost")
-    return found
+    return support.real_mlflow("xgboost")
 
 
 def test_mlflow_loads_models_cairn_saved(

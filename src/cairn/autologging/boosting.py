@@ -10,26 +10,93 @@
 - Feature importance per type: `feature_importance_<type>.json` and a bar plot
   `feature_importance_<type>.png`.
 - Whether the installed library is a version Cairn's autologging was tested with.
+- The shared steps of `autolog()` (`turn_on`: the switches, with `importance_types` and
+  `registered_model_name`) and of the patches: `train` and the scikit-learn estimators'
+  own `fit` patched (`install`), `train` run with a metric-recording callback added
+  (`train_recording`), the training and evaluation data as run inputs (`log_fit_data`),
+  the model (`log_model`).
 """
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import logging
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from cairn.autologging import patching, settings, switch, training_data
 from cairn.autologging.settings import AutologSettings
 from cairn.tracking import fluent
 
 if TYPE_CHECKING:
+    from types import ModuleType
+
     from matplotlib.figure import Figure
+
+    from cairn.autologging.patching import Patch, PatchedCall
 
 log = logging.getLogger("cairn.autolog")
 
 STOPPED_ITERATION = "stopped_iteration"
 BEST_ITERATION = "best_iteration"
+
+
+def turn_on(
+    integration: str,
+    install: Callable[[ModuleType], None],
+    arguments: Mapping[str, Any],
+    default_importance_types: tuple[str, ...],
+    **options: Any,
+) -> None:
+    """`switch.turn_on` for the library named as its integration, from its `autolog()`'s
+    `arguments`: the options both take, `importance_types` (checked; None: the default) and
+    `registered_model_name`, and the integration's own `options`."""
+    from cairn.exceptions import InvalidParameterValueError
+
+    given = arguments["importance_types"]
+    types = default_importance_types if given is None else given
+    if isinstance(types, str):
+        raise InvalidParameterValueError("importance_types must be a list of type names.")
+    switch.turn_on(
+        integration,
+        (integration,),
+        install,
+        arguments,
+        importance_types=tuple(types),
+        registered_model_name=arguments["registered_model_name"],
+        **options,
+    )
+
+
+def install(
+    integration: str,
+    library: ModuleType,
+    tested_versions: tuple[str, str],
+    estimator_base: str,
+    train: Patch,
+    fit: Patch,
+) -> None:
+    """Patch `library.train`, and the `fit` of each scikit-learn estimator class in
+    `library.sklearn` that defines its own; not when the integration is off, or the
+    library's version is untested and to be skipped."""
+    current = settings.get(integration)
+    if current is None or skip_unsupported(
+        integration, current, library.__version__, *tested_versions
+    ):
+        return
+    estimators = importlib.import_module(f"{library.__name__}.sklearn")
+    patching.patch(integration, library, "train", train)
+    base = getattr(estimators, estimator_base)
+    for cls in vars(estimators).values():
+        if (
+            isinstance(cls, type)
+            and issubclass(cls, base)
+            and cls.__module__ == estimators.__name__
+            and "fit" in vars(cls)
+        ):
+            patching.patch(integration, cls, "fit", fit)
 
 
 def call_arguments(
@@ -54,12 +121,43 @@ def with_argument(
     return tuple(bound.args), dict(bound.kwargs)
 
 
+def log_train_params(arguments: Mapping[str, Any], unlogged: Collection[str]) -> None:
+    """`train`'s params: its arguments but `unlogged` (data, callables, a model), and the
+    booster's params over them."""
+    log_training_params(
+        arguments["params"], {k: v for k, v in arguments.items() if k not in unlogged}
+    )
+
+
 def log_training_params(booster_params: Any, arguments: Mapping[str, Any]) -> None:
     """One batch of params: the call's arguments, then the booster's (a dict or the list of
     pairs XGBoost also accepts) over them."""
     params = dict(arguments)
     params.update(dict(booster_params or {}))
     fluent.log_params(params)
+
+
+def train_recording(
+    call: PatchedCall,
+    train: Callable[..., Any],
+    args: Sequence[Any],
+    kwargs: Mapping[str, Any],
+    recorder: Callable[[MetricHistory], Any],
+) -> tuple[Any, MetricHistory]:
+    """Run the original `train(*args, **kwargs)` with one more callback, `recorder(history)`,
+    which records each iteration's metrics; (the booster, the history)."""
+    history = MetricHistory()
+    callbacks = [*(call_arguments(train, args, kwargs).get("callbacks") or ()), recorder(history)]
+    args, kwargs = with_argument(train, args, kwargs, "callbacks", callbacks)
+    return call.original(*args, **kwargs), history
+
+
+def fit_history(estimator: Any, eval_sets: Sequence[Any]) -> MetricHistory:
+    """A fitted estimator's evaluation metrics (`evals_result_`), when it had eval sets."""
+    history = MetricHistory()
+    if eval_sets:
+        history.record_log(getattr(estimator, "evals_result_", None) or {})
+    return history
 
 
 def metric_name(name: str) -> str:
@@ -210,6 +308,34 @@ def skip_unsupported(
             maximum,
         )
     return True
+
+
+def log_fit_data(
+    features: Any, targets: Any, eval_sets: Iterable[tuple[Any, Any]], names: Iterable[Any]
+) -> None:
+    """A `fit`'s training data (context `train`) and each eval set (`eval`, by its name)."""
+    log_data(features, targets, "train")
+    for (eval_features, eval_targets), name in zip(eval_sets, names, strict=False):
+        log_data(eval_features, eval_targets, "eval", str(name))
+
+
+def log_model(
+    current: AutologSettings,
+    flavor_log_model: Callable[..., Any],
+    model: Any,
+    features: Any,
+    predict: Callable[[Any], Any],
+    **flavor_options: Any,
+) -> None:
+    """The trained model as `model`, with its input example and signature as the switches
+    ask, under the autolog's `registered_model_name`."""
+    flavor_log_model(
+        model,
+        "model",
+        registered_model_name=current.option("registered_model_name"),
+        **flavor_options,
+        **training_data.model_arguments(current, features, predict),
+    )
 
 
 def log_data(features: Any, targets: Any, context: str, name: str | None = None) -> None:

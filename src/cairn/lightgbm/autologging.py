@@ -26,7 +26,7 @@ from collections.abc import Mapping, Sequence
 from types import ModuleType
 from typing import Any
 
-from cairn.autologging import boosting, import_hooks, patching, settings, training_data
+from cairn.autologging import boosting
 from cairn.autologging.patching import PatchedCall
 from cairn.autologging.settings import AutologSettings
 
@@ -69,57 +69,11 @@ def autolog(
         >>> cairn.lightgbm.autolog()
         >>> booster = lightgbm.train(params, train_set, valid_sets=[valid_set])
     """
-    from cairn.exceptions import InvalidParameterValueError
-
-    types = DEFAULT_IMPORTANCE_TYPES if importance_types is None else importance_types
-    if isinstance(types, str):
-        raise InvalidParameterValueError("importance_types must be a list of type names.")
-    current = AutologSettings(
-        log_models=log_models,
-        log_datasets=log_datasets,
-        log_input_examples=log_input_examples,
-        log_model_signatures=log_model_signatures,
-        disable=disable,
-        exclusive=exclusive,
-        disable_for_unsupported_versions=disable_for_unsupported_versions,
-        silent=silent,
-        extra_tags=dict(extra_tags or {}),
-        options={
-            "importance_types": tuple(types),
-            "registered_model_name": registered_model_name,
-        },
-    )
-    settings.configure(INTEGRATION, current)
-    if disable:
-        patching.revert(INTEGRATION)
-        return
-    import_hooks.when_imported("lightgbm", _install)
+    boosting.turn_on(INTEGRATION, _install, locals(), DEFAULT_IMPORTANCE_TYPES)
 
 
 def _install(lightgbm: ModuleType) -> None:
-    current = settings.get(INTEGRATION)
-    if current is None or boosting.skip_unsupported(
-        INTEGRATION, current, lightgbm.__version__, *TESTED_VERSIONS
-    ):
-        return
-    import lightgbm.sklearn
-
-    patching.patch(INTEGRATION, lightgbm, "train", _train)
-    for estimator in _estimators(lightgbm.sklearn):
-        patching.patch(INTEGRATION, estimator, "fit", _fit)
-
-
-def _estimators(module: ModuleType) -> list[type]:
-    """The scikit-learn estimator classes that define their own `fit`."""
-    base = module.LGBMModel
-    return [
-        cls
-        for cls in vars(module).values()
-        if isinstance(cls, type)
-        and issubclass(cls, base)
-        and cls.__module__ == module.__name__
-        and "fit" in vars(cls)
-    ]
+    boosting.install(INTEGRATION, lightgbm, TESTED_VERSIONS, "LGBMModel", _train, _fit)
 
 
 def _train(call: PatchedCall, *args: Any, **kwargs: Any) -> Any:
@@ -131,9 +85,7 @@ def _train(call: PatchedCall, *args: Any, **kwargs: Any) -> Any:
             return call.original(*args, **kwargs)
         current = call.settings
         arguments = boosting.call_arguments(engine.train, args, kwargs)
-        boosting.log_training_params(
-            arguments["params"], {k: v for k, v in arguments.items() if k not in UNLOGGED}
-        )
+        boosting.log_train_params(arguments, UNLOGGED)
         train_set = arguments["train_set"]
         # Read before training: a Dataset frees its raw data once constructed.
         features = _features(train_set)
@@ -141,10 +93,7 @@ def _train(call: PatchedCall, *args: Any, **kwargs: Any) -> Any:
             _log_datasets(
                 train_set, arguments.get("valid_sets") or (), arguments.get("valid_names")
             )
-        history = boosting.MetricHistory()
-        callbacks = [*(arguments.get("callbacks") or ()), _Recorder(history)]
-        args, kwargs = boosting.with_argument(engine.train, args, kwargs, "callbacks", callbacks)
-        booster = call.original(*args, **kwargs)
+        booster, history = boosting.train_recording(call, engine.train, args, kwargs, _Recorder)
         _log_early_stopping(history, booster.best_iteration)
         _log_importances(current, booster)
         if current.log_models:
@@ -162,19 +111,15 @@ def _fit(call: PatchedCall, estimator: Any, *args: Any, **kwargs: Any) -> Any:
         features, targets = arguments.get("X"), arguments.get("y")
         eval_sets = _eval_sets(arguments)
         if current.log_datasets:
-            boosting.log_data(features, targets, "train")
             names = arguments.get("eval_names") or [f"valid_{i}" for i in range(len(eval_sets))]
-            for (eval_features, eval_targets), name in zip(eval_sets, names, strict=False):
-                boosting.log_data(eval_features, eval_targets, "eval", str(name))
+            boosting.log_fit_data(features, targets, eval_sets, names)
         fitted = call.original(estimator, *args, **kwargs)
         booster = estimator.booster_
         boosting.log_training_params(
             booster.params,
             {"num_boost_round": estimator.n_estimators, "keep_training_booster": False},
         )
-        history = boosting.MetricHistory()
-        if eval_sets:
-            history.record_log(getattr(estimator, "evals_result_", None) or {})
+        history = boosting.fit_history(estimator, eval_sets)
         _log_early_stopping(history, booster.best_iteration)
         _log_importances(current, booster)
         if current.log_models:
@@ -232,13 +177,7 @@ def _log_importances(current: AutologSettings, booster: Any) -> None:
 def _log_model(current: AutologSettings, model: Any, features: Any, predict: Any) -> None:
     from cairn.lightgbm import log_model
 
-    arguments = training_data.model_arguments(current, features, predict)
-    log_model(
-        model,
-        "model",
-        registered_model_name=current.option("registered_model_name"),
-        **arguments,
-    )
+    boosting.log_model(current, log_model, model, features, predict)
 
 
 def _features(dataset: Any) -> Any:

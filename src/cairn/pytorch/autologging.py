@@ -15,9 +15,8 @@ import importlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from cairn.autologging import import_hooks, patching, settings
+from cairn.autologging import patching, switch
 from cairn.autologging.patching import PatchedCall
-from cairn.autologging.settings import AutologSettings
 from cairn.exceptions import InvalidParameterValueError
 from cairn.pytorch.callback_hooks import INTEGRATION
 from cairn.pytorch.fit_logging import FitLogging
@@ -62,34 +61,21 @@ def autolog(
     if checkpoint:
         _check_checkpoints(checkpoint_monitor, checkpoint_mode, checkpoint_save_best_only,
                            checkpoint_save_freq)  # fmt: skip
-    options = {
-        "log_every_n_epoch": log_every_n_epoch,
-        "log_every_n_step": log_every_n_step,
-        "registered_model_name": registered_model_name,
-        "checkpoint": checkpoint,
-        "checkpoint_monitor": checkpoint_monitor,
-        "checkpoint_mode": checkpoint_mode,
-        "checkpoint_save_best_only": checkpoint_save_best_only,
-        "checkpoint_save_weights_only": checkpoint_save_weights_only,
-        "checkpoint_save_freq": checkpoint_save_freq,
-    }
-    current = AutologSettings(
-        log_models=log_models,
-        log_datasets=log_datasets,
-        log_model_signatures=log_model_signatures,
-        disable=disable,
-        exclusive=exclusive,
-        disable_for_unsupported_versions=disable_for_unsupported_versions,
-        silent=silent,
-        extra_tags={k: str(v) for k, v in (extra_tags or {}).items()},
-        options=options,
+    switch.turn_on(
+        INTEGRATION,
+        _PACKAGES,
+        _install,
+        locals(),
+        log_every_n_epoch=log_every_n_epoch,
+        log_every_n_step=log_every_n_step,
+        registered_model_name=registered_model_name,
+        checkpoint=checkpoint,
+        checkpoint_monitor=checkpoint_monitor,
+        checkpoint_mode=checkpoint_mode,
+        checkpoint_save_best_only=checkpoint_save_best_only,
+        checkpoint_save_weights_only=checkpoint_save_weights_only,
+        checkpoint_save_freq=checkpoint_save_freq,
     )
-    settings.configure(INTEGRATION, current)
-    if disable:
-        patching.revert(INTEGRATION)
-        return
-    for package in _PACKAGES:
-        import_hooks.when_imported(package, _install)
 
 
 def _check_steps(every_epoch: Any, every_step: Any) -> None:

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from types import ModuleType
 from typing import Any
 
-from cairn.autologging import import_hooks, patching, settings
+from cairn.autologging import patching, settings, switch
 from cairn.autologging.patching import PatchedCall
 from cairn.autologging.settings import AutologSettings
 
@@ -49,24 +49,7 @@ def autolog(
         >>> cairn.transformers.autolog()
         >>> Trainer(model, args, train_dataset=data).train()
     """
-    settings.configure(
-        INTEGRATION,
-        AutologSettings(
-            log_models=log_models,
-            log_datasets=log_datasets,
-            log_input_examples=log_input_examples,
-            log_model_signatures=log_model_signatures,
-            disable=disable,
-            exclusive=exclusive,
-            disable_for_unsupported_versions=disable_for_unsupported_versions,
-            silent=silent,
-            extra_tags=dict(extra_tags or {}),
-        ),
-    )
-    if disable:
-        patching.revert(INTEGRATION)
-        return
-    import_hooks.when_imported(TRAINER_MODULE, _patch_trainer)
+    switch.turn_on(INTEGRATION, (TRAINER_MODULE,), _patch_trainer, locals())
 
 
 def supported(version: str) -> bool:

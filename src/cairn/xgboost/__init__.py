@@ -66,7 +66,7 @@ def save_model(
             "xgb_model must be an xgboost.Booster or an XGBoost scikit-learn estimator, not "
             f"{type(xgb_model).__name__}."
         )
-    _check_format(model_format)
+    check_format(model_format)
     libraries = ["xgboost", "numpy", "pandas"]
     if isinstance(xgb_model, xgboost.XGBModel):
         libraries += ["scikit-learn", "scipy"]
@@ -96,7 +96,8 @@ def save_model(
     )
 
 
-def _check_format(model_format: str) -> None:
+def check_format(model_format: str) -> None:
+    """Refuse a `model_format` XGBoost does not write."""
     if model_format not in MODEL_FORMATS:
         raise InvalidParameterValueError(
             f"Unknown model_format {model_format!r}; use one of {list(MODEL_FORMATS)}."
@@ -129,7 +130,7 @@ def log_model(
     """
     from cairn.models.log_model import log_model as log_any
 
-    _check_format(model_format)
+    check_format(model_format)
 
     def save(path: str, mlflow_model: Model) -> None:
         save_model(

@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from types import ModuleType
 from typing import Any
 
-from cairn.autologging import boosting, import_hooks, patching, settings, training_data
+from cairn.autologging import boosting, training_data
 from cairn.autologging.patching import PatchedCall
 from cairn.autologging.settings import AutologSettings
 
@@ -71,63 +71,16 @@ def autolog(
         >>> cairn.xgboost.autolog(importance_types=["weight", "gain"])
         >>> booster = xgboost.train(params, dtrain, evals=[(dvalid, "valid")])
     """
-    from cairn.exceptions import InvalidParameterValueError
-    from cairn.xgboost import MODEL_FORMATS
+    from cairn.xgboost import check_format
 
-    if model_format not in MODEL_FORMATS:
-        raise InvalidParameterValueError(
-            f"Unknown model_format {model_format!r}; use one of {list(MODEL_FORMATS)}."
-        )
-    types = DEFAULT_IMPORTANCE_TYPES if importance_types is None else importance_types
-    if isinstance(types, str):
-        raise InvalidParameterValueError("importance_types must be a list of type names.")
-    current = AutologSettings(
-        log_models=log_models,
-        log_datasets=log_datasets,
-        log_input_examples=log_input_examples,
-        log_model_signatures=log_model_signatures,
-        disable=disable,
-        exclusive=exclusive,
-        disable_for_unsupported_versions=disable_for_unsupported_versions,
-        silent=silent,
-        extra_tags=dict(extra_tags or {}),
-        options={
-            "importance_types": tuple(types),
-            "registered_model_name": registered_model_name,
-            "model_format": model_format,
-        },
+    check_format(model_format)
+    boosting.turn_on(
+        INTEGRATION, _install, locals(), DEFAULT_IMPORTANCE_TYPES, model_format=model_format
     )
-    settings.configure(INTEGRATION, current)
-    if disable:
-        patching.revert(INTEGRATION)
-        return
-    import_hooks.when_imported("xgboost", _install)
 
 
 def _install(xgboost: ModuleType) -> None:
-    current = settings.get(INTEGRATION)
-    if current is None or boosting.skip_unsupported(
-        INTEGRATION, current, xgboost.__version__, *TESTED_VERSIONS
-    ):
-        return
-    import xgboost.sklearn
-
-    patching.patch(INTEGRATION, xgboost, "train", _train)
-    for estimator in _estimators(xgboost.sklearn):
-        patching.patch(INTEGRATION, estimator, "fit", _fit)
-
-
-def _estimators(module: ModuleType) -> list[type]:
-    """The scikit-learn estimator classes that define their own `fit`."""
-    base = module.XGBModel
-    return [
-        cls
-        for cls in vars(module).values()
-        if isinstance(cls, type)
-        and issubclass(cls, base)
-        and cls.__module__ == module.__name__
-        and "fit" in vars(cls)
-    ]
+    boosting.install(INTEGRATION, xgboost, TESTED_VERSIONS, "XGBModel", _train, _fit)
 
 
 def _train(call: PatchedCall, *args: Any, **kwargs: Any) -> Any:
@@ -140,19 +93,14 @@ def _train(call: PatchedCall, *args: Any, **kwargs: Any) -> Any:
             return call.original(*args, **kwargs)
         current = call.settings
         arguments = boosting.call_arguments(training.train, args, kwargs)
-        boosting.log_training_params(
-            arguments["params"], {k: v for k, v in arguments.items() if k not in UNLOGGED}
-        )
+        boosting.log_train_params(arguments, UNLOGGED)
         dtrain = arguments["dtrain"]
         if current.log_datasets:
             _log_dmatrices(dtrain, arguments.get("evals") or ())
         sample = (
             _dmatrix_features(dtrain, training_data.EXAMPLE_ROWS) if current.log_models else None
         )
-        history = boosting.MetricHistory()
-        callbacks = [*(arguments.get("callbacks") or ()), _recorder(history)]
-        args, kwargs = boosting.with_argument(training.train, args, kwargs, "callbacks", callbacks)
-        booster = call.original(*args, **kwargs)
+        booster, history = boosting.train_recording(call, training.train, args, kwargs, _recorder)
         if arguments.get("early_stopping_rounds"):
             _log_early_stopping(history, booster.best_iteration)
         _log_importances(current, booster)
@@ -174,13 +122,10 @@ def _fit(call: PatchedCall, estimator: Any, *args: Any, **kwargs: Any) -> Any:
             estimator.get_xgb_params(), _fit_arguments(estimator, arguments)
         )
         if current.log_datasets:
-            boosting.log_data(features, targets, "train")
-            for index, (eval_features, eval_targets) in enumerate(eval_sets):
-                boosting.log_data(eval_features, eval_targets, "eval", f"validation_{index}")
+            names = [f"validation_{i}" for i in range(len(eval_sets))]
+            boosting.log_fit_data(features, targets, eval_sets, names)
         fitted = call.original(estimator, *args, **kwargs)
-        history = boosting.MetricHistory()
-        if eval_sets:
-            history.record_log(getattr(estimator, "evals_result_", None) or {})
+        history = boosting.fit_history(estimator, eval_sets)
         if estimator.early_stopping_rounds and eval_sets:
             _log_early_stopping(history, estimator.best_iteration)
         _log_importances(current, estimator.get_booster())
@@ -239,14 +184,8 @@ def _log_importances(current: AutologSettings, booster: Any) -> None:
 def _log_model(current: AutologSettings, model: Any, features: Any, predict: Any) -> None:
     from cairn.xgboost import log_model
 
-    arguments = training_data.model_arguments(current, features, predict)
-    log_model(
-        model,
-        "model",
-        registered_model_name=current.option("registered_model_name"),
-        model_format=current.option("model_format", "ubj"),
-        **arguments,
-    )
+    model_format = current.option("model_format", "ubj")
+    boosting.log_model(current, log_model, model, features, predict, model_format=model_format)
 
 
 def _log_dmatrices(dtrain: Any, evals: Sequence[Any]) -> None:
