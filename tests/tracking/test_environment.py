@@ -114,3 +114,26 @@ def test_capture_environment_flag_parsing(monkeypatch: pytest.MonkeyPatch) -> No
     for raw, expected in [("", True), ("yes", True), ("false", False), ("0", False)]:
         monkeypatch.setenv("CAIRN_CAPTURE_ENVIRONMENT", raw)
         assert envmod.capture_environment_enabled() is expected
+
+
+def test_a_distribution_installed_mid_process_is_pinned_in_the_next_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Installed versions are remembered between models (and runs), until sys.path or one
+    of its folders changes."""
+    from cairn.models import requirements
+    from cairn.tracking import environment
+
+    folder = tmp_path / "site"
+    folder.mkdir()
+    monkeypatch.syspath_prepend(str(folder))
+    assert requirements.pinned(["cairn-demo-dist"]) == ["cairn-demo-dist"]
+    assert "cairn-demo-dist" not in environment.installed_versions()
+
+    info = folder / "cairn_demo_dist-1.5.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: cairn-demo-dist\nVersion: 1.5\n")
+    os.utime(folder, ns=(1, 1))  # a new mtime, however coarse the file system's clock
+
+    assert requirements.pinned(["cairn-demo-dist"]) == ["cairn-demo-dist==1.5"]
+    assert environment.installed_versions()["cairn-demo-dist"] == "1.5"

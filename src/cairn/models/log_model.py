@@ -74,7 +74,11 @@ def _log_now(
     from cairn.tracking import fluent
 
     client = fluent.current_client()
-    experiment_id = client.get_run(run_id).info.experiment_id
+    active = fluent.active_run()  # its experiment is known: no read of the whole run
+    if active is not None and active.info.run_id == run_id:
+        experiment_id = active.info.experiment_id
+    else:
+        experiment_id = client.get_run(run_id).info.experiment_id
     logged = client.create_logged_model(
         experiment_id, name=name, source_run_id=run_id, model_type=flavor
     )

@@ -18,7 +18,6 @@ import os
 import platform
 import re
 from collections.abc import Sequence
-from importlib import metadata
 
 import yaml
 
@@ -40,10 +39,11 @@ def pinned(distributions: Sequence[str]) -> list[str]:
     pins: dict[str, str] = {}
     unpinned: list[str] = []
     for name in distributions:
-        try:
-            pins[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
+        version = environment.installed_version(name)
+        if version is None:
             unpinned.append(name)
+        else:
+            pins[name] = version
     return environment.requirements_txt(pins).splitlines() + unpinned
 
 

@@ -69,9 +69,11 @@ def _classifier(
     if pos_label is None:
         by_class.pop("pos_label")  # scikit-learn warns that it is ignored otherwise
     found: dict[str, float] = {}
-    _add(found, "precision_score", lambda: m.precision_score(labels, predicted, **by_class))
-    _add(found, "recall_score", lambda: m.recall_score(labels, predicted, **by_class))
-    _add(found, "f1_score", lambda: m.f1_score(labels, predicted, **by_class))
+    _add_all(
+        found,
+        ("precision_score", "recall_score", "f1_score"),
+        lambda: m.precision_recall_fscore_support(labels, predicted, **by_class)[:3],
+    )
     _add(
         found,
         "accuracy_score",
@@ -126,6 +128,21 @@ def _regressor(
     if PREFIX + "mean_squared_error" in found:
         found[PREFIX + "root_mean_squared_error"] = math.sqrt(found[PREFIX + "mean_squared_error"])
     return found
+
+
+def _add_all(
+    found: dict[str, float], names: tuple[str, ...], compute_values: Callable[[], Any]
+) -> None:
+    """Several metrics from one call: `precision_score`, `recall_score` and `f1_score` are
+    each `precision_recall_fscore_support` with the same arguments, which validates the
+    labels and counts the classes once instead of three times."""
+    try:
+        values = [float(value) for value in compute_values()]
+    except Exception as error:
+        log.info("The metrics %s were not logged: %s", ", ".join(PREFIX + n for n in names), error)
+        return
+    for name, value in zip(names, values, strict=True):
+        found[PREFIX + name] = value
 
 
 def _add(found: dict[str, float], name: str, compute_value: Callable[[], Any]) -> None:

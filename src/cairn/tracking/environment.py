@@ -17,6 +17,7 @@ import platform
 import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterable
 from importlib import metadata
 
@@ -34,9 +35,50 @@ def capture_environment_enabled() -> bool:
     return env.capture_environment()
 
 
+# (sys_path_state(), versions by name, versions by canonical name): the one cache of what is
+# installed, for run environments and model requirements alike.
+_installed: tuple[tuple[tuple[str, int], ...], dict[str, str], dict[str, str]] | None = None
+
+
 def installed_versions() -> dict[str, str]:
     """Each installed distribution's name and version; the first found on sys.path wins, as
     it is the one `import` would load."""
+    return dict(_remembered()[0])
+
+
+def installed_version(name: str) -> str | None:
+    """One distribution's installed version, None when it is not installed (as
+    `importlib.metadata.version`, from the same remembered list)."""
+    return _remembered()[1].get(_canonical(name))
+
+
+def _remembered() -> tuple[dict[str, str], dict[str, str]]:
+    """What is installed, read again only when `sys_path_state()` changed: a process that
+    starts a run and logs a model every few seconds (autologged fits) would otherwise read
+    every distribution's metadata (~8 ms) each time."""
+    global _installed
+    state = sys_path_state()
+    cached = _installed
+    if cached is None or cached[0] != state:
+        versions = _read_installed_versions()
+        canonical = {_canonical(name): version for name, version in versions.items()}
+        cached = _installed = (state, versions, canonical)
+    return cached[1], cached[2]
+
+
+def sys_path_state() -> tuple[tuple[str, int], ...]:
+    """sys.path with each folder's modification time: installing, upgrading or removing a
+    distribution adds or removes a `*.dist-info` folder, which changes its parent's."""
+    state = []
+    for entry in sys.path:
+        try:
+            state.append((entry, os.stat(entry or ".").st_mtime_ns))
+        except OSError:
+            state.append((entry, -1))
+    return tuple(state)
+
+
+def _read_installed_versions() -> dict[str, str]:
     found: dict[str, tuple[str, str]] = {}
     for dist in metadata.distributions():
         name, version = _name_and_version(dist)
