@@ -19,8 +19,7 @@ from collections.abc import Mapping
 from types import ModuleType
 from typing import Any
 
-from cairn.autologging import import_hooks, patching, settings
-from cairn.autologging.settings import AutologSettings
+from cairn.autologging import patching, settings, switch
 from cairn.exceptions import InvalidParameterValueError
 
 INTEGRATION = "sklearn"
@@ -79,31 +78,17 @@ def autolog(
         raise InvalidParameterValueError(
             f"Unknown serialization_format {serialization_format!r}; use one of {list(_FORMATS)}."
         )
-    settings.configure(
+    switch.turn_on(
         INTEGRATION,
-        AutologSettings(
-            log_models=log_models,
-            log_datasets=log_datasets,
-            log_input_examples=log_input_examples,
-            log_model_signatures=log_model_signatures,
-            disable=disable,
-            exclusive=exclusive,
-            disable_for_unsupported_versions=disable_for_unsupported_versions,
-            silent=silent,
-            extra_tags={str(k): str(v) for k, v in (extra_tags or {}).items()},
-            options={
-                "max_tuning_runs": max_tuning_runs,
-                "log_post_training_metrics": log_post_training_metrics,
-                "serialization_format": serialization_format,
-                "registered_model_name": registered_model_name,
-                "pos_label": pos_label,
-            },
-        ),
+        ("sklearn",),
+        _install,
+        locals(),
+        max_tuning_runs=max_tuning_runs,
+        log_post_training_metrics=log_post_training_metrics,
+        serialization_format=serialization_format,
+        registered_model_name=registered_model_name,
+        pos_label=pos_label,
     )
-    if disable:
-        patching.revert(INTEGRATION)
-        return
-    import_hooks.when_imported("sklearn", _install)
 
 
 def _install(module: ModuleType) -> None:
