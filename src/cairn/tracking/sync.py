@@ -33,6 +33,7 @@ from cairn.entities import (
 )
 from cairn.exceptions import CairnError, InvalidParameterValueError, ResourceDoesNotExistError
 from cairn.provenance.user import USER_TAG
+from cairn.store.retries import failing_fast
 from cairn.store.uri import StoreCache, default_tracking_uri, require_existing
 from cairn.tracking import sync_artifacts, sync_models
 from cairn.tracking.client import Client
@@ -140,11 +141,15 @@ class Sync:
         on_error: Callable[[Exception], None] | None = None,
     ) -> None:
         """Sync, then again every `interval` seconds, until `stop` is set. Errors of a pass
-        (the destination down) go to `on_error` and the next pass tries again."""
+        (the destination down) go to `on_error` and the next pass tries again. Since the
+        next pass is the retry, a pass stops at its first refused request instead of
+        retrying it for up to CAIRN_HTTP_REQUEST_RETRY_DEADLINE (a minute), which kept a
+        relay from saying that the central server was gone."""
         first = True
         while not stop.is_set():
             try:
-                summary = self.sync_once(quick=not first)
+                with failing_fast():
+                    summary = self.sync_once(quick=not first)
                 first = False
                 if on_pass is not None:
                     on_pass(summary)
