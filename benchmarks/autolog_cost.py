@@ -31,16 +31,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+
+from results_file import write_results
 
 RESULTS = Path(__file__).resolve().parent / "results" / "autolog-cost-latest.json"
 VARIANTS = ("none", "cairn", "mlflow")
@@ -262,27 +262,19 @@ def main() -> int:
         f"{ROWS:,} × {FEATURES}; median of {rounds} fresh processes (min–max)\n"
     )
     print(table(rows))
-    document = {
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-            "load_average_before": load_before,
-        },
-        "config": {
+    write_results(
+        args.output,
+        load_before,
+        {
             "rows": ROWS,
             "features": FEATURES,
             "trees": TREES,
             "fits_per_process": FITS,
             "rounds": rounds,
         },
-        "rows": rows,
-        "samples": samples,
-    }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(document, indent=2) + "\n")
-    print(f"\nraw figures: {args.output}")
+        rows=rows,
+        samples=samples,
+    )
     return 0
 
 

@@ -35,7 +35,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -43,9 +42,10 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+
+from results_file import write_results
 
 RESULTS = Path(__file__).resolve().parent / "results" / "training-loop-latest.json"
 VARIANTS = ("none", "run_only", "one", "ten_dict", "ten_calls", "tensor", "item")
@@ -424,15 +424,10 @@ def main() -> int:
             print("\nµs per logged point (wall) against `run_only`: " + ", ".join(against))
     if base is None:
         print("\n(no `none` variant: overhead and µs per point need it)")
-    document = {
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-            "load_average_before": load_before,
-        },
-        "config": {
+    write_results(
+        args.output,
+        load_before,
+        {
             "steps": steps,
             "rounds": args.rounds,
             "variants": variants,
@@ -441,12 +436,9 @@ def main() -> int:
             "model": f"{IN_FEATURES}-{WIDTH}-{WIDTH}-1, batch {BATCH}",
             "warmup_steps": WARMUP_STEPS,
         },
-        "rows": rows,
-        "samples": samples,
-    }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(document, indent=2) + "\n")
-    print(f"\nraw figures: {args.output}")
+        rows=rows,
+        samples=samples,
+    )
     return 0
 
 

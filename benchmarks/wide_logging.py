@@ -34,7 +34,6 @@ import argparse
 import glob
 import json
 import os
-import platform
 import shutil
 import sqlite3
 import statistics
@@ -43,9 +42,10 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+
+from results_file import write_results
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "wide-logging-latest.json"
@@ -361,21 +361,13 @@ def main() -> int:
         f"time from the first log call until the closing call returned\n"
     )
     print(table(rows, tools))
-    document = {
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-            "load_average_before": load_before,
-        },
-        "config": {"tools": tools, "workloads": workloads, "repeats": args.repeats, "scale": scale},
-        "rows": rows,
-        "samples": samples,
-    }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(document, indent=2) + "\n")
-    print(f"\nraw figures: {args.output}")
+    write_results(
+        args.output,
+        load_before,
+        {"tools": tools, "workloads": workloads, "repeats": args.repeats, "scale": scale},
+        rows=rows,
+        samples=samples,
+    )
     return 0
 
 
