@@ -216,21 +216,20 @@ def log_model(
     Example:
         >>> info = cairn.onnx.log_model(skl2onnx.to_onnx(clf, x[:1]), name="model")
     """
-    from cairn.models.log_model import log_model as log_any
+    from cairn.models.log_model import log_saved
 
-    def save(path: str, mlflow_model: Model) -> None:
-        save_model(
-            onnx_model,
-            path,
-            signature=signature,
-            input_example=input_example,
-            pip_requirements=pip_requirements,
-            extra_pip_requirements=extra_pip_requirements,
-            code_paths=code_paths,
-            onnx_execution_providers=onnx_execution_providers,
-            save_as_external_data=save_as_external_data,
-            metadata=metadata,
-            mlflow_model=mlflow_model,
-        )
-
-    return log_any(FLAVOR_NAME, name, save, registered_model_name)
+    return log_saved(
+        FLAVOR_NAME,
+        name,
+        save_model,
+        onnx_model,
+        registered_model_name,
+        signature=signature,
+        input_example=input_example,
+        pip_requirements=pip_requirements,
+        extra_pip_requirements=extra_pip_requirements,
+        code_paths=code_paths,
+        onnx_execution_providers=onnx_execution_providers,
+        save_as_external_data=save_as_external_data,
+        metadata=metadata,
+    )

@@ -162,25 +162,24 @@ def log_model(
         >>> info = cairn.lightgbm.log_model(booster, name="model")
         >>> cairn.lightgbm.load_model(info.model_uri).predict(x_test)
     """
-    from cairn.models.log_model import log_model as log_any
+    from cairn.models.log_model import log_saved
 
     _check_format(serialization_format)
 
-    def save(path: str, mlflow_model: Model) -> None:
-        save_model(
-            lgb_model,
-            path,
-            signature=signature,
-            input_example=input_example,
-            pip_requirements=pip_requirements,
-            extra_pip_requirements=extra_pip_requirements,
-            code_paths=code_paths,
-            serialization_format=serialization_format,
-            metadata=metadata,
-            mlflow_model=mlflow_model,
-        )
-
-    return log_any(FLAVOR_NAME, name, save, registered_model_name)
+    return log_saved(
+        FLAVOR_NAME,
+        name,
+        save_model,
+        lgb_model,
+        registered_model_name,
+        signature=signature,
+        input_example=input_example,
+        pip_requirements=pip_requirements,
+        extra_pip_requirements=extra_pip_requirements,
+        code_paths=code_paths,
+        serialization_format=serialization_format,
+        metadata=metadata,
+    )
 
 
 def load_model(

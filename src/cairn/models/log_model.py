@@ -15,12 +15,30 @@ import dataclasses
 import os
 import tempfile
 from collections.abc import Callable
+from typing import Any
 
 from cairn.entities import LoggedModelOutput, LoggedModelStatus
 from cairn.exceptions import InvalidParameterValueError
 from cairn.models.model import Model, ModelInfo
 
 SaveFunction = Callable[[str, Model], None]
+
+
+def log_saved(
+    flavor: str,
+    name: str,
+    save_model: Callable[..., Any],
+    model: Any,
+    registered_model_name: str | None = None,
+    **arguments: Any,
+) -> ModelInfo:
+    """`log_model` for a flavor whose `save_model(model, path, **arguments, mlflow_model=…)`
+    writes the model: each flavor's `log_model` is this, with its own arguments."""
+
+    def save(path: str, mlflow_model: Model) -> None:
+        save_model(model, path, mlflow_model=mlflow_model, **arguments)
+
+    return log_model(flavor, name, save, registered_model_name)
 
 
 def log_model(

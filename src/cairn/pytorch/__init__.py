@@ -173,27 +173,26 @@ def log_model(
         >>> info = cairn.pytorch.log_model(net, name="model", input_example=x[:5])
         >>> cairn.pyfunc.load_model(info.model_uri).predict(x)
     """
-    from cairn.models.log_model import log_model as log_any
+    from cairn.models.log_model import log_saved
 
     formats.check_format(serialization_format)
 
-    def save(path: str, mlflow_model: Model) -> None:
-        save_model(
-            pytorch_model,
-            path,
-            serialization_format=serialization_format,
-            init_kwargs=init_kwargs,
-            pickle_module=pickle_module,
-            signature=signature,
-            input_example=input_example,
-            pip_requirements=pip_requirements,
-            extra_pip_requirements=extra_pip_requirements,
-            code_paths=code_paths,
-            metadata=metadata,
-            mlflow_model=mlflow_model,
-        )
-
-    return log_any(FLAVOR_NAME, name, save, registered_model_name)
+    return log_saved(
+        FLAVOR_NAME,
+        name,
+        save_model,
+        pytorch_model,
+        registered_model_name,
+        serialization_format=serialization_format,
+        init_kwargs=init_kwargs,
+        pickle_module=pickle_module,
+        signature=signature,
+        input_example=input_example,
+        pip_requirements=pip_requirements,
+        extra_pip_requirements=extra_pip_requirements,
+        code_paths=code_paths,
+        metadata=metadata,
+    )
 
 
 def load_model(

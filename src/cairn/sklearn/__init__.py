@@ -212,26 +212,25 @@ def log_model(
         >>> info = cairn.sklearn.log_model(clf, name="model", input_example=x_train[:5])
         >>> cairn.sklearn.load_model(info.model_uri).predict(x_test)
     """
-    from cairn.models.log_model import log_model as log_any
+    from cairn.models.log_model import log_saved
 
     _check_format(sk_model, serialization_format)
 
-    def save(path: str, mlflow_model: Model) -> None:
-        save_model(
-            sk_model,
-            path,
-            serialization_format=serialization_format,
-            signature=signature,
-            input_example=input_example,
-            pip_requirements=pip_requirements,
-            extra_pip_requirements=extra_pip_requirements,
-            code_paths=code_paths,
-            pyfunc_predict_fn=pyfunc_predict_fn,
-            metadata=metadata,
-            mlflow_model=mlflow_model,
-        )
-
-    return log_any(FLAVOR_NAME, name, save, registered_model_name)
+    return log_saved(
+        FLAVOR_NAME,
+        name,
+        save_model,
+        sk_model,
+        registered_model_name,
+        serialization_format=serialization_format,
+        signature=signature,
+        input_example=input_example,
+        pip_requirements=pip_requirements,
+        extra_pip_requirements=extra_pip_requirements,
+        code_paths=code_paths,
+        pyfunc_predict_fn=pyfunc_predict_fn,
+        metadata=metadata,
+    )
 
 
 def load_model(

@@ -128,25 +128,24 @@ def log_model(
         >>> info = cairn.xgboost.log_model(booster, name="model")
         >>> cairn.xgboost.load_model(info.model_uri).predict(xgboost.DMatrix(x_test))
     """
-    from cairn.models.log_model import log_model as log_any
+    from cairn.models.log_model import log_saved
 
     check_format(model_format)
 
-    def save(path: str, mlflow_model: Model) -> None:
-        save_model(
-            xgb_model,
-            path,
-            signature=signature,
-            input_example=input_example,
-            pip_requirements=pip_requirements,
-            extra_pip_requirements=extra_pip_requirements,
-            code_paths=code_paths,
-            model_format=model_format,
-            metadata=metadata,
-            mlflow_model=mlflow_model,
-        )
-
-    return log_any(FLAVOR_NAME, name, save, registered_model_name)
+    return log_saved(
+        FLAVOR_NAME,
+        name,
+        save_model,
+        xgb_model,
+        registered_model_name,
+        signature=signature,
+        input_example=input_example,
+        pip_requirements=pip_requirements,
+        extra_pip_requirements=extra_pip_requirements,
+        code_paths=code_paths,
+        model_format=model_format,
+        metadata=metadata,
+    )
 
 
 def load_model(model_uri: str | os.PathLike[str], dst_path: str | None = None) -> Any:
