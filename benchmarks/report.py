@@ -181,7 +181,7 @@ def meta(backend: str, quick: bool) -> dict[str, Any]:
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "backend": backend,
         "quick": quick,
-        "cairn": _version("cairn"),
+        "cairn": _version("cairn-tracker"),
         "mlflow": _version("mlflow"),
         "python": platform.python_version(),
         "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs",
