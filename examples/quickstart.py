@@ -6,11 +6,18 @@ Run it from any folder; with nothing configured, data goes to ./cairn-data/.
 from __future__ import annotations
 
 import math
+import os
 import random
 
 import numpy
 
 import cairn
+
+NEXT_STEPS = """
+Stored in {store} (cairn.db and artifacts/). Next:
+  cairn ui          browse, chart and compare these runs at http://127.0.0.1:5000
+  cairn storage     what each experiment holds
+The README shows autologging, the model registry, a shared server and moving in from MLflow."""
 
 
 def train(max_depth: int, learning_rate: float, epochs: int = 50) -> dict[str, float]:
@@ -60,7 +67,10 @@ def main() -> None:
         filter_string="metrics.accuracy > 0.5 and params.max_depth = '5'",
         order_by=["metrics.f1 DESC"],
     )
-    print(best[["run_id", "params.learning_rate", "metrics.accuracy", "metrics.f1"]])
+    columns = {"params.learning_rate": "lr", "metrics.accuracy": "accuracy", "metrics.f1": "f1"}
+    table = best.rename(columns=columns)[["run_id", *columns.values()]]
+    print("runs with max_depth 5, best F1 first:")
+    print(table.to_string(index=False, float_format="{:.3f}".format))  # fits 80 columns
     best_id = best["run_id"][0]
     history = cairn.Client().get_metric_history(best_id, "loss")
     print(f"best run: {len(history)} loss points, final loss {history[-1].value:.4f}")
@@ -68,6 +78,7 @@ def main() -> None:
     print("its config:", cairn.artifacts.load_dict(f"runs:/{best_id}/config.yaml"))
     files = [f.path for f in cairn.artifacts.list_artifacts(run_id=best_id)]
     print("its artifacts:", files)  # with source/ and environment/, captured at start_run
+    print(NEXT_STEPS.format(store=os.path.abspath("cairn-data")))
 
 
 if __name__ == "__main__":
