@@ -20,6 +20,17 @@ def test_ruff_finds_nothing_in_the_package() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_contributings_lint_command_passes_on_the_whole_tree() -> None:
+    """CONTRIBUTING's `ruff check . && ruff format --check .`, as a contributor runs it."""
+    assert (
+        ".venv/bin/ruff check . && .venv/bin/ruff format --check ."
+        in (ROOT / "CONTRIBUTING.md").read_text()
+    )
+    for command in (("check", "."), ("format", "--check", ".")):
+        result = _run("ruff", *command)
+        assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_mypy_strict_passes_on_the_package() -> None:
     result = _run("mypy", "src/cairn")
     assert result.returncode == 0, result.stdout + result.stderr

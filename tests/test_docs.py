@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
@@ -21,6 +22,24 @@ def test_readme_has_the_two_fresh_machine_commands() -> None:
     commands = _readme_commands()
     assert any("examples/quickstart.py" in c for c in commands)
     assert any("pytest" in c for c in commands)
+
+
+def test_every_extra_the_docs_name_exists() -> None:
+    """`cairn-tracker[x]` in the README and `'cairn-tracker[x]'` in an error message name
+    extras that pyproject.toml defines, and no text still names the index's other `cairn`."""
+    extras = set(
+        tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    )
+    texts = [README, *(p.read_text() for p in (ROOT / "src" / "cairn").rglob("*.py"))]
+    named = {
+        x.strip()
+        for t in texts
+        for m in re.findall(r"cairn-tracker\[([^\]]+)\]", t)
+        for x in m.split(",")
+    }
+    assert named and named <= extras, named - extras
+    stale = [line for t in texts for line in t.splitlines() if re.search(r"'?cairn\[", line)]
+    assert not stale
 
 
 def test_ci_runs_the_readme_test_command_verbatim() -> None:

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from cairn.exceptions import InvalidParameterValueError
+from cairn.extras import require
 from cairn.models import directory, requirements
 from cairn.models.containment import load_contained, model_file
 from cairn.models.flavor import PYFUNC_FLAVOR, PredictImplementation
@@ -56,7 +57,7 @@ def save_model(
     mlflow_model: Model | None = None,
 ) -> Model:
     """Save an ONNX model to a new directory; returns the MLmodel written."""
-    import onnx
+    onnx = require("onnx", extra="onnx", needed_for="cairn.onnx.save_model")
 
     if not isinstance(onnx_model, onnx.ModelProto):
         raise InvalidParameterValueError(
@@ -124,7 +125,7 @@ class _OnnxImplementation:
     the whole frame), an ndarray (one input) or a dict (several)."""
 
     def __init__(self, model: onnx_lib.ModelProto | str, providers: Sequence[str]) -> None:
-        import onnxruntime
+        onnxruntime = require("onnxruntime", extra="onnx", needed_for="Predicting with ONNX")
 
         available = set(onnxruntime.get_available_providers())
         chosen = [p for p in providers if p in available] or list(DEFAULT_PROVIDERS)
@@ -191,7 +192,7 @@ def _load_pyfunc(path: str) -> PredictImplementation:
 
 def load_model(model_uri: str | os.PathLike[str], dst_path: str | None = None) -> Any:
     """The `onnx.ModelProto` itself, from any model URI."""
-    import onnx
+    onnx = require("onnx", extra="onnx", needed_for="cairn.onnx.load_model")
 
     local = download_model(os.fspath(model_uri), dst_path)
     section = load_contained(local).flavor(FLAVOR_NAME)

@@ -390,4 +390,4 @@ def test_a_missing_boto3_names_the_extra_to_install() -> None:
     answer = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert answer.returncode == 0, answer.stderr
     assert answer.stdout.startswith("CairnError |")
-    assert "pip install 'cairn[s3]'" in answer.stdout
+    assert "pip install 'cairn-tracker[s3]'" in answer.stdout

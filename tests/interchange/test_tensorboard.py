@@ -314,5 +314,6 @@ def test_a_missing_log_directory_is_a_clear_error(workdir):
 
 def test_without_the_tensorboard_extra_the_error_says_what_to_install(logdir, monkeypatch):
     monkeypatch.setitem(sys.modules, "tensorboard", None)  # as if it were not installed
-    with pytest.raises(InvalidParameterValueError, match=r"pip install 'cairn\[tensorboard\]'"):
+    hint = r"pip install 'cairn-tracker\[tensorboard\]'"
+    with pytest.raises(InvalidParameterValueError, match=hint):
         TensorBoardSource(str(logdir))

@@ -117,7 +117,7 @@ def test_non_positive_interval_is_refused() -> None:
 
 def test_missing_psutil_names_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "psutil", None)  # Python's documented import block
-    with pytest.raises(ImportError, match=r"pip install .cairn\[system-metrics\]."):
+    with pytest.raises(ImportError, match=r"pip install .cairn-tracker\[system-metrics\]."):
         sm.SystemMetricsSampler(Collector(1))
 
 

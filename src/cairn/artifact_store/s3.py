@@ -34,6 +34,7 @@ from cairn.artifact_paths import file_destination, safe_relative
 from cairn.artifact_store.base import ArtifactRepository, MultipartUpload, PartUpload
 from cairn.entities import FileInfo
 from cairn.exceptions import CairnError, InvalidParameterValueError, ResourceDoesNotExistError
+from cairn.extras import MissingExtraError, require
 
 MULTIPART_THRESHOLD = 64 * 1024 * 1024
 MULTIPART_CHUNKSIZE = 16 * 1024 * 1024
@@ -63,14 +64,11 @@ _clients_lock = threading.Lock()
 
 
 def _boto3() -> ModuleType:
+    # A CairnError, so that the server and the CLI report it as they report a bad URI.
     try:
-        import boto3
-    except ImportError as error:
-        raise CairnError(
-            "S3 artifact storage needs boto3, which is not installed: pip install 'cairn[s3]'."
-        ) from error
-    module: ModuleType = boto3
-    return module
+        return require("boto3", extra="s3", needed_for="S3 artifact storage")
+    except MissingExtraError as missing:
+        raise CairnError(str(missing)) from None
 
 
 def endpoint_url() -> str | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from cairn.cli import model_registry  # noqa: F401 - adds the registry commands to `models`
@@ -16,10 +18,40 @@ from cairn.cli.server import server, ui
 from cairn.cli.storage import storage
 from cairn.cli.sync import sync
 from cairn.cli.users import users
+from cairn.extras import MissingExtraError
 
 
-@click.group()
-@click.version_option(package_name="cairn")
+def _show_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    """`cairn --version`: Cairn's own version, and the MLflow version whose REST API it
+    speaks (what the server's `/version` answers, for MLflow clients)."""
+    if not value or ctx.resilient_parsing:
+        return
+    from cairn.version import MLFLOW_COMPATIBLE_VERSION, __version__
+
+    click.echo(f"cairn {__version__} (MLflow API {MLFLOW_COMPATIBLE_VERSION})")
+    ctx.exit()
+
+
+class _CairnGroup(click.Group):
+    """The `cairn` group: a missing optional dependency, from any command, ends it with the
+    one-line message naming the extra to install instead of a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except MissingExtraError as missing:
+            raise click.ClickException(str(missing)) from None
+
+
+@click.group(cls=_CairnGroup)
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_show_version,
+    help="Show the version (and the MLflow API version served) and exit.",
+)
 def cli() -> None:
     """Cairn: experiment tracking and model registry."""
 

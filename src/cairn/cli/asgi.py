@@ -6,40 +6,93 @@ to the workers in environment variables, which the caller sets first. One proces
 given an app built already (`run_app`).
 
 Every connection gets TCP_NODELAY (see `_set_no_delay`), whatever the worker count.
+
+`ready` is called with the server's base URL once it listens: with one worker, after the
+socket is bound (so a port of 0 is reported as the one the system picked); with several,
+just before uvicorn binds it and starts them, as there is no hook in between.
 """
 
 from __future__ import annotations
 
 import socket
+import sys
+from collections.abc import Callable
 from typing import Any
 
 # uvicorn imports this class by name in each worker (see `__getattr__` below).
 HTTP_PROTOCOL = f"{__name__}:NoDelayHttpProtocol"
+# uvicorn's exit status when the server could not start (the port taken, say).
+_STARTUP_FAILURE = 3
+
+Ready = Callable[[str], None]
+"""Told the base URL (`http://127.0.0.1:5000`) once the server listens."""
 
 
-def run_factory(factory: str, host: str, port: int, workers: int) -> None:
+def run_factory(
+    factory: str, host: str, port: int, workers: int, ready: Ready | None = None
+) -> None:
     """Serve the app that `factory` ("module:function") builds in each worker, until
     interrupted."""
-    _run(factory, host, port, workers=workers, factory=True)
+    _run(factory, host, port, workers=workers, factory=True, ready=ready)
 
 
-def run_app(app: object, host: str, port: int) -> None:
+def run_app(app: object, host: str, port: int, ready: Ready | None = None) -> None:
     """Serve an app built in this process, in this process, until interrupted."""
-    _run(app, host, port, workers=1, factory=False)
+    _run(app, host, port, workers=1, factory=False, ready=ready)
 
 
-def _run(target: Any, host: str, port: int, *, workers: int, factory: bool) -> None:
+def base_url(host: str, port: int) -> str:
+    """`http://host:port`, with an IPv6 address in brackets."""
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def _run(
+    target: Any, host: str, port: int, *, workers: int, factory: bool, ready: Ready | None
+) -> None:
     import uvicorn
 
-    uvicorn.run(
-        target,
-        factory=factory,
-        host=host,
-        port=port,
-        workers=workers,
-        http=HTTP_PROTOCOL,
-        log_level="warning",
-    )
+    options: dict[str, Any] = {"host": host, "port": port, "workers": workers}
+    options.update(factory=factory, http=HTTP_PROTOCOL, log_level="warning")
+    if workers > 1:
+        if ready is not None:
+            ready(base_url(host, port))
+        uvicorn.run(target, **options)
+        return
+    server = _server_class()(uvicorn.Config(target, **options), ready)
+    try:
+        server.run()
+    except KeyboardInterrupt:  # as uvicorn.run: Ctrl-C is the ordinary way to stop
+        pass
+    if not server.started:
+        sys.exit(_STARTUP_FAILURE)
+
+
+def _server_class() -> type:
+    """uvicorn's Server, telling `ready` once its socket is bound (built on first use, as
+    importing uvicorn at import time would slow down every `cairn` command)."""
+    import uvicorn
+
+    class AnnouncingServer(uvicorn.Server):
+        def __init__(self, config: uvicorn.Config, ready: Ready | None) -> None:
+            super().__init__(config)
+            self._ready = ready
+
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets)
+            if self.started and self._ready is not None:
+                self._ready(base_url(self.config.host, _bound_port(self) or self.config.port))
+
+    return AnnouncingServer
+
+
+def _bound_port(server: Any) -> int | None:
+    """The port the server's first listening socket has (the system's pick for port 0)."""
+    for listener in getattr(server, "servers", []):
+        for sock in listener.sockets or ():
+            name = sock.getsockname()
+            if sock.family in (socket.AF_INET, socket.AF_INET6):
+                return int(name[1])
+    return None
 
 
 def _set_no_delay(transport: Any) -> None:

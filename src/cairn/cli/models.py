@@ -49,13 +49,17 @@ def serve(model_uri: str, host: str, port: int, workers: int) -> None:
 
     Requests and replies are those of `mlflow models serve`: JSON (dataframe_split,
     dataframe_records, instances, inputs), CSV or Parquet in; {"predictions": …} out."""
+
+    def ready(url: str) -> None:
+        click.echo(f"Serving model {model_uri} at {url}/invocations")
+
     if workers == 1:
         # Loaded here, so a bad URI fails the command with its message.
-        run_app(_scoring_app(model_uri), host, port)
+        run_app(_scoring_app(model_uri), host, port, ready)
         return
     # Each worker is a new process: it imports the factory and loads the model itself.
     os.environ[_MODEL_URI_ENV] = model_uri
-    run_factory(f"{__name__}:scoring_app_from_environment", host, port, workers)
+    run_factory(f"{__name__}:scoring_app_from_environment", host, port, workers, ready)
 
 
 def scoring_app_from_environment() -> object:

@@ -72,6 +72,7 @@ from cairn.entities import (
     RunStatus,
 )
 from cairn.exceptions import InvalidParameterValueError, ResourceDoesNotExistError
+from cairn.extras import install_hint
 from cairn.interchange.source import CHUNK_POINTS, SourceRun
 from cairn.store.base import MetricPoint
 from cairn.store.run_names import RUN_NAME_TAG
@@ -99,7 +100,7 @@ _IMAGE_EXTENSIONS = (
 @dataclass(frozen=True)
 class _TensorBoard:
     """The parts of the `tensorboard` package read here, imported when a source is made:
-    it is the optional `cairn[tensorboard]` extra."""
+    it is the optional `cairn-tracker[tensorboard]` extra."""
 
     event_pb2: Any
     types_pb2: Any
@@ -119,7 +120,7 @@ def _load_tensorboard() -> _TensorBoard:
     except ImportError as error:
         raise InvalidParameterValueError(
             "Reading TensorBoard logs needs the tensorboard package: "
-            f"pip install 'cairn[tensorboard]' ({error})."
+            f"{install_hint('tensorboard')} ({error})."
         ) from error
     return _TensorBoard(
         event_pb2, types_pb2, data_compat, hparams_metadata, tensor_util, masked_crc32c

@@ -19,9 +19,11 @@ from __future__ import annotations
 import os
 import pickle
 from collections.abc import Sequence
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from cairn.exceptions import InvalidParameterValueError
+from cairn.extras import require
 from cairn.lightgbm.autologging import autolog
 from cairn.models import directory, requirements
 from cairn.models.containment import load_contained, model_file
@@ -73,8 +75,7 @@ def save_model(
     With no `signature` but an `input_example`, the signature is inferred from the example
     and the model's prediction on it. Returns the MLmodel written.
     """
-    import lightgbm
-
+    lightgbm = require("lightgbm", extra="lightgbm", needed_for="cairn.lightgbm.save_model")
     booster = isinstance(lgb_model, lightgbm.Booster)
     if not booster and not isinstance(lgb_model, lightgbm.LGBMModel):
         raise InvalidParameterValueError(
@@ -129,13 +130,11 @@ def _dump(model: Any, target: str, booster: bool, serialization_format: str) -> 
         model.save_model(target)
         return None
     if serialization_format == "skops":
-        import skops.io
-
-        skops.io.dump(model, target)
-        return sorted(skops.io.get_untrusted_types(file=target)) or None
+        skops_io = require("skops.io", extra="sklearn", needed_for="Saving a model as skops")
+        skops_io.dump(model, target)
+        return sorted(skops_io.get_untrusted_types(file=target)) or None
     if serialization_format == "cloudpickle":
-        import cloudpickle
-
+        cloudpickle = _require_cloudpickle("cairn.lightgbm.save_model/log_model")
         with open(target, "wb") as handle:
             cloudpickle.dump(model, handle, protocol=pickle.DEFAULT_PROTOCOL)
         return None
@@ -209,8 +208,7 @@ def _load(model_dir: str, section: dict[str, Any], extra_trusted: Sequence[str] 
     path = model_file(model_dir, section.get("data"), f"{FLAVOR_NAME}.data")
     model_class = str(section.get("model_class") or BOOSTER_CLASS)
     if model_class == BOOSTER_CLASS or path.endswith(".lgb"):  # LightGBM's text format
-        import lightgbm
-
+        lightgbm = require("lightgbm", extra="lightgbm", needed_for="Loading a LightGBM model")
         return lightgbm.Booster(model_file=path)
     # MLflow wrote estimators without the key as cloudpickle.
     serialization_format = section.get("serialization_format") or "cloudpickle"
@@ -221,16 +219,13 @@ def _load(model_dir: str, section: dict[str, Any], extra_trusted: Sequence[str] 
     check_pickle_allowed(path)
     with open(path, "rb") as handle:
         if serialization_format == "cloudpickle":
-            import cloudpickle
-
-            return cloudpickle.load(handle)
+            return _require_cloudpickle("Loading a LightGBM model").load(handle)
         return pickle.load(handle)
 
 
 def _load_skops(path: str, extra_trusted: Sequence[str]) -> Any:
-    import skops.io
-
-    found = skops.io.get_untrusted_types(file=path)
+    skops_io = require("skops.io", extra="sklearn", needed_for="Loading a skops model")
+    found = skops_io.get_untrusted_types(file=path)
     untrusted = [
         t
         for t in found
@@ -243,7 +238,11 @@ def _load_skops(path: str, extra_trusted: Sequence[str]) -> Any:
             f"The skops model at {path} holds types Cairn does not trust: {untrusted}. If you "
             "trust them, pass them as load_model(..., skops_trusted_types=[...])."
         )
-    return skops.io.load(path, trusted=found)
+    return skops_io.load(path, trusted=found)
+
+
+def _require_cloudpickle(needed_for: str) -> ModuleType:
+    return require("cloudpickle", extra="lightgbm", needed_for=needed_for)
 
 
 class _LightGBMImplementation:

@@ -22,9 +22,11 @@ import inspect
 import os
 import shutil
 from collections.abc import Mapping, Sequence
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from cairn.exceptions import InvalidParameterValueError
+from cairn.extras import require
 from cairn.models import directory, requirements
 from cairn.models.containment import load_contained, model_file
 from cairn.models.flavor import PYFUNC_FLAVOR, PredictImplementation
@@ -64,8 +66,7 @@ def save_model(
     and `context.artifacts[name]` is its path at load time. `code_paths` are copied under
     `code/` and put on sys.path before the model is unpickled.
     """
-    import cloudpickle
-
+    cloudpickle = _cloudpickle("cairn.pyfunc.save_model/log_model")
     if not isinstance(python_model, PythonModel) and not all(
         callable(getattr(python_model, method, None)) for method in ("predict", "load_context")
     ):  # duck-typed, so that an MLflow PythonModel is accepted too
@@ -104,7 +105,7 @@ def _dump(python_model: Any, target: str) -> None:
     The registration is left in place: it is idempotent and only ever makes Cairn's base
     classes travel by value, so removing it again would only open a race between threads.
     """
-    import cloudpickle
+    cloudpickle = _cloudpickle("cairn.pyfunc.save_model/log_model")
 
     cloudpickle.register_pickle_by_value(base_classes)
     with open(target, "wb") as handle:
@@ -178,7 +179,7 @@ class _PythonModelImplementation:
 
 def pyfunc_implementation(model_dir: str, model: Model) -> PredictImplementation:
     """Unpickle the custom model (if allowed), then run its `load_context`."""
-    import cloudpickle
+    cloudpickle = _cloudpickle("Loading a custom pyfunc model")
 
     section = model.flavor(PYFUNC_FLAVOR)
     if "python_model" not in section:
@@ -244,3 +245,8 @@ def log_model(
         )
 
     return log_any(PYFUNC_FLAVOR, name, save, registered_model_name)
+
+
+def _cloudpickle(needed_for: str) -> ModuleType:
+    """cloudpickle, which has no extra of its own: the `sklearn` extra brings it."""
+    return require("cloudpickle", extra="sklearn", needed_for=needed_for)

@@ -35,9 +35,11 @@ import logging
 import os
 import pickle
 from collections.abc import Sequence
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from cairn.exceptions import InvalidParameterValueError
+from cairn.extras import require
 from cairn.models import directory, requirements
 from cairn.models.containment import load_contained, model_file
 from cairn.models.flavor import PYFUNC_FLAVOR, PredictImplementation
@@ -164,13 +166,11 @@ def _dump(sk_model: Any, target: str, serialization_format: str) -> list[str] | 
     trusts as well (a `TreePredictor` of a gradient-boosting model, say); Cairn's own loader
     ignores the list and applies TRUSTED_MODULES."""
     if serialization_format == SERIALIZATION_FORMAT_SKOPS:
-        import skops.io
-
-        skops.io.dump(sk_model, target)
-        return list(skops.io.get_untrusted_types(file=target)) or None
+        skops_io = _require("skops.io", "Saving a scikit-learn model as skops")
+        skops_io.dump(sk_model, target)
+        return list(skops_io.get_untrusted_types(file=target)) or None
     if serialization_format == SERIALIZATION_FORMAT_CLOUDPICKLE:
-        import cloudpickle
-
+        cloudpickle = _require("cloudpickle", "cairn.sklearn.save_model/log_model")
         with open(target, "wb") as handle:
             # The default protocol, as MLflow: newer ones break older Pythons (mlflow#5419).
             cloudpickle.dump(sk_model, handle, protocol=pickle.DEFAULT_PROTOCOL)
@@ -269,23 +269,26 @@ def _load_file(
     check_pickle_allowed(path)
     with open(path, "rb") as handle:
         if serialization_format == SERIALIZATION_FORMAT_CLOUDPICKLE:
-            import cloudpickle
-
+            cloudpickle = _require("cloudpickle", "Loading a cloudpickled scikit-learn model")
             return cloudpickle.load(handle)
         return pickle.load(handle)
 
 
 def _load_skops(path: str, extra_trusted: Sequence[str]) -> Any:
-    import skops.io
-
-    found = skops.io.get_untrusted_types(file=path)
+    skops_io = _require("skops.io", "Loading a skops scikit-learn model")
+    found = skops_io.get_untrusted_types(file=path)
     untrusted = [t for t in found if not _trusted_name(t) and t not in extra_trusted]
     if untrusted:
         raise InvalidParameterValueError(
             f"The skops model at {path} holds types Cairn does not trust: {untrusted}. If you "
             "trust them, pass them as load_model(..., skops_trusted_types=[...])."
         )
-    return skops.io.load(path, trusted=found)
+    return skops_io.load(path, trusted=found)
+
+
+def _require(module: str, needed_for: str) -> ModuleType:
+    """`module`, or MissingExtraError naming the `sklearn` extra."""
+    return require(module, extra="sklearn", needed_for=needed_for)
 
 
 class _SklearnImplementation:

@@ -90,7 +90,7 @@ def load_dict(artifact_uri: str) -> Any:
 
 
 def load_image(artifact_uri: str) -> Any:
-    """A logged image as a PIL image (needs Pillow: `pip install 'cairn[images]'`)."""
+    """A logged image as a PIL image (needs Pillow: `pip install 'cairn-tracker[images]'`)."""
     return formats.read_image(_download_file(artifact_uri))
 
 

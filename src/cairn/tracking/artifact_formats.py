@@ -11,6 +11,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from cairn.exceptions import InvalidParameterValueError
+from cairn.extras import MissingExtraError, require
 
 if TYPE_CHECKING:
     import pandas
@@ -109,12 +110,9 @@ def _as_uint8(array: Any) -> Any:
 
 def _pillow() -> Any:
     try:
-        from PIL import Image
-    except ImportError:
-        raise InvalidParameterValueError(
-            "Images need Pillow: pip install 'cairn[images]'."
-        ) from None
-    return Image
+        return require("PIL.Image", extra="images", needed_for="Logging or loading images")
+    except MissingExtraError as missing:
+        raise InvalidParameterValueError(str(missing)) from None
 
 
 def table_from(data: Any) -> pandas.DataFrame:

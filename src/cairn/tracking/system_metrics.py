@@ -43,6 +43,7 @@ LogMetrics = Callable[[dict[str, float], int], None]
 """Receives one sample: {name: value} and its step, e.g. `lambda m, s: log_metrics(m, step=s)`."""
 
 from cairn import env  # noqa: E402
+from cairn.extras import MissingExtraError, require  # noqa: E402
 
 _logger = logging.getLogger(__name__)
 
@@ -58,26 +59,25 @@ def sampling_interval() -> float:
 
 
 def _import_psutil() -> Any:
-    try:
-        import psutil
-    except ImportError as error:
-        raise ImportError(
-            "System metrics need psutil: pip install 'cairn[system-metrics]'"
-        ) from error
-    return psutil
+    return require("psutil", extra="system-metrics", needed_for="Logging system metrics")
 
 
 class _Gpus:
-    """NVIDIA GPUs through NVML, or none when pynvml or the driver is missing."""
+    """NVIDIA GPUs through NVML (pynvml comes with nvidia-ml-py), or none when pynvml or
+    the driver is missing: CPU-only machines are normal, so that is a debug line only."""
 
     def __init__(self) -> None:
         self._nvml: Any = None
         self._handles: list[Any] = []
         try:
-            import pynvml
-
+            pynvml = require("pynvml", extra="system-metrics", needed_for="GPU metrics")
+        except MissingExtraError as missing:
+            _logger.debug("No GPU metrics: %s", missing)
+            return
+        try:
             pynvml.nvmlInit()
-        except Exception:  # not installed, or no driver/GPU: no GPU metrics
+        except Exception as error:  # no driver or no GPU: no GPU metrics
+            _logger.debug("No GPU metrics: NVML did not start (%s)", error)
             return
         self._nvml = pynvml
         try:

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from cairn.exceptions import InvalidParameterValueError
+from cairn.extras import require
 from cairn.models import directory, requirements
 from cairn.models.containment import load_contained, model_file
 from cairn.models.flavor import PYFUNC_FLAVOR, PredictImplementation
@@ -59,8 +60,7 @@ def save_model(
     With no `signature` but an `input_example`, the signature is inferred from the example
     and the model's prediction on it. Returns the MLmodel written.
     """
-    import xgboost
-
+    xgboost = require("xgboost", extra="xgboost", needed_for="cairn.xgboost.save_model")
     if not isinstance(xgb_model, (xgboost.Booster, xgboost.XGBModel)):
         raise InvalidParameterValueError(
             "xgb_model must be an xgboost.Booster or an XGBoost scikit-learn estimator, not "
@@ -175,7 +175,7 @@ def _model_class(name: str, source: str) -> type:
     """The class named in MLmodel, which must be XGBoost's Booster or estimator (or a
     subclass). A class outside xgboost means importing its module, which runs its code:
     allowed only where pickles are."""
-    import xgboost
+    xgboost = require("xgboost", extra="xgboost", needed_for="Loading an XGBoost model")
 
     module_name, _, attribute = name.rpartition(".")
     if not module_name or not attribute:

@@ -4,7 +4,8 @@ Routes, as `mlflow models serve` has them:
 
 * `GET /ping`, `GET /health`: 200 with the body "\\n" (the model is loaded before the app
   exists, so a running app is a healthy one);
-* `GET /version`: Cairn's version, as plain text;
+* `GET /version`: Cairn's version, as plain text (and in `X-Cairn-Version`, as the tracking
+  server sends it);
 * `POST /invocations`: a payload (see `payloads`) in, `{"predictions": ...}` out (see
   `predictions`).
 
@@ -63,7 +64,7 @@ def create_scoring_app(model: ScoringModel) -> Starlette:
         return Response("\n", media_type=_JSON)
 
     async def version(_request: Request) -> Response:
-        return PlainTextResponse(__version__)
+        return PlainTextResponse(__version__, headers={"X-Cairn-Version": __version__})
 
     async def invocations(request: Request) -> Response:
         return score(model, await request.body(), request.headers.get("content-type"))

@@ -9,7 +9,8 @@
   `params` (an object, passed to `predict(..., params=...)`). Other top-level keys are
   ignored, as MLflow ignores them.
 * `text/csv`: a header row, then one line per row (what `DataFrame.to_csv(index=False)` writes).
-* `application/vnd.apache.parquet`, when pyarrow is installed.
+* `application/vnd.apache.parquet`, when pyarrow is installed (the `parquet` extra; without
+  it, a 415 that names the extra).
 
 The input is what MLflow hands the model for the same body: a DataFrame for the dataframe
 formats, CSV and Parquet; a numpy array for a list of values; a dict of numpy arrays (one per
@@ -28,7 +29,6 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib.util import find_spec
 from typing import Any
 
 import numpy as np
@@ -36,6 +36,7 @@ import orjson
 import pandas as pd
 
 from cairn.exceptions import CairnError
+from cairn.extras import MissingExtraError, require
 
 JSON = "application/json"
 CSV = "text/csv"
@@ -43,7 +44,6 @@ PARQUET = "application/vnd.apache.parquet"
 FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 _SPLIT_KEYS = {"columns", "index", "data"}
 _LABEL_TYPES = (str, int, float)  # a column or row label; bool is an int
-_HAS_PYARROW = find_spec("pyarrow") is not None
 
 
 class PayloadError(CairnError):
@@ -70,7 +70,11 @@ class ModelRequest:
 
 def content_types() -> tuple[str, ...]:
     """The content types this installation reads (Parquet needs pyarrow)."""
-    return (JSON, CSV, PARQUET) if _HAS_PYARROW else (JSON, CSV)
+    try:
+        _require_pyarrow()
+    except UnsupportedMediaTypeError:
+        return (JSON, CSV)
+    return (JSON, CSV, PARQUET)
 
 
 def parse_request(body: bytes, content_type: str | None) -> ModelRequest:
@@ -80,6 +84,7 @@ def parse_request(body: bytes, content_type: str | None) -> ModelRequest:
         return parse_json(body)
     if mime_type == CSV:
         return ModelRequest(_frame_from(_read_csv, body, "CSV"))
+    _require_pyarrow()
     return ModelRequest(_frame_from(_read_parquet, body, "Parquet"))
 
 
@@ -89,7 +94,7 @@ def media_type(content_type: str | None) -> str:
     Like MLflow, the only parameter allowed is `charset`, and it must be UTF-8."""
     mime_type, *parameters = (part.strip() for part in (content_type or "").split(";"))
     mime_type = mime_type.lower()
-    if mime_type not in content_types():
+    if mime_type != PARQUET and mime_type not in content_types():
         raise UnsupportedMediaTypeError(
             f"This predictor only supports the following content types: "
             f"{', '.join(content_types())}. Got {content_type!r}."
@@ -287,6 +292,15 @@ def _json_type(value: Any) -> str:
 
 def _read_csv(body: bytes) -> pd.DataFrame:
     return pd.read_csv(io.StringIO(body.decode("utf-8")))
+
+
+def _require_pyarrow() -> None:
+    """pyarrow, which reads Parquet; without it a Parquet request is refused (415) with the
+    extra to install, as the client cannot fix it by sending the same table again."""
+    try:
+        require("pyarrow", extra="parquet", needed_for="Scoring Parquet input")
+    except MissingExtraError as missing:
+        raise UnsupportedMediaTypeError(str(missing)) from None
 
 
 def _read_parquet(body: bytes) -> pd.DataFrame:

@@ -14,10 +14,12 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.pool import NullPool
 
 from cairn import env
 from cairn.exceptions import InvalidParameterValueError
+from cairn.extras import require
 
 WRITE = {"cairn_write": True}
 
@@ -26,6 +28,11 @@ _DRIVERS = {
     "postgres": "postgresql+psycopg",
     "mysql": "mysql+pymysql",
     "mariadb": "mysql+pymysql",
+}
+# The driver each of those needs, and the extra that brings it.
+_DRIVER_EXTRAS = {
+    "postgresql+psycopg": ("psycopg", "postgres"),
+    "mysql+pymysql": ("pymysql", "mysql"),
 }
 
 
@@ -45,6 +52,7 @@ def create(uri: str) -> Engine:
         if url.database and url.database != ":memory:":
             _give_up_pool_in_forked_children(engine)
         return engine
+    _require_driver(url.drivername)
     options: dict[str, Any] = {"pool_pre_ping": True, "pool_size": 4, "max_overflow": 8}
     if url.get_backend_name() == "mysql":
         url = url.update_query_dict({"charset": "utf8mb4"})
@@ -52,6 +60,25 @@ def create(uri: str) -> Engine:
     engine = create_engine(url, **options)
     _give_up_pool_in_forked_children(engine)
     return engine
+
+
+def require_driver(uri: str) -> None:
+    """Raise MissingExtraError (naming the extra) when the driver `uri` needs is missing:
+    `cairn server` checks this before it starts its workers. A URI that does not parse is
+    left for the store to refuse, with its own message."""
+    try:
+        url = make_url(normalize_uri(uri))
+    except (ArgumentError, InvalidParameterValueError):
+        return
+    _require_driver(url.drivername)
+
+
+def _require_driver(drivername: str) -> None:
+    """Name the extra to install when Cairn's own driver is missing, rather than leave
+    SQLAlchemy's traceback from deep inside the dialect."""
+    if drivername in _DRIVER_EXTRAS:
+        module, extra = _DRIVER_EXTRAS[drivername]
+        require(module, extra=extra, needed_for=f"A {drivername.partition('+')[0]} store")
 
 
 # Every engine this process made, so that a forked child can give up their pools.
