@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import click
@@ -27,6 +27,7 @@ def build_app(
     max_artifact_upload_bytes: int | None = DEFAULT_MAX_UPLOAD,
     auth: bool = False,
     allowed_model_sources: Sequence[str] = (),
+    oidc: dict[str, Any] | None = None,
 ) -> object:
     """The application for a store URI (default: ./cairn-data/) and an artifact folder;
     with `auth`, users must authenticate (users and permissions live in the same store).
@@ -54,17 +55,92 @@ def build_app(
         max_artifact_upload_bytes=max_artifact_upload_bytes,
         auth=auth_store,
         registry=SqlRegistryStore(uri, allowed_model_sources=allowed_model_sources),
+        oidc=_oidc_settings(oidc) if auth and oidc else None,
     )
 
 
-def _serve(host: str, port: int, settings: dict[str, Any], workers: int) -> None:
+def _oidc_settings(options: dict[str, Any]) -> Any:
+    """`--oidc-*` options with the secrets from the environment (cairn.server.oidc_config)."""
+    from cairn.server.oidc_config import OidcSettings
+
+    return OidcSettings.from_options(options)
+
+
+def _oidc_options(
+    auth: bool,
+    issuer: str | None,
+    client_id: str | None,
+    scopes: str | None,
+    groups_claim: str,
+    redirect_url: str | None,
+    group_mapping: str | None,
+) -> dict[str, Any] | None:
+    """The `--oidc-*` options for the workers, checked now: a bad one stops the start."""
+    if issuer is None:
+        if client_id or group_mapping or redirect_url:
+            raise click.BadParameter("needs --oidc-issuer", param_hint="--oidc-*")
+        return None
+    if not auth:
+        raise click.BadParameter("needs --auth", param_hint="--oidc-issuer")
+    from cairn.exceptions import CairnError
+    from cairn.server.oidc_groups import GroupMapping
+
+    mapping = os.path.abspath(group_mapping) if group_mapping else None
+    options = {
+        "issuer": issuer,
+        "client_id": client_id,
+        "scopes": scopes,
+        "groups_claim": groups_claim,
+        "redirect_url": redirect_url,
+        "group_mapping": mapping,
+    }
+    try:
+        _oidc_settings(options)
+        GroupMapping.load(mapping)
+    except CairnError as error:
+        raise click.ClickException(error.message) from None
+    return options
+
+
+def _serve(
+    host: str, port: int, settings: dict[str, Any], workers: int, *, for_browser: bool = False
+) -> None:
     from cairn.maintenance.dead_runs import Sweeper
     from cairn.store.uri import default_tracking_uri
 
     os.environ[_SETTINGS_ENV] = json.dumps(settings)
     # One sweep for all workers: runs whose process is gone end KILLED.
     Sweeper(settings["backend_store_uri"] or default_tracking_uri()).start()
-    run_factory(f"{__name__}:app_from_environment", host, port, workers)
+    ready = _start_banner(settings, for_browser)
+    run_factory(f"{__name__}:app_from_environment", host, port, workers, ready)
+
+
+def _start_banner(settings: dict[str, Any], for_browser: bool) -> Callable[[str], None]:
+    """What to print once the server listens: its URL (for `cairn ui`, as an invitation to
+    open it), then where the data lives, the store URI's password masked."""
+    from sqlalchemy.engine import make_url
+
+    from cairn.store.uri import default_tracking_uri
+
+    store_uri = settings["backend_store_uri"] or default_tracking_uri()
+    store = make_url(store_uri).render_as_string(hide_password=True)
+    artifacts = settings["artifacts_destination"]
+
+    def ready(url: str) -> None:
+        if for_browser:
+            click.echo(f"Cairn UI ready: open {_browsable(url)} in a browser")
+        else:
+            click.echo(f"Cairn server listening on {url}")
+        click.echo(f"Store: {store}  Artifacts: {artifacts}")
+
+    return ready
+
+
+def _browsable(url: str) -> str:
+    """The URL a browser on this machine opens for a server on every interface."""
+    for anywhere in ("://0.0.0.0:", "://[::]:"):
+        url = url.replace(anywhere, "://127.0.0.1:" if "." in anywhere else "://[::1]:")
+    return url
 
 
 def app_from_environment() -> object:
@@ -79,6 +155,7 @@ def app_from_environment() -> object:
         max_artifact_upload_bytes=settings["max_artifact_upload_bytes"],
         auth=settings.get("auth", False),
         allowed_model_sources=settings.get("allowed_model_sources", ()),
+        oidc=settings.get("oidc"),
     )
     if not settings.get("access_log", False):
         return app
@@ -114,8 +191,15 @@ def _settings(
     """The options, checked now (a typo fails the command, not each worker)."""
     from cairn.artifact_store.uri import artifact_repository
     from cairn.exceptions import CairnError
+    from cairn.extras import MissingExtraError
     from cairn.server.security import SecurityMiddleware, split_list
+    from cairn.store.sql.engine import require_driver
+    from cairn.store.uri import default_tracking_uri
 
+    try:  # a missing database driver stops the start with the extra to install
+        require_driver(backend_store_uri or default_tracking_uri())
+    except MissingExtraError as missing:
+        raise click.ClickException(str(missing)) from None
     destination = _destination(artifacts_destination)
     try:
         artifact_repository(destination)
@@ -129,9 +213,14 @@ def _settings(
     if max_artifact_upload_bytes < 0:
         raise click.BadParameter("must be 0 (no limit) or more", param_hint="--max-upload-bytes")
     if auth:
+        from cairn.extras import require
         from cairn.server.auth_store import check_argon2_available
         from cairn.server.login_limits import LoginLimits
 
+        try:
+            require("argon2", extra="auth", needed_for="cairn server --auth")
+        except MissingExtraError as missing:
+            raise click.ClickException(str(missing)) from None
         try:
             check_argon2_available()
             LoginLimits.from_environment()  # a bad setting stops the start, not each request
@@ -236,6 +325,35 @@ async def _no_app(scope: Any, receive: Any, send: Any) -> None:  # pragma: no co
     help="Require HTTP Basic credentials or an API token on every call but /health and "
     "/version, and per-experiment permissions (manage users with `cairn users`).",
 )
+@click.option(
+    "--oidc-issuer",
+    default=None,
+    help="With --auth: browsers log in through this OpenID Connect provider (its issuer "
+    "URL). The client secret is read from CAIRN_OIDC_CLIENT_SECRET.",
+)
+@click.option("--oidc-client-id", default=None, help="The client id registered at the provider.")
+@click.option(
+    "--oidc-scopes", default=None, help="Scopes to ask for (default: 'openid profile email')."
+)
+@click.option(
+    "--oidc-groups-claim",
+    default="groups",
+    show_default=True,
+    help="The ID token claim that lists the user's groups.",
+)
+@click.option(
+    "--oidc-redirect-url",
+    default=None,
+    help="The callback URL registered at the provider (default: /auth/callback on the "
+    "address the browser used).",
+)
+@click.option(
+    "--oidc-group-mapping",
+    default=None,
+    type=click.Path(exists=True, dir_okay=False),
+    help="A YAML or JSON file mapping provider groups to the admin flag and to experiment "
+    "and registered-model permissions, applied at each login.",
+)
 def server(
     host: str,
     port: int,
@@ -249,6 +367,12 @@ def server(
     auth: bool,
     allowed_model_sources: tuple[str, ...],
     access_log: bool,
+    oidc_issuer: str | None,
+    oidc_client_id: str | None,
+    oidc_scopes: str | None,
+    oidc_groups_claim: str,
+    oidc_redirect_url: str | None,
+    oidc_group_mapping: str | None,
 ) -> None:
     """Serve a tracking store over MLflow's REST API (mlflow clients work unchanged)."""
     settings = _settings(
@@ -261,6 +385,15 @@ def server(
         auth,
         allowed_model_sources,
         access_log,
+    )
+    settings["oidc"] = _oidc_options(
+        auth,
+        oidc_issuer,
+        oidc_client_id,
+        oidc_scopes,
+        oidc_groups_claim,
+        oidc_redirect_url,
+        oidc_group_mapping,
     )
     if host in ("0.0.0.0", "::") and allowed_hosts is None:
         click.echo(
@@ -291,4 +424,4 @@ def ui(host: str, port: int, access_log: bool) -> None:
         DEFAULT_MAX_UPLOAD,
         access_log=access_log,
     )
-    _serve(host, port, settings, 1)
+    _serve(host, port, settings, 1, for_browser=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -83,15 +84,70 @@ def create(username: str, admin: bool, password_stdin: bool, backend_store_uri: 
     click.echo(f"Created {'administrator' if admin else 'user'} {username}.")
 
 
+@users.command(name="create-service")
+@click.argument("username")
+@_command
+def create_service(username: str, backend_store_uri: str | None) -> None:
+    """Create service account USERNAME: no password and no browser login, only API tokens
+    (`cairn users token USERNAME`)."""
+    from cairn.server.auth_store import SERVICE
+
+    with _store(backend_store_uri) as store:
+        store.create_account(username, SERVICE)
+    click.echo(f"Created service account {username}.")
+
+
 @users.command()
 @click.argument("username")
 @click.option("--name", default="", help="A label for the token (where it is used).")
+@click.option(
+    "--expires-in",
+    default=None,
+    help="Lifetime: a number with s, m, h, d or w (90d, 12h); default: no expiry.",
+)
 @_command
-def token(username: str, name: str, backend_store_uri: str | None) -> None:
+def token(username: str, name: str, expires_in: str | None, backend_store_uri: str | None) -> None:
     """Create an API token for USERNAME and print it (only this once; keep it safe)."""
+    from cairn.server.tokens_store import now_ms, parse_duration
+
+    try:
+        expires_at = None if expires_in is None else now_ms() + parse_duration(expires_in) * 1000
+    except CairnError as error:
+        raise click.BadParameter(error.message, param_hint="--expires-in") from None
     with _store(backend_store_uri) as store:
-        value = store.create_token(username, name)
+        value = store.create_token(username, name, expires_at)
     click.echo(value)
+
+
+@users.command()
+@click.argument("username")
+@_command
+def tokens(username: str, backend_store_uri: str | None) -> None:
+    """List USERNAME's API tokens (id, state, name, dates; never the token itself)."""
+    from cairn.server.tokens_store import now_ms
+
+    def when(ms: int | None) -> str:
+        return "-" if ms is None else time.strftime("%Y-%m-%d %H:%M", time.localtime(ms / 1000))
+
+    with _store(backend_store_uri) as store:
+        found = store.tokens.list(store.get_user(username).id)
+    now = now_ms()
+    for item in found:
+        click.echo(
+            f"{item.token_id}  {item.state(now):8}  created {when(item.created)}  "
+            f"last used {when(item.last_used)}  expires {when(item.expires_at)}  {item.name}"
+        )
+
+
+@users.command(name="revoke-token")
+@click.argument("username")
+@click.argument("token_id")
+@_command
+def revoke_token(username: str, token_id: str, backend_store_uri: str | None) -> None:
+    """Revoke USERNAME's token TOKEN_ID (as `cairn users tokens` lists it): refused from now on."""
+    with _store(backend_store_uri) as store:
+        store.tokens.revoke(store.get_user(username).id, token_id)
+    click.echo(f"Revoked token {token_id} of {username}.")
 
 
 @users.command()
@@ -129,11 +185,12 @@ def grant_model(
 @users.command(name="list")
 @_command
 def list_users(backend_store_uri: str | None) -> None:
-    """List the users (an asterisk marks administrators)."""
+    """List the users (an asterisk marks administrators; oidc and service accounts say so)."""
     with _store(backend_store_uri) as store:
         found = store.list_users()
     for user in found:
-        click.echo(f"{user.username}{' *' if user.is_admin else ''}")
+        kind = "" if user.kind == "password" else f" ({user.kind})"
+        click.echo(f"{user.username}{' *' if user.is_admin else ''}{kind}")
 
 
 @users.command()

@@ -35,12 +35,12 @@ from cairn.server.auth_store import AuthStore
 from cairn.server.context import DEFAULT_MAX_ARTIFACT_UPLOAD_BYTES, Context
 from cairn.server.messages import Message
 from cairn.server.multipart_api import MultipartRoutes
+from cairn.server.oidc_config import OidcSettings
 from cairn.server.responses import HeadWithoutBody, json_response
 from cairn.server.routes import TRACE_PREFIXES, Endpoint, Handler, build_routes
 from cairn.store.base import RegistryStore, TrackingStore
 from cairn.store.traces import TraceStore
 
-MLFLOW_COMPATIBLE_VERSION = "3.18.0"
 # Calls that set where artifacts will be written: their location must lie in an allowed root.
 _ARTIFACT_LOCATION_FIELDS = {("POST", "/experiments/create"): "artifact_location"}
 
@@ -56,6 +56,7 @@ def create_app(
     auth: AuthStore | None = None,
     registry: RegistryStore | None = None,
     traces: TraceStore | None = None,
+    oidc: OidcSettings | None = None,
 ) -> Starlette:
     """The server over `tracking`, proxying artifacts to `artifacts_destination`.
 
@@ -65,7 +66,8 @@ def create_app(
     `allowed_artifact_roots`. With `auth`, every call but /health and /version needs a
     user's credentials and permission (see cairn.server.auth). `registry` is the model
     registry; by default a SQL one on the tracking store's database. `traces`: MLflow 3's
-    traces; by default the SQL trace store on that database too."""
+    traces; by default the SQL trace store on that database too. `oidc` (with `auth`):
+    browsers log in through that OpenID Connect provider (cairn.server.oidc_login)."""
     registry = registry if registry is not None else _registry_beside(tracking)
     traces = traces if traces is not None else _traces_beside(tracking)
     context = Context(
@@ -119,6 +121,7 @@ def create_app(
                 registry=registry,
                 routes=routes,
                 traces=traces,
+                oidc=None if oidc is None else _oidc_login(oidc, auth, tracking),
             )
         )
     return Starlette(
@@ -130,6 +133,17 @@ def create_app(
             Exception: errors.on_unexpected_error,
         },
     )
+
+
+def _oidc_login(settings: OidcSettings, auth: AuthStore, tracking: TrackingStore) -> Any:
+    """The /auth/ routes of an OpenID Connect login (authlib, httpx and itsdangerous are
+    imported only when a provider is configured)."""
+    from cairn.server.oidc_accounts import OidcAccounts
+    from cairn.server.oidc_groups import GroupMapping
+    from cairn.server.oidc_login import OidcLogin
+
+    accounts = OidcAccounts(auth, tracking, GroupMapping.load(settings.group_mapping))
+    return OidcLogin(settings, auth, accounts)
 
 
 def _registry_beside(tracking: TrackingStore) -> RegistryStore:
@@ -179,9 +193,18 @@ async def _health(_request: Request) -> Response:
     return PlainTextResponse("OK")
 
 
-async def _version(_request: Request) -> Response:
-    # MLflow clients compare this with their own version; Cairn speaks 3.18's API.
-    return PlainTextResponse(MLFLOW_COMPATIBLE_VERSION)
+async def _version(request: Request) -> Response:
+    """The MLflow version whose API this server speaks, as plain text: MLflow clients
+    compare it with their own, so the body stays exactly that. Cairn's own version rides
+    in `X-Cairn-Version`, and `?format=json` answers both by name."""
+    from cairn.version import MLFLOW_COMPATIBLE_VERSION, __version__
+
+    headers = {"X-Cairn-Version": __version__}
+    if request.query_params.get("format") == "json":
+        reply = json_response({"cairn": __version__, "mlflow_api": MLFLOW_COMPATIBLE_VERSION})
+        reply.headers.update(headers)
+        return reply
+    return PlainTextResponse(MLFLOW_COMPATIBLE_VERSION, headers=headers)
 
 
 def _server_info(multipart_uploads: bool) -> Callable[[Request], Awaitable[Response]]:

@@ -39,6 +39,16 @@ they may (per-experiment READ < EDIT < MANAGE; admins may do anything).
   records as who acted (`context.acting_as`).
 * Traces have their experiment's permissions (cairn.server.trace_auth). `POST /v1/traces`
   (OTLP ingest) is checked by its `x-mlflow-experiment-id` header; its body is not read here.
+* With OpenID Connect (`--oidc-issuer`, cairn.server.oidc_login), browsers log in at the
+  provider and hold a signed session cookie (cairn.server.oidc_session), which
+  authenticates a call that has no `Authorization` header. A page load without
+  credentials is sent to `/auth/login` instead of the Basic prompt, and a 401 to the UI
+  (which sends `X-Requested-With`) carries `X-Cairn-Login` instead of
+  `WWW-Authenticate`, so the browser shows no password dialog. A state-changing call
+  authenticated by the cookie must carry `X-Requested-With` (CSRF: another site's form
+  cannot set it, and a script of another origin cannot send it without a CORS preflight
+  this server refuses to grant credentials). Basic and Bearer work as before.
+* Tokens and the caller's own account: cairn.server.tokens_api.
 """
 
 from __future__ import annotations
@@ -50,13 +60,14 @@ import hmac
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -74,18 +85,27 @@ from cairn.server.context import acting_as
 from cairn.server.login_limits import FailedLogins, LoginLimits, TooManyFailedLoginsError
 from cairn.server.messages import Message as ApiMessage
 from cairn.server.multipart_api import MULTIPART_PREFIXES
+from cairn.server.oidc_config import LOGIN_PATH
+from cairn.server.oidc_config import PATHS as OIDC_PATHS
 from cairn.server.otlp import experiment_header
 from cairn.server.references import ReferenceGuard
 from cairn.server.registry_auth import MODEL_GRANT_PATH, RegistryGuard
 from cairn.server.responses import json_response
 from cairn.server.routes import API_PREFIXES, resolve
+from cairn.server.security import STATE_CHANGING_METHODS
+from cairn.server.tokens_api import TokensApi
 from cairn.server.trace_auth import TRACE_SOURCES, TraceGuard
 from cairn.store.base import RegistryStore, TrackingStore
 from cairn.store.traces import TraceStore
 from cairn.wire.scalars import ascii_digits
 
+if TYPE_CHECKING:
+    from cairn.server.oidc_login import OidcLogin
+
 OPEN_PATHS = frozenset({"/health", "/version"})
 REALM_HEADER = 'Basic realm="cairn"'
+CSRF_HEADER = "x-requested-with"
+LOGIN_HEADER = "X-Cairn-Login"
 BASIC_CACHE_SECONDS = 60.0
 _BASIC_CACHE_MAX = 10_000
 GRANT_PATH = "/experiments/permissions/create"
@@ -193,9 +213,12 @@ class AuthMiddleware:
         routes: Sequence[BaseRoute],
         traces: TraceStore | None = None,
         login_limits: LoginLimits | None = None,
+        oidc: OidcLogin | None = None,
     ) -> None:
         self.app = app
         self.store = store
+        self.oidc = oidc
+        self.tokens_api = TokensApi(store)
         self.tracking = tracking
         self.routes = tuple(routes)
         self._resolved: dict[tuple[str, str], tuple[Access, dict[str, Any]]] = {}
@@ -233,6 +256,9 @@ class AuthMiddleware:
         if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
             await self.app(scope, receive, send)
             return
+        if self.oidc is not None and scope["path"] in OIDC_PATHS:
+            await self.oidc(scope, receive, send)
+            return
         headers = Headers(scope=scope)
         client = scope.get("client")
         address = str(client[0]) if client else "unknown"
@@ -248,25 +274,74 @@ class AuthMiddleware:
         except CairnError as error:
             await errors.error_response(error)(scope, receive, send)
             return
+        by_cookie = user is None and "authorization" not in headers and self.oidc is not None
+        if by_cookie:
+            user = await run_in_threadpool(self._session_user, scope)
         if user is None:
-            reason = (
-                "Invalid credentials."
-                if "authorization" in headers
-                else "Authentication required: give a username and password or an API token."
-            )
-            await _unauthenticated(reason)(scope, receive, send)
+            await self._refuse_unauthenticated(scope, headers, receive, send)
             return
+        if by_cookie and scope["method"] in STATE_CHANGING_METHODS and not headers.get(CSRF_HEADER):
+            _log.warning(
+                "Refused a cookie-authenticated %s without %s", scope["method"], CSRF_HEADER
+            )
+            refusal = PermissionDeniedError(
+                "A call authenticated by the session cookie needs the X-Requested-With header."
+            )
+            await errors.error_response(refusal)(scope, receive, send)
+            return
+        interactive = not headers.get("authorization", "").lstrip().lower().startswith("bearer")
         try:
             with acting_as(user.username):
-                await self._authorise(user, scope, receive, send)
+                await self._authorise(user, interactive, scope, receive, send)
         except CairnError as error:
             await errors.error_response(error)(scope, receive, send)
 
-    async def _authorise(self, user: User, scope: Scope, receive: Receive, send: Send) -> None:
+    def _session_user(self, scope: Scope) -> User | None:
+        """The user of a live session cookie (blocking)."""
+        assert self.oidc is not None
+        session = self.oidc.cookies.session(Request(scope))
+        if session is None:
+            return None
+        user = self.store.user_by_id(session.user_id)
+        if user is None or (
+            user.sessions_after is not None and session.began <= user.sessions_after
+        ):
+            return None
+        return user
+
+    async def _refuse_unauthenticated(
+        self, scope: Scope, headers: Headers, receive: Receive, send: Send
+    ) -> None:
+        if self.oidc is not None and _is_page_load(scope, headers):
+            path = scope["path"] + (
+                "?" + scope["query_string"].decode("latin-1") if scope["query_string"] else ""
+            )
+            target = f"{LOGIN_PATH}?{urlencode({'next': path})}"
+            await RedirectResponse(target, status_code=302)(scope, receive, send)
+            return
+        reason = (
+            "Invalid credentials."
+            if "authorization" in headers
+            else "Authentication required: log in, or give a username and password or an API token."
+        )
+        if self.oidc is not None and headers.get(CSRF_HEADER):
+            # The UI: no WWW-Authenticate, which would make the browser ask for a password.
+            response = errors.error_response(UnauthenticatedError(reason))
+            response.headers[LOGIN_HEADER] = LOGIN_PATH
+        else:
+            response = _unauthenticated(reason)
+        await response(scope, receive, send)
+
+    async def _authorise(
+        self, user: User, interactive: bool, scope: Scope, receive: Receive, send: Send
+    ) -> None:
         path: str = scope["path"]
         method = "GET" if scope["method"] == "HEAD" else scope["method"]
         if path in _OPEN_TO_USERS or method == "GET" and _is_ui_file(path):
             await self.app(scope, receive, send)
+            return
+        if self.tokens_api.serves(method, path):
+            await self.tokens_api(user, interactive, scope, receive, send)
             return
         for prefix in PROXY_PREFIXES + MULTIPART_PREFIXES:
             if path == prefix or path.startswith(prefix + "/"):
@@ -421,6 +496,15 @@ class AuthMiddleware:
             return payload
 
         return make_manager
+
+
+def _is_page_load(scope: Scope, headers: Headers) -> bool:
+    """A browser asking for a page (not an API call, not a script or stylesheet)."""
+    return (
+        scope["method"] in ("GET", "HEAD")
+        and "text/html" in headers.get("accept", "")
+        and not scope["path"].startswith(("/api/", "/ajax-api/", "/static/"))
+    )
 
 
 def _is_ui_file(path: str) -> bool:

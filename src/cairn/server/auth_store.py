@@ -1,21 +1,23 @@
 """Users, API tokens and experiment permissions, in the tracking database (migration 0002),
-and registered-model permissions (migration 0004, keyed by the model's name).
+registered-model permissions (migration 0004, keyed by the model's name), and the kinds of
+account and grants from the identity provider's groups (migration 0009).
 
 Passwords are hashed with argon2 (argon2-cffi, the `auth` extra, imported only when a
-password is hashed or checked); API tokens are 32 random bytes, stored as their SHA-256
-(a token has full entropy, so a slow hash adds nothing) and shown once when created.
+password is hashed or checked); API tokens live in cairn.server.tokens_store. A user is a
+"password" account, an "oidc" one (signs in through the provider: no password) or a
+"service" one (API tokens only). A user's permission on an experiment or model is the
+higher of the grant made by hand and the one their groups give (cairn.server.oidc_accounts
+rewrites the latter at each login); admins are those marked by hand or by their groups.
 """
 
 from __future__ import annotations
 
-import hashlib
 import secrets
-import time
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import Engine
+from sqlalchemy import Engine, Table
 
 from cairn.exceptions import (
     CairnError,
@@ -23,10 +25,13 @@ from cairn.exceptions import (
     ResourceAlreadyExistsError,
     ResourceDoesNotExistError,
 )
+from cairn.server.tokens_store import TokenStore, now_ms
 from cairn.store.sql.engine import WRITE
 from cairn.store.sql.schema import (
+    experiment_group_permissions,
     experiment_permissions,
     experiments,
+    registered_model_group_permissions,
     registered_model_permissions,
     tokens,
     users,
@@ -35,9 +40,12 @@ from cairn.wire.scalars import ascii_digits
 
 PERMISSIONS = ("READ", "EDIT", "MANAGE")
 """Each level includes the ones before it."""
+PASSWORD, OIDC, SERVICE = "password", "oidc", "service"  # the kinds of account
 MIN_PASSWORD_LENGTH = 8
 _RANK = {name: rank for rank, name in enumerate(PERMISSIONS, start=1)}
-_INSTALL_HINT = "Authentication needs argon2-cffi: pip install 'cairn[auth]'"
+_EXPERIMENT_GRANTS = (experiment_permissions, experiment_group_permissions)
+_MODEL_GRANTS = (registered_model_permissions, registered_model_group_permissions)
+_INSTALL_HINT = "Authentication needs argon2-cffi: pip install 'cairn-tracker[auth]'"
 
 
 class AuthUnavailableError(CairnError):
@@ -48,8 +56,10 @@ class AuthUnavailableError(CairnError):
 class User:
     id: int
     username: str
-    is_admin: bool
+    is_admin: bool  # by hand or by the user's groups
     created: int
+    kind: str = PASSWORD
+    sessions_after: int | None = None  # browser sessions begun before this are over
 
 
 def _password_hasher() -> Any:
@@ -65,10 +75,6 @@ def check_argon2_available() -> None:
     _password_hasher()
 
 
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
 def check_password_strength(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise InvalidParameterValueError(
@@ -80,10 +86,6 @@ def permission_allows(held: str | None, needed: str) -> bool:
     return held is not None and _RANK.get(held, 0) >= _RANK[needed]
 
 
-def _now() -> int:
-    return int(time.time() * 1000)
-
-
 def _experiment_key(experiment_id: str) -> int:
     if not isinstance(experiment_id, str) or not ascii_digits(experiment_id):
         raise InvalidParameterValueError(f"Invalid experiment ID {experiment_id!r}.")
@@ -91,14 +93,35 @@ def _experiment_key(experiment_id: str) -> int:
 
 
 def _user(row: Any) -> User:
-    return User(int(row.id), str(row.username), bool(row.is_admin), int(row.created))
+    return User(
+        int(row.id),
+        str(row.username),
+        bool(row.is_admin) or bool(row.group_admin),
+        int(row.created),
+        str(row.kind),
+        None if row.sessions_after is None else int(row.sessions_after),
+    )
+
+
+def _check_username(username: str) -> None:
+    if not username or len(username) > 255 or ":" in username or username != username.strip():
+        raise InvalidParameterValueError(
+            f"Invalid username {username!r}: it must be non-empty, without ':' or "
+            "surrounding spaces."
+        )
+
+
+def _higher(*held: Any) -> str | None:
+    found = [str(p) for p in held if p is not None]
+    return max(found, key=lambda p: _RANK.get(p, 0)) if found else None
 
 
 class AuthStore:
-    """The three auth tables over an engine whose schema is at migration 0002 or later."""
+    """The auth tables over an engine whose schema is at migration 0009 or later."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.tokens = TokenStore(engine)
         self.password_verifications = 0
         """How many argon2 verifications this store has run (the server's cache keeps
         repeated Basic-auth requests from running one each)."""
@@ -107,28 +130,65 @@ class AuthStore:
     # users --------------------------------------------------------------------------------
 
     def create_user(self, username: str, password: str, is_admin: bool = False) -> User:
-        if not username or len(username) > 255 or ":" in username or username != username.strip():
-            raise InvalidParameterValueError(
-                f"Invalid username {username!r}: it must be non-empty, without ':' or "
-                "surrounding spaces."
-            )
+        _check_username(username)
         check_password_strength(password)
         password_hash = _password_hasher().hash(password)
+        return self._insert(username, PASSWORD, password_hash, is_admin)
+
+    def create_account(
+        self, username: str, kind: str, is_admin: bool = False, subject: str | None = None
+    ) -> User:
+        """A user without a password: an "oidc" one (with the provider's `subject`) or a
+        "service" one, which only API tokens authenticate."""
+        if kind not in (OIDC, SERVICE):
+            raise InvalidParameterValueError(f"Invalid kind of account {kind!r}.")
+        _check_username(username)
+        return self._insert(username, kind, "", is_admin, subject)
+
+    def _insert(
+        self,
+        username: str,
+        kind: str,
+        password_hash: str,
+        is_admin: bool,
+        subject: str | None = None,
+    ) -> User:
         with self.engine.connect().execution_options(**WRITE) as conn, conn.begin():
             if conn.execute(sa.select(users.c.id).where(users.c.username == username)).first():
                 raise ResourceAlreadyExistsError(f"User {username!r} already exists.")
-            created = _now()
+            created = now_ms()
             result = conn.execute(
                 users.insert().values(
                     username=username,
                     password_hash=password_hash,
                     is_admin=is_admin,
                     created=created,
+                    kind=kind,
+                    subject=subject,
+                    group_admin=False,
                 )
             )
             key = result.inserted_primary_key
             assert key is not None
-            return User(int(key[0]), username, is_admin, created)
+            return User(int(key[0]), username, is_admin, created, kind)
+
+    def user_by_subject(self, subject: str) -> User | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(users).where(users.c.subject == subject)).first()
+        return None if row is None else _user(row)
+
+    def set_group_admin(self, user_id: int, group_admin: bool) -> None:
+        with self.engine.connect().execution_options(**WRITE) as conn, conn.begin():
+            conn.execute(
+                users.update().where(users.c.id == user_id).values(group_admin=group_admin)
+            )
+
+    def end_sessions(self, user_id: int) -> None:
+        """Log the user out of every browser: sessions begun before now are refused."""
+        with self.engine.connect().execution_options(**WRITE) as conn, conn.begin():
+            conn.execute(
+                users.update().where(users.c.id == user_id).values(sessions_after=now_ms())
+            )
 
     def get_user(self, username: str) -> User:
         with self.engine.connect() as conn:
@@ -152,7 +212,13 @@ class AuthStore:
             row = conn.execute(sa.select(users.c.id).where(users.c.username == username)).first()
             if row is None:
                 raise ResourceDoesNotExistError(f"No user {username!r}.")
-            for table in (tokens, experiment_permissions, registered_model_permissions):
+            for table in (
+                tokens,
+                experiment_permissions,
+                registered_model_permissions,
+                experiment_group_permissions,
+                registered_model_group_permissions,
+            ):
                 conn.execute(table.delete().where(table.c.user_id == row.id))
             conn.execute(users.delete().where(users.c.id == row.id))
 
@@ -162,13 +228,15 @@ class AuthStore:
         hasher = _password_hasher()
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(users).where(users.c.username == username)).first()
-        stored = row.password_hash if row is not None else self._dummy(hasher)
+        # Accounts without a password (oidc, service) cost a verification too, and fail it.
+        has_password = row is not None and row.kind == PASSWORD
+        stored = row.password_hash if row is not None and has_password else self._dummy(hasher)
         self.password_verifications += 1
         try:
             hasher.verify(stored, password)
         except Exception:  # argon2's VerifyMismatchError, InvalidHashError, ...
             return None
-        return None if row is None else _user(row)
+        return _user(row) if row is not None and has_password else None
 
     def _dummy(self, hasher: Any) -> str:
         """A hash of nothing, with this hasher's parameters, to verify unknown users against."""
@@ -178,29 +246,16 @@ class AuthStore:
 
     # tokens -------------------------------------------------------------------------------
 
-    def create_token(self, username: str, name: str = "") -> str:
+    def create_token(self, username: str, name: str = "", expires_at: int | None = None) -> str:
         """A new API token for the user; only its hash is kept, so this is the one chance
         to see it."""
-        user = self.get_user(username)
-        token = secrets.token_urlsafe(32)
-        with self.engine.connect().execution_options(**WRITE) as conn, conn.begin():
-            conn.execute(
-                tokens.insert().values(
-                    token_hash=hash_token(token), user_id=user.id, name=name, created=_now()
-                )
-            )
-        return token
+        _token, secret = self.tokens.issue(self.get_user(username).id, name, expires_at)
+        return secret
 
     def user_for_token(self, token: str) -> User | None:
-        digest = hash_token(token)
-        with self.engine.connect() as conn:
-            row = conn.execute(
-                sa.select(users)
-                .join(tokens, tokens.c.user_id == users.c.id)
-                .where(tokens.c.token_hash == digest)
-            ).first()
-        # The lookup is by a hash of the token, so comparing it leaks nothing about the token.
-        return None if row is None else _user(row)
+        """The user of a live token (not expired, not revoked)."""
+        user_id = self.tokens.user_id_for(token)
+        return None if user_id is None else self.user_by_id(user_id)
 
     # permissions --------------------------------------------------------------------------
 
@@ -234,25 +289,36 @@ class AuthStore:
                 )
 
     def permission(self, user_id: int, experiment_id: str) -> str | None:
+        """The higher of the user's grant by hand and by their groups."""
         if not isinstance(experiment_id, str) or not ascii_digits(experiment_id):
             return None
-        with self.engine.connect() as conn:
-            value = conn.execute(
-                sa.select(experiment_permissions.c.permission).where(
-                    (experiment_permissions.c.experiment_id == int(experiment_id))
-                    & (experiment_permissions.c.user_id == user_id)
-                )
-            ).scalar()
-        return None if value is None else str(value)
+        return self._held(_EXPERIMENT_GRANTS, "experiment_id", int(experiment_id), user_id)
 
     def readable_experiments(self, user_id: int) -> set[str]:
+        return self._granted(_EXPERIMENT_GRANTS, "experiment_id", user_id)
+
+    def _held(self, tables: tuple[Table, Table], column: str, key: Any, user_id: int) -> str | None:
+        """The highest permission on `key` that `tables` (by hand, by groups) give the user."""
+        with self.engine.connect() as conn:
+            held = conn.execute(
+                sa.union_all(
+                    *(
+                        sa.select(t.c.permission).where(
+                            (t.c[column] == key) & (t.c.user_id == user_id)
+                        )
+                        for t in tables
+                    )
+                )
+            ).scalars()
+            return _higher(*held)
+
+    def _granted(self, tables: tuple[Table, Table], column: str, user_id: int) -> set[str]:
+        """Everything `tables` give the user any permission on."""
         with self.engine.connect() as conn:
             rows = conn.execute(
-                sa.select(experiment_permissions.c.experiment_id).where(
-                    experiment_permissions.c.user_id == user_id
-                )
-            ).all()
-        return {str(row.experiment_id) for row in rows}
+                sa.union(*(sa.select(t.c[column]).where(t.c.user_id == user_id) for t in tables))
+            ).scalars()
+            return {str(value) for value in rows}
 
     # registered-model permissions ----------------------------------------------------------
     # Keyed by name, with a foreign key that cascades: a rename moves the grants and a
@@ -276,20 +342,11 @@ class AuthStore:
                 )
 
     def model_permission(self, user_id: int, name: str) -> str | None:
-        table = registered_model_permissions
-        with self.engine.connect() as conn:
-            value = conn.execute(
-                sa.select(table.c.permission).where(
-                    (table.c.name == name) & (table.c.user_id == user_id)
-                )
-            ).scalar()
-        return None if value is None else str(value)
+        """The higher of the user's grant by hand and by their groups."""
+        return self._held(_MODEL_GRANTS, "name", name, user_id)
 
     def readable_models(self, user_id: int) -> set[str]:
-        table = registered_model_permissions
-        with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(table.c.name).where(table.c.user_id == user_id)).all()
-        return {str(row.name) for row in rows}
+        return self._granted(_MODEL_GRANTS, "name", user_id)
 
     def model_created(self, name: str, creator_id: int) -> None:
         """The creator MANAGEs the new model."""

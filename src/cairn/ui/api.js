@@ -14,12 +14,18 @@ export class ApiError extends Error {
 }
 
 async function request(url, method, body) {
-  const init = { method, credentials: "same-origin", headers: {} };
+  // X-Requested-With: the server refuses a change authenticated by the session cookie
+  // without it (CSRF), and answers this page's 401s without a password prompt.
+  const init = { method, credentials: "same-origin", headers: { "X-Requested-With": "cairn" } };
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
   }
   const response = await fetch(url, init);
+  const login = response.status === 401 && response.headers.get("X-Cairn-Login");
+  if (login && login.startsWith("/")) {  // the session ended: log in again, then come back
+    location.assign(`${login}?next=${encodeURIComponent(location.pathname + location.hash)}`);
+  }
   const text = await response.text();
   let payload = {};
   try { payload = text ? JSON.parse(text) : {}; } catch { payload = { message: text }; }

@@ -7,6 +7,7 @@ import { runPage } from "./run.js";
 import { chartsPage } from "./charts.js";
 import { comparePage } from "./compare.js";
 import { modelsPage, modelPage, modelVersionPage } from "./registry.js";
+import { showAccount, tokensPage } from "./tokens.js";
 
 route("", experimentsPage);
 route("experiments/:id", runsPage);
@@ -16,6 +17,7 @@ route("compare", comparePage);
 route("models", modelsPage);
 route("models/:name", modelPage);
 route("models/:name/versions/:version", modelVersionPage);
+route("tokens", tokensPage);
 
 // MLflow's shapes: "View run … at: http://host:port/#/experiments/1/runs/<id>" and the rest.
 const runs = (query) => listParam(query.get("runs")).join(",");
@@ -35,4 +37,5 @@ redirect("models/:name/versions/:version/*", ({ name, version }) => href("models
 const RUN_TABS = { overview: "overview", "model-metrics": "metrics", "system-metrics": "system", artifacts: "artifacts",
   traces: "traces", evaluations: "overview" };
 
+showAccount(document.getElementById("account"));
 start(document.getElementById("page"), (main, error) => main.replaceChildren(errorBox(error)));

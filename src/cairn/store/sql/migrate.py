@@ -21,7 +21,7 @@ from cairn.exceptions import InvalidStateError
 from cairn.store.sql.backup import backup_sqlite
 from cairn.version import __version__
 
-HEAD = "0008"
+HEAD = "0009"
 _LOCK_NAME = "cairn_schema_migration"
 _PG_LOCK_KEY = 0x6361_6972_6E  # "cairn"
 

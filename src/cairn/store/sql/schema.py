@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
 )
 
 metadata = MetaData()
@@ -253,7 +254,7 @@ model_version_events = Table(
     Column("timestamp", BigInteger, nullable=False),
 )
 
-# -- users, API tokens and permissions (migrations 0002 and 0004, cairn.server.auth_store) --
+# -- users, API tokens and permissions (migrations 0002, 0004 and 0009, cairn.server.auth_store)
 
 users = Table(
     "users",
@@ -263,6 +264,10 @@ users = Table(
     Column("password_hash", String(255), nullable=False),
     Column("is_admin", Boolean, nullable=False),
     Column("created", BigInteger, nullable=False),
+    Column("kind", String(16), nullable=False, server_default="password"),
+    Column("subject", String(512), unique=True),
+    Column("group_admin", Boolean, nullable=False, server_default=false()),
+    Column("sessions_after", BigInteger),
 )
 
 tokens = Table(
@@ -273,6 +278,9 @@ tokens = Table(
     Column("name", String(255), nullable=False),
     Column("created", BigInteger, nullable=False),
     Column("last_used", BigInteger),
+    Column("token_id", String(32), unique=True),
+    Column("expires_at", BigInteger),
+    Column("revoked", BigInteger),
 )
 
 experiment_permissions = Table(
@@ -285,6 +293,23 @@ experiment_permissions = Table(
 
 registered_model_permissions = Table(
     "registered_model_permissions",
+    metadata,
+    Column("name", String(256), primary_key=True),
+    Column("user_id", Integer, primary_key=True),
+    Column("permission", String(16), nullable=False),
+)
+
+# Grants that came from the identity provider's groups (cairn.server.oidc_accounts).
+experiment_group_permissions = Table(
+    "experiment_group_permissions",
+    metadata,
+    Column("experiment_id", Integer, primary_key=True),
+    Column("user_id", Integer, primary_key=True),
+    Column("permission", String(16), nullable=False),
+)
+
+registered_model_group_permissions = Table(
+    "registered_model_group_permissions",
     metadata,
     Column("name", String(256), primary_key=True),
     Column("user_id", Integer, primary_key=True),
