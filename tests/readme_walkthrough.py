@@ -1,12 +1,13 @@
 """A newcomer following the README: its code blocks, run in order in one folder.
 
-Python blocks run as scripts; shell blocks run line by line in bash. Commands that serve
-(`cairn server`, `cairn ui`, `cairn relay`, `cairn models serve`, `--follow`) start in the
-background, as in a second terminal, and the next line waits until they answer `/health`.
-A server started on a port that an earlier one holds replaces it, as a user stops the first.
-A password prompt is answered on standard input. Two things are the reader's own, not the
-README's: the install (this test's environment has every extra; CI runs the README's install
-itself) and the MLflow and TensorBoard data that the import block reads, made here first.
+Python blocks run as scripts; shell blocks run line by line in bash; YAML blocks must parse.
+Commands that serve (`cairn server`, `cairn ui`, `cairn relay`, `cairn models serve`,
+`--follow`) start in the background, as in a second terminal, and the next line waits until
+they answer `/health`. A server started on a port that an earlier one holds replaces it, as
+a user stops the first. A password prompt is answered on standard input. Two things are the
+reader's own, not the README's: the install (this test's environment has every extra; CI
+runs the README's install itself) and the MLflow and TensorBoard data that the import block
+reads, made here first.
 """
 
 from __future__ import annotations
@@ -23,8 +24,10 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
+
 ROOT = Path(__file__).resolve().parent.parent
-BLOCK = re.compile(r"^```(python|sh)\n(.*?)\n```$", re.M | re.S)
+BLOCK = re.compile(r"^```(python|sh|yaml)\n(.*?)\n```$", re.M | re.S)
 INSTALL = re.compile(r"^python3 -m venv \.venv && \. \.venv/bin/activate && pip install \S+ && ")
 SERVING = ("cairn server", "cairn ui", "cairn relay", "cairn models serve")
 DEFAULT_PORTS = {"cairn server": 5000, "cairn ui": 5000, "cairn relay": 5001}
@@ -104,6 +107,9 @@ class Walkthrough:
     done: list[str] = field(default_factory=list)
 
     def run_block(self, block: Block) -> None:
+        if block.language == "yaml":
+            assert isinstance(yaml.safe_load(block.text), dict), f"README line {block.line}"
+            return
         if block.language == "python":
             script = self.folder / f"readme_block_{block.line}.py"
             script.write_text(block.text)

@@ -14,7 +14,7 @@ BLOCKS = readme_blocks(README)
 
 
 def test_the_readme_has_blocks_of_both_kinds() -> None:
-    assert {b.language for b in BLOCKS} == {"python", "sh"}
+    assert {b.language for b in BLOCKS} == {"python", "sh", "yaml"}
     assert len(BLOCKS) >= 15
 
 
