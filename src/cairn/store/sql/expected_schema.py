@@ -109,6 +109,17 @@ def indexes(dialect: str) -> tuple[ExpectedIndex, ...]:
             {"key": 250, "value": 64},
         ),
         ExpectedIndex("index_trace_assessments_trace", "trace_assessments", ("trace_id", "name")),
+        # 0009
+        ExpectedIndex(
+            "index_experiment_group_permissions_user_id",
+            "experiment_group_permissions",
+            ("user_id",),
+        ),
+        ExpectedIndex(
+            "index_registered_model_group_permissions_user_id",
+            "registered_model_group_permissions",
+            ("user_id",),
+        ),
     )
 
 
@@ -121,6 +132,9 @@ UNIQUE_CONSTRAINTS: tuple[ExpectedUnique, ...] = (
         ("source_type", "source_id", "destination_type", "destination_id"),
     ),
     ExpectedUnique("users_username_unique", "users", ("username",)),
+    # 0009: unique indexes
+    ExpectedUnique("index_users_subject", "users", ("subject",)),
+    ExpectedUnique("index_tokens_token_id", "tokens", ("token_id",)),
 )
 
 
@@ -187,4 +201,9 @@ FOREIGN_KEYS: tuple[ExpectedForeignKey, ...] = (
     # 0008
     _cascade("run_storage", "run_uuid", "runs", "run_uuid"),
     _cascade("logged_model_storage", "model_id", "logged_models", "model_id"),
+    # 0009
+    _cascade("experiment_group_permissions", "experiment_id", "experiments", "experiment_id"),
+    _cascade("experiment_group_permissions", "user_id", "users", "id"),
+    _to_registered_model("registered_model_group_permissions"),
+    _cascade("registered_model_group_permissions", "user_id", "users", "id"),
 )
