@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from cairn.store.rest.tracking import RestTrackingStore
 from cairn.store.sql.registry import SqlRegistryStore
 from cairn.store.sql.tracking import SqlTrackingStore
-from local_processes import answers_health, cairn_server_command, free_port
+from local_processes import answers_health, cairn_server_command, free_port, stop_process
 from moto_server import start_moto, stop
 
 POSTGRES_URI = os.environ.get(
@@ -264,12 +264,7 @@ class RestServer:
 
 
 def _stop_server(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(REST_SERVER_STOP_SECONDS)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(REST_SERVER_STOP_SECONDS)
+    stop_process(process, REST_SERVER_STOP_SECONDS)
 
 
 def _start_server(folder: Path, db_uri: str) -> tuple[subprocess.Popen[bytes], int]:

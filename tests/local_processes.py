@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 import socket
+import subprocess
 import sys
 
 # `cairn` run from this interpreter, whatever is on PATH.
@@ -49,3 +50,14 @@ def cairn_server_command(port: int, backend_uri: str, destination: str, *extra: 
         destination,
         *extra,
     ]
+
+
+def stop_process(process: subprocess.Popen[bytes], seconds: float = 15.0) -> None:
+    """Terminate a process the tests started, killing it if it has not gone in `seconds`."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=seconds)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=seconds)

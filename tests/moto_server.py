@@ -9,10 +9,19 @@ import sys
 import time
 from pathlib import Path
 
-from local_processes import free_port
+from local_processes import free_port, stop_process
 
 START_SECONDS = 60.0
 STOP_SECONDS = 15.0
+# What a client or server of the moto server gets: its dummy credentials, and no proxy.
+S3_ENV = {
+    "AWS_ACCESS_KEY_ID": "cairn-test-key",
+    "AWS_SECRET_ACCESS_KEY": "cairn-test-secret",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_EC2_METADATA_DISABLED": "true",
+    "NO_PROXY": "127.0.0.1",
+    "no_proxy": "127.0.0.1",
+}
 
 
 def _answers(port: int) -> bool:
@@ -50,10 +59,4 @@ def start_moto(log_path: Path) -> tuple[subprocess.Popen[bytes], str]:
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=STOP_SECONDS)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=STOP_SECONDS)
+    stop_process(process, STOP_SECONDS)

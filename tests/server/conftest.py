@@ -24,6 +24,7 @@ from live_server import LiveServer, start_moto, start_server
 import cairn
 import moto_server
 from local_processes import answers_health, cairn_server_command, free_port
+from moto_server import S3_ENV
 
 SERVER_BACKENDS = ["sqlite", "postgresql"]
 START_SECONDS = 60.0
@@ -134,15 +135,6 @@ def cairn_client(tracking_server: TrackingServer) -> cairn.Client:
 
 
 # -- a server whose artifact destination is S3 (a real moto server) -------------------------
-
-S3_ENV = {
-    "AWS_ACCESS_KEY_ID": "cairn-test-key",
-    "AWS_SECRET_ACCESS_KEY": "cairn-test-secret",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_EC2_METADATA_DISABLED": "true",
-    "NO_PROXY": "127.0.0.1",
-    "no_proxy": "127.0.0.1",
-}
 
 
 @pytest.fixture(scope="module")
