@@ -32,6 +32,7 @@ from cairn.store.base import (
     MetricPoint,
     TrackingStore,
 )
+from cairn.store.ids import new_run_id
 from cairn.tracking.artifact_logging import ArtifactLogging
 from cairn.tracking.logged_model_client import LoggedModelClient
 from cairn.tracking.predictions import PredictionLogging
@@ -157,7 +158,9 @@ class Client(ArtifactLogging, LoggedModelClient, RegistryClient, PredictionLoggi
 
         `run_id` (32 lowercase hex digits) gives the run that id, so that a create replayed
         from a journal is a no-op: an existing run of that id in the same experiment is
-        returned unchanged. Over HTTP to an MLflow server, the id is the server's choice."""
+        returned unchanged. Without one, the id is made here, as the fluent API makes it: a
+        create whose answer was lost (a server killed behind a load balancer) is then safe
+        to send again. Over HTTP to an MLflow server, the id is the server's choice."""
         run_tags = {k: str(v) for k, v in (tags or {}).items()}
         user = run_tags.setdefault(USER_TAG, current_user())
         return self.store.create_run(
@@ -166,7 +169,7 @@ class Client(ArtifactLogging, LoggedModelClient, RegistryClient, PredictionLoggi
             start_time=now_ms() if start_time is None else start_time,
             tags=[RunTag(k, v) for k, v in run_tags.items()],
             run_name=run_name,
-            run_id=run_id,
+            run_id=run_id or new_run_id(),
         )
 
     def get_run(self, run_id: str) -> Run:
