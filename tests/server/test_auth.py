@@ -363,6 +363,11 @@ def test_cli_refuses_weak_passwords_and_stores_hashes(setup: Setup) -> None:
     assert bad.returncode != 0 and "No experiment" in bad.stderr
     missing = users_cli(setup.database, "token", "nobody")
     assert missing.returncode != 0 and "No user" in missing.stderr
+    # Granting to a user not created yet says how to create one (and which store it read).
+    ungranted = users_cli(setup.database, "grant", "bob", setup.shared, "EDIT")
+    assert ungranted.returncode != 0
+    assert "No user 'bob'. Create users with `cairn users create NAME`" in ungranted.stderr
+    assert bad.stderr.count("cairn users create") == 0  # a missing experiment is not a user
 
 
 def test_basic_verifications_are_cached(tmp_path: Path) -> None:

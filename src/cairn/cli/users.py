@@ -30,7 +30,7 @@ def users() -> None:
 
 @contextmanager
 def _store(backend_store_uri: str | None) -> Iterator[AuthStore]:
-    from cairn.server.auth_store import AuthStore
+    from cairn.server.auth_store import AuthStore, NoSuchUserError
     from cairn.store.sql import engine, migrate
     from cairn.store.uri import default_tracking_uri
 
@@ -42,6 +42,12 @@ def _store(backend_store_uri: str | None) -> Iterator[AuthStore]:
     try:
         migrate.ensure_schema(target)
         yield AuthStore(target)
+    except NoSuchUserError as error:
+        # The usual slip: granting to a user not created yet (or in another store).
+        raise click.ClickException(
+            f"{error.message} Create users with `cairn users create NAME`; `cairn users list`"
+            f" shows those of {uri}."
+        ) from None
     except CairnError as error:
         raise click.ClickException(error.message) from None
     finally:

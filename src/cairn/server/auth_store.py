@@ -52,6 +52,10 @@ class AuthUnavailableError(CairnError):
     """argon2-cffi is not installed."""
 
 
+class NoSuchUserError(ResourceDoesNotExistError):
+    """A user name that no account has (the CLI adds how to create one)."""
+
+
 @dataclass(frozen=True)
 class User:
     id: int
@@ -194,7 +198,7 @@ class AuthStore:
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(users).where(users.c.username == username)).first()
         if row is None:
-            raise ResourceDoesNotExistError(f"No user {username!r}.")
+            raise NoSuchUserError(f"No user {username!r}.")
         return _user(row)
 
     def user_by_id(self, user_id: int) -> User | None:
@@ -211,7 +215,7 @@ class AuthStore:
         with self.engine.connect().execution_options(**WRITE) as conn, conn.begin():
             row = conn.execute(sa.select(users.c.id).where(users.c.username == username)).first()
             if row is None:
-                raise ResourceDoesNotExistError(f"No user {username!r}.")
+                raise NoSuchUserError(f"No user {username!r}.")
             for table in (
                 tokens,
                 experiment_permissions,
