@@ -17,7 +17,7 @@ PIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*==\S+$")
 
 def test_requirements_pin_this_venvs_packages() -> None:
     lines = envmod.requirements_txt().splitlines()
-    for name in ("SQLAlchemy", "pandas", "pytest", "cairn"):
+    for name in ("SQLAlchemy", "pandas", "pytest", "cairn-tracker"):
         assert f"{metadata.metadata(name)['Name']}=={metadata.version(name)}" in lines
     assert len(lines) > 20
 
