@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 from typing import TYPE_CHECKING
 
 import click
@@ -17,20 +16,20 @@ from cairn.exceptions import CairnError
 if TYPE_CHECKING:  # loaded when the command runs: `cairn --help` stays fast
     from cairn.maintenance.doctor import DoctorOptions, Finding
 
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])")
-_UNIT_MS = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
 _MARKS = {"ok": "✓", "warning": "!", "error": "✗"}
 
 
 def parse_duration(value: str) -> int:
     """`90m`, `24h`, `7d` as milliseconds."""
-    match = _DURATION.fullmatch(value.strip())
-    if match is None:
+    from cairn.durations import duration_ms
+
+    try:
+        return duration_ms(value)
+    except CairnError:
         raise click.BadParameter(
             f"{value!r}: expected a number and a unit, s, m, h, d or w (e.g. 24h)",
             param_hint="--stuck-after",
-        )
-    return int(float(match.group(1)) * _UNIT_MS[match.group(2)])
+        ) from None
 
 
 @click.command()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import re
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -25,25 +24,23 @@ if TYPE_CHECKING:  # loaded when the command runs: `cairn --help` stays fast
     from cairn.store.rest.tracking import RestTrackingStore
     from cairn.store.sql.tracking import SqlTrackingStore
 
-_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
-_UNITS_MS = (86_400_000, 3_600_000, 60_000, 1000)
 _HTTP = ("http://", "https://")
 
 
 def parse_duration(text: str | None) -> int | None:
     """`30d`, `12h`, `90m`, `45s` or combined (`1d12h`) as milliseconds; `0` or None: None
     (everything deleted, whenever)."""
+    from cairn.durations import duration_ms
+
     if text is None or text.strip() == "0":
         return None
-    found = _DURATION.match(text.strip())
-    if not text.strip() or found is None:
+    try:
+        return duration_ms(text) or None
+    except CairnError:
         raise click.BadParameter(
             f"{text!r}: expected a duration such as 30d, 12h, 90m, 45s or 1d12h, or 0.",
             param_hint="--older-than",
-        )
-    return (
-        sum(int(n or 0) * unit for n, unit in zip(found.groups(), _UNITS_MS, strict=True)) or None
-    )
+        ) from None
 
 
 def human_bytes(size: int) -> str:

@@ -114,10 +114,10 @@ def create_service(username: str, backend_store_uri: str | None) -> None:
 @_command
 def token(username: str, name: str, expires_in: str | None, backend_store_uri: str | None) -> None:
     """Create an API token for USERNAME and print it (only this once; keep it safe)."""
-    from cairn.server.tokens_store import now_ms, parse_duration
+    from cairn.server.tokens_store import lifetime_ms, now_ms
 
     try:
-        expires_at = None if expires_in is None else now_ms() + parse_duration(expires_in) * 1000
+        expires_at = None if expires_in is None else now_ms() + lifetime_ms(expires_in)
     except CairnError as error:
         raise click.BadParameter(error.message, param_hint="--expires-in") from None
     with _store(backend_store_uri) as store:

@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from cairn.exceptions import InvalidParameterValueError
-from cairn.server.tokens_store import parse_duration
+from cairn.server.tokens_store import lifetime_ms
 
 LOGIN_PATH, CALLBACK_PATH, LOGOUT_PATH = "/auth/login", "/auth/callback", "/auth/logout"
 PATHS = frozenset({LOGIN_PATH, CALLBACK_PATH, LOGOUT_PATH})
@@ -99,6 +99,6 @@ class OidcSettings:
             groups_claim=str(options.get("groups_claim") or DEFAULT_GROUPS_CLAIM),
             redirect_url=options.get("redirect_url") or None,
             group_mapping=options.get("group_mapping") or None,
-            session_seconds=parse_duration(lifetime) if lifetime else DEFAULT_SESSION_SECONDS,
+            session_seconds=lifetime_ms(lifetime) // 1000 if lifetime else DEFAULT_SESSION_SECONDS,
             session_secret=environ.get(SESSION_SECRET_ENV, ""),
         )

@@ -30,7 +30,7 @@ from cairn.exceptions import InvalidParameterValueError, PermissionDeniedError
 from cairn.server.auth_store import SERVICE, AuthStore, User
 from cairn.server.messages import Message
 from cairn.server.responses import json_response
-from cairn.server.tokens_store import Token, now_ms, parse_duration
+from cairn.server.tokens_store import Token, lifetime_ms, now_ms
 from cairn.server.ui_api import PREFIXES
 
 Call = Callable[[User, bool, Message], dict[str, Any]]
@@ -60,7 +60,7 @@ def expiry_of(message: Message) -> int | None:
     if expires_in not in (None, "") and expires_at not in (None, ""):
         raise InvalidParameterValueError("Give expires_in or expires_at, not both.")
     if expires_in not in (None, ""):
-        return now_ms() + parse_duration(str(expires_in)) * 1000
+        return now_ms() + lifetime_ms(str(expires_in))
     if expires_at in (None, ""):
         return None
     try:

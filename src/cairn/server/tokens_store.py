@@ -10,7 +10,6 @@ minute per token, so a busy client does not turn every call into a write.
 from __future__ import annotations
 
 import hashlib
-import re
 import secrets
 import time
 from dataclasses import dataclass
@@ -19,14 +18,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
+from cairn.durations import duration_ms
 from cairn.exceptions import InvalidParameterValueError, ResourceDoesNotExistError
 from cairn.store.sql.engine import WRITE
 from cairn.store.sql.schema import tokens
 
 LAST_USED_EVERY_MS = 60_000
 MAX_NAME_LENGTH = 255
-_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw]?)\s*$")
-_UNIT_SECONDS = {"": 86_400, "s": 1, "m": 60, "h": 3_600, "d": 86_400, "w": 604_800}
 
 
 @dataclass(frozen=True)
@@ -57,14 +55,12 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def parse_duration(text: str) -> int:
-    """Seconds in "90d", "12h", "30m", "2w" or "45s" (a bare number is days)."""
-    found = _DURATION.match(text or "")
-    if found is None or int(found.group(1)) <= 0:
-        raise InvalidParameterValueError(
-            f"Invalid duration {text!r}: use a positive number with s, m, h, d or w (90d)."
-        )
-    return int(found.group(1)) * _UNIT_SECONDS[found.group(2)]
+def lifetime_ms(text: str) -> int:
+    """A token's or session's lifetime: a positive duration, a bare number in days."""
+    lifetime = duration_ms(text, bare_unit="d")
+    if lifetime <= 0:
+        raise InvalidParameterValueError(f"Invalid duration {text!r}: it must be positive.")
+    return lifetime
 
 
 def _token(row: Any) -> Token:
