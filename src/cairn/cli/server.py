@@ -214,7 +214,6 @@ def _settings(
         raise click.BadParameter("must be 0 (no limit) or more", param_hint="--max-upload-bytes")
     if auth:
         from cairn.extras import require
-        from cairn.server.auth_store import check_argon2_available
         from cairn.server.login_limits import LoginLimits
 
         try:
@@ -222,7 +221,6 @@ def _settings(
         except MissingExtraError as missing:
             raise click.ClickException(str(missing)) from None
         try:
-            check_argon2_available()
             LoginLimits.from_environment()  # a bad setting stops the start, not each request
         except CairnError as error:
             raise click.ClickException(error.message) from None

@@ -25,6 +25,7 @@ from cairn.exceptions import (
     ResourceAlreadyExistsError,
     ResourceDoesNotExistError,
 )
+from cairn.extras import install_hint
 from cairn.server.tokens_store import TokenStore, now_ms
 from cairn.store.sql.engine import WRITE
 from cairn.store.sql.schema import (
@@ -45,7 +46,7 @@ MIN_PASSWORD_LENGTH = 8
 _RANK = {name: rank for rank, name in enumerate(PERMISSIONS, start=1)}
 _EXPERIMENT_GRANTS = (experiment_permissions, experiment_group_permissions)
 _MODEL_GRANTS = (registered_model_permissions, registered_model_group_permissions)
-_INSTALL_HINT = "Authentication needs argon2-cffi: pip install 'cairn-tracker[auth]'"
+_INSTALL_HINT = f"Authentication needs argon2-cffi: {install_hint('auth')}"
 
 
 class AuthUnavailableError(CairnError):
